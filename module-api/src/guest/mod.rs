@@ -1,0 +1,59 @@
+//! Helpers compiled into modules (the guest side of the boundary): the
+//! native traits to implement, the panic guard, parameter access, the
+//! tracing bridge, and [`crate::export_modules!`].
+
+mod adapters;
+mod panic_guard;
+mod params;
+mod tracing_bridge;
+
+pub use adapters::{allocator, hook, isolator, AllocatorModule, HookModule, IsolatorModule};
+pub use panic_guard::guard;
+pub use params::Params;
+pub use tracing_bridge::install_logging;
+
+/// Exports the root module of a module library listing the given
+/// [`ModuleDescriptor`](crate::ModuleDescriptor)s. Use it once, at the crate
+/// root of a `cdylib`:
+///
+/// ```ignore
+/// corral_module_api::export_modules![
+///     corral_module_api::guest::hook::<MyHook>("org_example_hook_mine", "what it does"),
+/// ];
+/// ```
+#[macro_export]
+macro_rules! export_modules {
+    ($($descriptor:expr),+ $(,)?) => {
+        #[doc(hidden)]
+        extern "C" fn __corral_list_modules() -> $crate::__private::RResult<
+            $crate::__private::RVec<$crate::ModuleDescriptor>,
+            $crate::ModuleError,
+        > {
+            $crate::guest::guard("listing modules", || {
+                ::std::result::Result::Ok(::std::vec![$($descriptor),+].into())
+            })
+        }
+
+        #[doc(hidden)]
+        fn __corral_root_module() -> $crate::CorralModuleLib_Ref {
+            $crate::__private::leak_root_module(__corral_list_modules)
+        }
+
+        /// The symbol abi_stable looks up in every library it loads.
+        #[doc(hidden)]
+        #[export_name = "_1as_0lib_1header_0root_bmodule_bloader"]
+        pub static __CORRAL_LIB_HEADER: $crate::__private::LibHeader = {
+            extern "C" fn erased() -> $crate::__private::RootModuleResult {
+                $crate::__private::__call_root_module_loader(__corral_root_module)
+            }
+            // SAFETY: `erased` returns the prefix reference of a
+            // `CorralModuleLib`, the root module type named here.
+            unsafe {
+                $crate::__private::LibHeader::from_constructor::<$crate::CorralModuleLib_Ref>(
+                    erased,
+                    $crate::__private::CheckTypeLayout::Yes,
+                )
+            }
+        };
+    };
+}
