@@ -1,1 +1,17 @@
+//! Corral: a cluster manager in the line of Apache Mesos.
+//!
+//! # Layout
+//!
+//! - [`domain`]: core's own types for what modules work with.
+//! - [`extension`]: the native traits (`AllocatorPlugin`, `IsolatorPlugin`,
+//!   `HookPlugin`) the rest of core programs against.
+//! - [`module_host`]: loads module libraries from a manifest and implements
+//!   the `extension` traits over them; the only user of `corral_module_api`.
+//! - [`config`]: daemon configuration files.
+//! - [`cli`]: the `corral` command's subcommands.
 
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod extension;
+pub mod module_host;

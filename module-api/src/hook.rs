@@ -45,7 +45,10 @@ pub struct ExecutorView {
 #[sabi_trait]
 pub trait Hook: Send + Sync {
     /// Master, launching a task: the task's new labels.
-    fn master_launch_task_label_decorator(&self, task: &TaskView) -> Result<ROption<RVec<KeyValue>>>;
+    fn master_launch_task_label_decorator(
+        &self,
+        task: &TaskView,
+    ) -> Result<ROption<RVec<KeyValue>>>;
     /// Agent, running a task: the task's new labels.
     fn agent_run_task_label_decorator(&self, task: &TaskView) -> Result<ROption<RVec<KeyValue>>>;
     /// Agent, launching an executor: its new environment.

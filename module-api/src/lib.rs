@@ -74,14 +74,16 @@ pub use abi_stable::std_types::{RNone, ROption, RSome, RStr, RString, RVec};
 pub use error::{ErrorKind, ModuleError};
 pub use host::{Host, HostServices, LogLevel, LogRecord};
 pub use isolator::ContainerConfig;
-pub use root::{CorralModuleLib, CorralModuleLib_Ref, ModuleConstructor, ModuleDescriptor, MODULE_API_VERSION};
+pub use root::{
+    CorralModuleLib, CorralModuleLib_Ref, ModuleConstructor, ModuleDescriptor, MODULE_API_VERSION,
+};
 pub use types::{KeyValue, Resource};
 
 /// Used by [`export_modules!`]; not part of the stable API.
 #[doc(hidden)]
 pub mod __private {
     pub use abi_stable::library::{
-        CheckTypeLayout, LibHeader, RootModuleResult, __call_root_module_loader,
+        __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
     };
     pub use abi_stable::std_types::{RResult, RVec};
 

@@ -12,8 +12,8 @@ use abi_stable::{
 };
 
 use crate::{
-    allocator::AllocatorBox, error::ModuleError, hook::HookBox, host::Host,
-    isolator::IsolatorBox, types::KeyValue,
+    allocator::AllocatorBox, error::ModuleError, hook::HookBox, host::Host, isolator::IsolatorBox,
+    types::KeyValue,
 };
 
 /// A module's kind together with the constructor for that kind, so the two
@@ -70,7 +70,10 @@ impl ModuleDescriptor {
 
 impl std::fmt::Debug for ModuleDescriptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = self.constructor.as_enum().map_or("unknown", ModuleConstructor::kind_name);
+        let kind = self
+            .constructor
+            .as_enum()
+            .map_or("unknown", ModuleConstructor::kind_name);
         f.debug_struct("ModuleDescriptor")
             .field("name", &self.name)
             .field("kind", &kind)

@@ -14,7 +14,9 @@ use abi_stable::{
 
 use super::{install_logging, panic_guard::guard, params::Params};
 use crate::{
-    allocator::{AgentEntry, Allocation, Allocator, AllocatorBox, Allocator_TO, FrameworkEntry, Recovered},
+    allocator::{
+        AgentEntry, Allocation, Allocator, AllocatorBox, Allocator_TO, FrameworkEntry, Recovered,
+    },
     error::ModuleError,
     hook::{ExecutorView, Hook, HookBox, Hook_TO, TaskView},
     host::Host,
@@ -74,7 +76,10 @@ pub trait IsolatorModule: Send + Sized + 'static {
 /// defaults to leaving things unchanged.
 pub trait HookModule: Send + Sync + Sized + 'static {
     fn new(params: &Params, host: &Host) -> Result<Self>;
-    fn master_launch_task_label_decorator(&self, _task: &TaskView) -> Result<Option<Vec<KeyValue>>> {
+    fn master_launch_task_label_decorator(
+        &self,
+        _task: &TaskView,
+    ) -> Result<Option<Vec<KeyValue>>> {
         Ok(None)
     }
     fn agent_run_task_label_decorator(&self, _task: &TaskView) -> Result<Option<Vec<KeyValue>>> {
@@ -93,17 +98,29 @@ pub trait HookModule: Send + Sync + Sized + 'static {
 
 /// Describes an allocator module implemented by `T`.
 pub fn allocator<T: AllocatorModule>(name: &str, description: &str) -> ModuleDescriptor {
-    ModuleDescriptor::new(name, description, ModuleConstructor::Allocator(construct_allocator::<T>))
+    ModuleDescriptor::new(
+        name,
+        description,
+        ModuleConstructor::Allocator(construct_allocator::<T>),
+    )
 }
 
 /// Describes an isolator module implemented by `T`.
 pub fn isolator<T: IsolatorModule>(name: &str, description: &str) -> ModuleDescriptor {
-    ModuleDescriptor::new(name, description, ModuleConstructor::Isolator(construct_isolator::<T>))
+    ModuleDescriptor::new(
+        name,
+        description,
+        ModuleConstructor::Isolator(construct_isolator::<T>),
+    )
 }
 
 /// Describes a hook module implemented by `T`.
 pub fn hook<T: HookModule>(name: &str, description: &str) -> ModuleDescriptor {
-    ModuleDescriptor::new(name, description, ModuleConstructor::Hook(construct_hook::<T>))
+    ModuleDescriptor::new(
+        name,
+        description,
+        ModuleConstructor::Hook(construct_hook::<T>),
+    )
 }
 
 extern "C" fn construct_allocator<T: AllocatorModule>(
@@ -149,31 +166,45 @@ impl<T: AllocatorModule> Allocator for Guarded<T> {
         guard("add_framework", || self.0.add_framework(framework))
     }
     fn remove_framework(&mut self, framework_id: RStr<'_>) -> RRes<()> {
-        guard("remove_framework", || self.0.remove_framework(framework_id.as_str()))
+        guard("remove_framework", || {
+            self.0.remove_framework(framework_id.as_str())
+        })
     }
     fn set_framework_active(&mut self, framework_id: RStr<'_>, active: bool) -> RRes<()> {
-        guard("set_framework_active", || self.0.set_framework_active(framework_id.as_str(), active))
+        guard("set_framework_active", || {
+            self.0.set_framework_active(framework_id.as_str(), active)
+        })
     }
     fn add_agent(&mut self, agent: &AgentEntry) -> RRes<()> {
         guard("add_agent", || self.0.add_agent(agent))
     }
     fn update_agent(&mut self, agent_id: RStr<'_>, total: RVec<Resource>) -> RRes<()> {
-        guard("update_agent", || self.0.update_agent(agent_id.as_str(), total.into_vec()))
+        guard("update_agent", || {
+            self.0.update_agent(agent_id.as_str(), total.into_vec())
+        })
     }
     fn remove_agent(&mut self, agent_id: RStr<'_>) -> RRes<()> {
         guard("remove_agent", || self.0.remove_agent(agent_id.as_str()))
     }
     fn set_agent_active(&mut self, agent_id: RStr<'_>, active: bool) -> RRes<()> {
-        guard("set_agent_active", || self.0.set_agent_active(agent_id.as_str(), active))
+        guard("set_agent_active", || {
+            self.0.set_agent_active(agent_id.as_str(), active)
+        })
     }
     fn recover_resources(&mut self, recovered: &Recovered, now_ms: u64) -> RRes<()> {
-        guard("recover_resources", || self.0.recover_resources(recovered, now_ms))
+        guard("recover_resources", || {
+            self.0.recover_resources(recovered, now_ms)
+        })
     }
     fn revive_offers(&mut self, framework_id: RStr<'_>) -> RRes<()> {
-        guard("revive_offers", || self.0.revive_offers(framework_id.as_str()))
+        guard("revive_offers", || {
+            self.0.revive_offers(framework_id.as_str())
+        })
     }
     fn suppress_offers(&mut self, framework_id: RStr<'_>) -> RRes<()> {
-        guard("suppress_offers", || self.0.suppress_offers(framework_id.as_str()))
+        guard("suppress_offers", || {
+            self.0.suppress_offers(framework_id.as_str())
+        })
     }
     fn allocate(&mut self, now_ms: u64) -> RRes<RVec<Allocation>> {
         guard("allocate", || self.0.allocate(now_ms).map(RVec::from))
@@ -194,10 +225,14 @@ impl<T: IsolatorModule> Isolator for Guarded<T> {
         guard("watch", || self.0.watch(container_id.as_str(), notifier))
     }
     fn update(&mut self, container_id: RStr<'_>, resources: RVec<Resource>) -> RRes<()> {
-        guard("update", || self.0.update(container_id.as_str(), resources.into_vec()))
+        guard("update", || {
+            self.0.update(container_id.as_str(), resources.into_vec())
+        })
     }
     fn usage(&mut self, container_id: RStr<'_>) -> RRes<RVec<Statistic>> {
-        guard("usage", || self.0.usage(container_id.as_str()).map(RVec::from))
+        guard("usage", || {
+            self.0.usage(container_id.as_str()).map(RVec::from)
+        })
     }
     fn cleanup(&mut self, container_id: RStr<'_>) -> RRes<()> {
         guard("cleanup", || self.0.cleanup(container_id.as_str()))
@@ -211,12 +246,16 @@ fn into_roption(list: Option<Vec<KeyValue>>) -> ROption<RVec<KeyValue>> {
 impl<T: HookModule> Hook for Guarded<T> {
     fn master_launch_task_label_decorator(&self, task: &TaskView) -> RRes<ROption<RVec<KeyValue>>> {
         guard("master_launch_task_label_decorator", || {
-            self.0.master_launch_task_label_decorator(task).map(into_roption)
+            self.0
+                .master_launch_task_label_decorator(task)
+                .map(into_roption)
         })
     }
     fn agent_run_task_label_decorator(&self, task: &TaskView) -> RRes<ROption<RVec<KeyValue>>> {
         guard("agent_run_task_label_decorator", || {
-            self.0.agent_run_task_label_decorator(task).map(into_roption)
+            self.0
+                .agent_run_task_label_decorator(task)
+                .map(into_roption)
         })
     }
     fn executor_environment_decorator(
@@ -224,10 +263,14 @@ impl<T: HookModule> Hook for Guarded<T> {
         executor: &ExecutorView,
     ) -> RRes<ROption<RVec<KeyValue>>> {
         guard("executor_environment_decorator", || {
-            self.0.executor_environment_decorator(executor).map(into_roption)
+            self.0
+                .executor_environment_decorator(executor)
+                .map(into_roption)
         })
     }
     fn remove_executor_hook(&self, executor: &ExecutorView) -> RRes<()> {
-        guard("remove_executor_hook", || self.0.remove_executor_hook(executor))
+        guard("remove_executor_hook", || {
+            self.0.remove_executor_hook(executor)
+        })
     }
 }

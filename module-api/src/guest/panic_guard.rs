@@ -12,7 +12,10 @@ use crate::error::ModuleError;
 /// escaping an `extern "C"` function aborts the whole daemon. The adapters
 /// in [`crate::guest`] apply it to every method, so modules written with
 /// them never need to call it themselves.
-pub fn guard<T>(what: &str, body: impl FnOnce() -> Result<T, ModuleError>) -> RResult<T, ModuleError> {
+pub fn guard<T>(
+    what: &str,
+    body: impl FnOnce() -> Result<T, ModuleError>,
+) -> RResult<T, ModuleError> {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(result) => result.into(),
         Err(payload) => RResult::RErr(ModuleError::panicked(format!(
@@ -48,7 +51,9 @@ mod tests {
     #[test]
     fn results_pass_through_unchanged() {
         assert_eq!(guard("ok", || Ok(5)).into_result().unwrap(), 5);
-        let err = guard::<()>("err", || Err(ModuleError::failed("nope"))).into_result().unwrap_err();
+        let err = guard::<()>("err", || Err(ModuleError::failed("nope")))
+            .into_result()
+            .unwrap_err();
         assert_eq!(err.known_kind(), Some(ErrorKind::Failed));
         assert_eq!(err.to_string(), "nope");
     }

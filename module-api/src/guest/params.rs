@@ -20,7 +20,10 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of `key`, or an invalid-parameters error naming it.
@@ -46,10 +49,18 @@ impl Params {
 
     /// Fails naming the first key that is not in `known`.
     pub fn reject_unknown(&self, known: &[&str]) -> Result<(), ModuleError> {
-        match self.entries.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        match self
+            .entries
+            .iter()
+            .find(|(k, _)| !known.contains(&k.as_str()))
+        {
             Some((k, _)) => Err(ModuleError::invalid_parameters(format!(
                 "unknown parameter '{k}' (known: {})",
-                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
             ))),
             None => Ok(()),
         }
@@ -62,7 +73,10 @@ impl Params {
 
 impl From<RVec<KeyValue>> for Params {
     fn from(list: RVec<KeyValue>) -> Self {
-        Params::new(list.into_iter().map(|kv| (kv.key.into_string(), kv.value.into_string())))
+        Params::new(
+            list.into_iter()
+                .map(|kv| (kv.key.into_string(), kv.value.into_string())),
+        )
     }
 }
 
@@ -71,14 +85,20 @@ mod tests {
     use super::*;
 
     fn params() -> Params {
-        Params::new([("label".to_owned(), "a=b".to_owned()), ("count".to_owned(), "x".to_owned())])
+        Params::new([
+            ("label".to_owned(), "a=b".to_owned()),
+            ("count".to_owned(), "x".to_owned()),
+        ])
     }
 
     #[test]
     fn lookups_and_errors_name_the_key() {
         let p = params();
         assert_eq!(p.get("label"), Some("a=b"));
-        assert_eq!(p.require("nope").unwrap_err().to_string(), "missing parameter 'nope'");
+        assert_eq!(
+            p.require("nope").unwrap_err().to_string(),
+            "missing parameter 'nope'"
+        );
         let err = p.parse::<u32>("count").unwrap_err().to_string();
         assert!(err.starts_with("parameter 'count' = 'x': "), "{err}");
         assert_eq!(p.parse::<u32>("absent").unwrap(), None);

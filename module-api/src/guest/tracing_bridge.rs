@@ -121,7 +121,8 @@ impl Visit for FieldCollector {
         if field.name() == "message" {
             let _ = write!(self.message, "{value:?}");
         } else {
-            self.fields.push(KeyValue::new(field.name(), format!("{value:?}")));
+            self.fields
+                .push(KeyValue::new(field.name(), format!("{value:?}")));
         }
     }
 }

@@ -27,7 +27,9 @@ pub struct EnvHook {
 }
 
 fn pairs(params: &Params, key: &str) -> Result<Vec<KeyValue>, ModuleError> {
-    let Some(raw) = params.get(key) else { return Ok(Vec::new()) };
+    let Some(raw) = params.get(key) else {
+        return Ok(Vec::new());
+    };
     raw.split(',')
         .map(str::trim)
         .filter(|item| !item.is_empty())
@@ -134,22 +136,40 @@ mod tests {
             name: RString::from("t"),
             framework_id: RString::from("f"),
             agent_id: RString::from("a"),
-            labels: labels.iter().map(|(k, v)| KeyValue::new(*k, *v)).collect::<Vec<_>>().into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| KeyValue::new(*k, *v))
+                .collect::<Vec<_>>()
+                .into(),
             task_info: RVec::new(),
         }
     }
 
     #[test]
     fn labels_are_added_replaced_and_removed() {
-        let h = hook(&[("labels", "team=infra, tier=web"), ("remove_labels", "secret")]).unwrap();
-        let out = h.decorate_labels(&task(&[("tier", "db"), ("secret", "x"), ("keep", "1")])).unwrap();
-        let keys: Vec<_> = out.iter().map(|kv| format!("{}={}", kv.key, kv.value)).collect();
+        let h = hook(&[
+            ("labels", "team=infra, tier=web"),
+            ("remove_labels", "secret"),
+        ])
+        .unwrap();
+        let out = h
+            .decorate_labels(&task(&[("tier", "db"), ("secret", "x"), ("keep", "1")]))
+            .unwrap();
+        let keys: Vec<_> = out
+            .iter()
+            .map(|kv| format!("{}={}", kv.key, kv.value))
+            .collect();
         assert_eq!(keys, ["keep=1", "team=infra", "tier=web"]);
     }
 
     #[test]
     fn a_hook_without_label_parameters_leaves_labels_alone() {
-        assert_eq!(hook(&[("environment", "A=1")]).unwrap().decorate_labels(&task(&[])), None);
+        assert_eq!(
+            hook(&[("environment", "A=1")])
+                .unwrap()
+                .decorate_labels(&task(&[])),
+            None
+        );
     }
 
     #[test]

@@ -1,0 +1,141 @@
+//! Daemon configuration files (TOML). Unknown keys are errors that name the
+//! key and the file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::module_host::{self, LoadError, Manifest, ModuleRegistry, Selection};
+
+/// `config/local.toml`, built into the binary.
+pub const EMBEDDED_LOCAL: &str = include_str!("../../config/local.toml");
+/// `config/modules.toml`, built into the binary.
+pub const EMBEDDED_MANIFEST: &str = include_str!("../../config/modules.toml");
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read configuration: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The `[modules]` table.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ModulesConfig {
+    /// The manifest, relative to the configuration file.
+    pub manifest: Option<PathBuf>,
+    pub allocator: Option<String>,
+    #[serde(default)]
+    pub isolation: Vec<String>,
+    #[serde(default)]
+    pub hooks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    #[serde(default)]
+    pub modules: ModulesConfig,
+}
+
+/// A configuration and where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The file, or `<embedded>/config/local.toml` for the built-in defaults.
+    pub source: PathBuf,
+    /// `None` for the embedded defaults.
+    pub dir: Option<PathBuf>,
+    pub config: DaemonConfig,
+}
+
+impl LoadedConfig {
+    /// Reads `path`, or the embedded `config/local.toml` when `None`.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let (source, dir, text) = match path {
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|source| ConfigError::Unreadable {
+                        path: p.to_owned(),
+                        source,
+                    })?;
+                (
+                    p.to_owned(),
+                    Some(p.parent().unwrap_or(Path::new(".")).to_owned()),
+                    text,
+                )
+            }
+            None => (
+                PathBuf::from("<embedded>/config/local.toml"),
+                None,
+                EMBEDDED_LOCAL.to_owned(),
+            ),
+        };
+        let config = toml::from_str(&text).map_err(|e: toml::de::Error| ConfigError::Invalid {
+            path: source.clone(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        Ok(LoadedConfig {
+            source,
+            dir,
+            config,
+        })
+    }
+
+    /// The modules this configuration selects.
+    pub fn selection(&self) -> Selection {
+        let m = &self.config.modules;
+        Selection {
+            source: self.source.display().to_string(),
+            allocator: m.allocator.clone(),
+            isolation: m.isolation.clone(),
+            hooks: m.hooks.clone(),
+        }
+    }
+
+    /// Loads the manifest this configuration names (the embedded one for
+    /// the embedded defaults).
+    pub fn load_modules(&self) -> (ModuleRegistry, Vec<LoadError>) {
+        let manifest = match (&self.dir, &self.config.modules.manifest) {
+            (Some(dir), Some(manifest)) => Manifest::load(&dir.join(manifest)),
+            (None, _) => Manifest::parse(
+                EMBEDDED_MANIFEST,
+                Path::new("<embedded>/config/modules.toml"),
+                Path::new("."),
+            ),
+            (Some(_), None) => Ok(Manifest::default()),
+        };
+        match manifest {
+            Ok(m) => module_host::load(&m, &module_host::default_search_paths()),
+            Err(e) => (ModuleRegistry::default(), vec![e]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_defaults_parse_and_select_the_env_hook() {
+        let loaded = LoadedConfig::load(None).unwrap();
+        assert_eq!(loaded.selection().hooks, ["org_corral_hook_env"]);
+        let manifest = Manifest::parse(EMBEDDED_MANIFEST, Path::new("m"), Path::new(".")).unwrap();
+        assert!(manifest.errors.is_empty(), "{:?}", manifest.errors);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[modules]\nhookz = []\n").unwrap();
+        let err = LoadedConfig::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.starts_with(&path.display().to_string()), "{err}");
+        assert!(err.contains("hookz"), "{err}");
+    }
+}

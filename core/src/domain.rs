@@ -1,0 +1,68 @@
+//! Core's own vocabulary for what modules work with. Module-api types are
+//! converted to and from these in `module_host::ffi` only.
+
+/// The value of a resource.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResourceValue {
+    Scalar(f64),
+    /// Inclusive ranges, e.g. ports `[31000-32000]`.
+    Ranges(Vec<(u64, u64)>),
+    Set(Vec<String>),
+}
+
+/// One named resource reserved for a role (`*` when unreserved).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub name: String,
+    pub role: String,
+    pub value: ResourceValue,
+}
+
+impl Resource {
+    pub fn scalar(name: &str, value: f64) -> Self {
+        Resource {
+            name: name.to_owned(),
+            role: "*".to_owned(),
+            value: ResourceValue::Scalar(value),
+        }
+    }
+}
+
+/// A task label or an environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: String,
+}
+
+impl KeyValue {
+    pub fn new(key: &str, value: &str) -> Self {
+        KeyValue {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        }
+    }
+}
+
+/// A task as hooks see it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TaskDescription {
+    pub task_id: String,
+    pub name: String,
+    pub framework_id: String,
+    pub agent_id: String,
+    pub labels: Vec<KeyValue>,
+    /// Protobuf encoding of the `mesos.v1.TaskInfo`.
+    pub task_info: Vec<u8>,
+}
+
+/// An executor as hooks see it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExecutorDescription {
+    pub executor_id: String,
+    pub framework_id: String,
+    pub agent_id: String,
+    pub environment: Vec<KeyValue>,
+    /// Protobuf encoding of the `mesos.v1.ExecutorInfo`.
+    pub executor_info: Vec<u8>,
+}

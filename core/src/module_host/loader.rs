@@ -1,0 +1,264 @@
+//! Opening module libraries: each file once, per file, checked for the
+//! module-api version and ABI layout before anything in it runs.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use abi_stable::library::{lib_header_from_path, LibraryError, RootModuleError};
+use corral_module_api::{
+    CorralModuleLib_Ref, ModuleConstructor, ModuleDescriptor, MODULE_API_VERSION,
+};
+
+use super::{
+    error::{LoadError, ModuleKind},
+    manifest::{EntryRef, LibrarySource, Manifest},
+    registry::{Constructor, ModuleRegistry, RegisteredModule},
+};
+
+/// A library that passed every check.
+struct OpenedLibrary {
+    file: PathBuf,
+    api_version: String,
+    descriptors: Vec<ModuleDescriptor>,
+}
+
+/// Folders searched for `name = ...` libraries after the manifest's own
+/// `search_paths`: each entry of `CORRAL_MODULE_PATH` (colon-separated), then
+/// the folder holding the running executable (where `cargo build` and an
+/// installed Corral put the shipped modules).
+pub fn default_search_paths() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::env::var_os("CORRAL_MODULE_PATH")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
+        // Test binaries live in target/<profile>/deps; the modules one level up.
+        if dir.ends_with("deps") {
+            paths.extend(dir.parent().map(Path::to_path_buf));
+        }
+        paths.push(dir);
+    }
+    paths
+}
+
+/// Loads every library of `manifest`, returning what loaded and every
+/// problem found (manifest problems included).
+pub fn load(
+    manifest: &Manifest,
+    extra_search_paths: &[PathBuf],
+) -> (ModuleRegistry, Vec<LoadError>) {
+    let mut errors = manifest.errors.clone();
+    let mut registry = ModuleRegistry::default();
+    let mut opened: HashMap<PathBuf, Arc<OpenedLibrary>> = HashMap::new();
+    let search: Vec<PathBuf> = manifest
+        .search_paths
+        .iter()
+        .chain(extra_search_paths)
+        .cloned()
+        .collect();
+
+    for entry in &manifest.libraries {
+        let file = match resolve(&entry.at, &entry.source, &search) {
+            Ok(file) => file,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let key = file.canonicalize().unwrap_or_else(|_| file.clone());
+        let library = match opened.get(&key) {
+            Some(lib) => Arc::clone(lib),
+            None => match open(&entry.at, &file) {
+                Ok(lib) => {
+                    let lib = Arc::new(lib);
+                    opened.insert(key, Arc::clone(&lib));
+                    lib
+                }
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            },
+        };
+        for module in &entry.modules {
+            let Some(descriptor) = library
+                .descriptors
+                .iter()
+                .find(|d| d.name.as_str() == module.name)
+            else {
+                errors.push(LoadError::ModuleNotInLibrary {
+                    at: entry.at.clone(),
+                    file: library.file.clone(),
+                    module: module.name.clone(),
+                    available: library
+                        .descriptors
+                        .iter()
+                        .map(|d| d.name.to_string())
+                        .collect(),
+                });
+                continue;
+            };
+            let (kind, constructor) = match descriptor.constructor.as_enum() {
+                Ok(ModuleConstructor::Allocator(f)) => {
+                    (ModuleKind::Allocator, Constructor::Allocator(*f))
+                }
+                Ok(ModuleConstructor::Isolator(f)) => {
+                    (ModuleKind::Isolator, Constructor::Isolator(*f))
+                }
+                Ok(ModuleConstructor::Hook(f)) => (ModuleKind::Hook, Constructor::Hook(*f)),
+                // A kind added by a newer module-api.
+                Ok(_) | Err(_) => {
+                    errors.push(LoadError::UnknownKind {
+                        at: entry.at.clone(),
+                        file: library.file.clone(),
+                        module: module.name.clone(),
+                    });
+                    continue;
+                }
+            };
+            if let Some(first) = registry.get(&module.name) {
+                errors.push(LoadError::DuplicateModule {
+                    at: entry.at.clone(),
+                    module: module.name.clone(),
+                    first: first.at.clone(),
+                });
+                continue;
+            }
+            registry.insert(RegisteredModule {
+                name: module.name.clone(),
+                kind,
+                description: descriptor.description.to_string(),
+                library: library.file.clone(),
+                api_version: library.api_version.clone(),
+                parameters: module.parameters.clone(),
+                at: entry.at.clone(),
+                constructor,
+            });
+        }
+    }
+    (registry, errors)
+}
+
+fn resolve(
+    at: &EntryRef,
+    source: &LibrarySource,
+    search: &[PathBuf],
+) -> Result<PathBuf, LoadError> {
+    match source {
+        LibrarySource::Path(path) if path.is_file() => Ok(path.clone()),
+        LibrarySource::Path(path) => Err(LoadError::FileMissing {
+            at: at.clone(),
+            file: path.clone(),
+        }),
+        LibrarySource::Name(name) => {
+            let file_name = format!("lib{name}.so");
+            search
+                .iter()
+                .map(|dir| dir.join(&file_name))
+                .find(|p| p.is_file())
+                .ok_or_else(|| LoadError::NameNotFound {
+                    at: at.clone(),
+                    name: name.clone(),
+                    searched: search.to_vec(),
+                })
+        }
+    }
+}
+
+fn open(at: &EntryRef, file: &Path) -> Result<OpenedLibrary, LoadError> {
+    let header = lib_header_from_path(file).map_err(|e| library_error(at, file, e))?;
+    let api_version = header.version_strings().to_string();
+    let root = header
+        .init_root_module::<CorralModuleLib_Ref>()
+        .map_err(|e| library_error(at, file, e))?;
+    let descriptors = root.modules()()
+        .into_result()
+        .map_err(|e| LoadError::LibraryInitFailed {
+            at: at.clone(),
+            file: file.to_owned(),
+            message: format!("listing its modules failed: {e}"),
+        })?;
+    Ok(OpenedLibrary {
+        file: file.to_owned(),
+        api_version,
+        descriptors: descriptors.into_vec(),
+    })
+}
+
+/// abi_stable reports layout mismatches as a long tree; keep it readable.
+fn shorten(text: &str) -> String {
+    const LIMIT: usize = 1500;
+    let compact: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let joined = compact.join("\n    ");
+    match joined.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{} [...]", &joined[..cut]),
+        None => joined,
+    }
+}
+
+fn library_error(at: &EntryRef, file: &Path, err: LibraryError) -> LoadError {
+    let at = at.clone();
+    let file = file.to_owned();
+    match err {
+        LibraryError::OpenError { err, .. } => LoadError::NotSharedLibrary {
+            at,
+            file,
+            reason: err.to_string(),
+        },
+        LibraryError::GetSymbolError { .. } => LoadError::NotModuleLibrary { at, file },
+        LibraryError::IncompatibleVersionNumber {
+            expected_version,
+            actual_version,
+            ..
+        } => LoadError::IncompatibleApi {
+            at,
+            file,
+            expected: expected_version.to_string(),
+            found: actual_version.to_string(),
+        },
+        LibraryError::ParseVersionError(e) => LoadError::IncompatibleApi {
+            at,
+            file,
+            expected: MODULE_API_VERSION.to_owned(),
+            found: format!("an unreadable version ({e})"),
+        },
+        LibraryError::AbiInstability(e) => LoadError::LayoutMismatch {
+            at,
+            file,
+            expected: MODULE_API_VERSION.to_owned(),
+            details: shorten(&e.to_string()),
+        },
+        LibraryError::InvalidAbiHeader(_) | LibraryError::InvalidCAbi { .. } => {
+            LoadError::IncompatibleAbiStable {
+                at,
+                file,
+                details: shorten(&err.to_string()),
+            }
+        }
+        LibraryError::RootModule { err, .. } => LoadError::LibraryInitFailed {
+            at,
+            file,
+            message: match err {
+                RootModuleError::Returned(e) => e.to_string(),
+                RootModuleError::Unwound => "it panicked while building its root module".to_owned(),
+            },
+        },
+        LibraryError::Many(list) => match list.into_iter().next() {
+            Some(first) => library_error(&at, &file, first),
+            None => LoadError::LibraryInitFailed {
+                at,
+                file,
+                message: "unknown loading error".to_owned(),
+            },
+        },
+    }
+}
