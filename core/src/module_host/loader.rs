@@ -37,11 +37,14 @@ pub fn default_search_paths() -> Vec<PathBuf> {
         .ok()
         .and_then(|exe| exe.parent().map(Path::to_path_buf))
     {
-        // Test binaries live in target/<profile>/deps; the modules one level up.
-        if dir.ends_with("deps") {
-            paths.extend(dir.parent().map(Path::to_path_buf));
-        }
+        // Test binaries live in target/<profile>/deps, beside the modules
+        // cargo builds for them; `cargo build` copies modules one level up.
+        let parent = dir
+            .ends_with("deps")
+            .then(|| dir.parent().map(Path::to_path_buf))
+            .flatten();
         paths.push(dir);
+        paths.extend(parent);
     }
     paths
 }

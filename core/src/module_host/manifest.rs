@@ -4,6 +4,7 @@
 use std::{
     fmt,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use serde::Deserialize;
@@ -13,11 +14,11 @@ use super::error::LoadError;
 /// Points at one `[[library]]` entry of a manifest, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryRef {
-    pub manifest: PathBuf,
+    pub manifest: Arc<Path>,
     /// 1-based position among the manifest's `[[library]]` entries.
     pub index: usize,
     /// `path = "..."` or `name = "..."` as written.
-    pub spec: String,
+    pub spec: Arc<str>,
 }
 
 impl fmt::Display for EntryRef {
@@ -120,9 +121,9 @@ impl Manifest {
                 (None, None) => "neither path nor name".to_owned(),
             };
             let at = EntryRef {
-                manifest: source.to_owned(),
+                manifest: Arc::from(source),
                 index: i + 1,
-                spec,
+                spec: Arc::from(spec),
             };
             let source = match (lib.path, lib.name) {
                 (Some(p), None) => LibrarySource::Path(base.join(p)),
