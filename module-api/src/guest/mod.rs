@@ -10,7 +10,7 @@ mod tracing_bridge;
 pub use adapters::{allocator, hook, isolator, AllocatorModule, HookModule, IsolatorModule};
 pub use panic_guard::guard;
 pub use params::Params;
-pub use tracing_bridge::install_logging;
+pub use tracing_bridge::{install_logging, null_host};
 
 /// Exports the root module of a module library listing the given
 /// [`ModuleDescriptor`](crate::ModuleDescriptor)s. Use it once, at the crate

@@ -14,7 +14,10 @@ use std::{
     },
 };
 
-use abi_stable::std_types::{RNone, RSome, RString, RVec};
+use abi_stable::{
+    sabi_trait::TD_Opaque,
+    std_types::{RArc, RNone, RSome, RString, RVec},
+};
 use tracing::{
     field::{Field, Visit},
     level_filters::LevelFilter,
@@ -22,7 +25,7 @@ use tracing::{
 };
 
 use crate::{
-    host::{Host, LogLevel, LogRecord},
+    host::{Host, HostServices, HostServices_TO, LogLevel, LogRecord},
     types::KeyValue,
 };
 
@@ -39,6 +42,20 @@ pub fn install_logging(host: &Host) {
             next_span: AtomicU64::new(1),
         });
     });
+}
+
+/// Host services that drop every log record: for unit-testing a module
+/// in-process (through its rlib) without a Corral host.
+pub fn null_host() -> Host {
+    #[derive(Debug, Clone)]
+    struct NullHost;
+    impl HostServices for NullHost {
+        fn log(&self, _record: &LogRecord) {}
+        fn max_level(&self) -> LogLevel {
+            LogLevel::Error
+        }
+    }
+    HostServices_TO::from_ptr(RArc::new(NullHost), TD_Opaque)
 }
 
 struct Forwarder {
