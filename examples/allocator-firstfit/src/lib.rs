@@ -35,7 +35,10 @@ fn scalars(resources: &[Resource]) -> Scalars {
 }
 
 fn to_resources(s: &Scalars) -> Vec<Resource> {
-    s.iter().filter(|(_, v)| **v > 0.0).map(|(k, v)| Resource::scalar(k.as_str(), *v)).collect()
+    s.iter()
+        .filter(|(_, v)| **v > 0.0)
+        .map(|(k, v)| Resource::scalar(k.as_str(), *v))
+        .collect()
 }
 
 fn add(into: &mut Scalars, other: &Scalars) {
@@ -108,19 +111,31 @@ impl FirstFit {
     }
 
     fn agent(&mut self, id: &str) -> Result<&mut Agent, ModuleError> {
-        self.agents.get_mut(id).ok_or_else(|| ModuleError::failed(format!("unknown agent '{id}'")))
+        self.agents
+            .get_mut(id)
+            .ok_or_else(|| ModuleError::failed(format!("unknown agent '{id}'")))
     }
 }
 
 impl AllocatorModule for FirstFit {
     fn new(params: &Params, _host: &Host) -> Result<Self, ModuleError> {
         let allocator = Self::from_params(params)?;
-        tracing::info!(min_cpus = allocator.min_cpus, min_mem = allocator.min_mem, "first-fit allocator ready");
+        tracing::info!(
+            min_cpus = allocator.min_cpus,
+            min_mem = allocator.min_mem,
+            "first-fit allocator ready"
+        );
         Ok(allocator)
     }
 
     fn add_framework(&mut self, f: &FrameworkEntry) -> Result<(), ModuleError> {
-        self.frameworks.insert(f.id.to_string(), Framework { active: f.active, ..Framework::default() });
+        self.frameworks.insert(
+            f.id.to_string(),
+            Framework {
+                active: f.active,
+                ..Framework::default()
+            },
+        );
         Ok(())
     }
 
@@ -136,10 +151,19 @@ impl AllocatorModule for FirstFit {
     }
 
     fn add_agent(&mut self, a: &AgentEntry) -> Result<(), ModuleError> {
-        self.agents.insert(a.id.to_string(), Agent { total: scalars(&a.total), active: a.active });
+        self.agents.insert(
+            a.id.to_string(),
+            Agent {
+                total: scalars(&a.total),
+                active: a.active,
+            },
+        );
         for used in a.used.iter() {
             let key = (used.framework_id.to_string(), a.id.to_string());
-            add(self.allocated.entry(key).or_default(), &scalars(&used.resources));
+            add(
+                self.allocated.entry(key).or_default(),
+                &scalars(&used.resources),
+            );
         }
         Ok(())
     }
@@ -161,14 +185,18 @@ impl AllocatorModule for FirstFit {
     }
 
     fn recover_resources(&mut self, r: &Recovered, now_ms: u64) -> Result<(), ModuleError> {
-        let (framework, agent) = (r.allocation.framework_id.to_string(), r.allocation.agent_id.to_string());
+        let (framework, agent) = (
+            r.allocation.framework_id.to_string(),
+            r.allocation.agent_id.to_string(),
+        );
         if let Some(held) = self.allocated.get_mut(&(framework.clone(), agent.clone())) {
             subtract(held, &scalars(&r.allocation.resources));
         }
         let refuse = r.refuse_seconds.into_option().unwrap_or(0.0);
         if refuse > 0.0 {
             if let Some(f) = self.frameworks.get_mut(&framework) {
-                f.filters.insert(agent, now_ms.saturating_add((refuse * 1000.0) as u64));
+                f.filters
+                    .insert(agent, now_ms.saturating_add((refuse * 1000.0) as u64));
             }
         }
         Ok(())
@@ -200,7 +228,12 @@ impl AllocatorModule for FirstFit {
         if eligible.is_empty() {
             return Ok(offers);
         }
-        let agent_ids: Vec<String> = self.agents.iter().filter(|(_, a)| a.active).map(|(id, _)| id.clone()).collect();
+        let agent_ids: Vec<String> = self
+            .agents
+            .iter()
+            .filter(|(_, a)| a.active)
+            .map(|(id, _)| id.clone())
+            .collect();
         for agent_id in agent_ids {
             let free = self.available(&agent_id, &self.agents[&agent_id]);
             let enough = free.get("cpus").copied().unwrap_or(0.0) >= self.min_cpus
@@ -211,11 +244,20 @@ impl AllocatorModule for FirstFit {
             // The next framework in turn that has not filtered this agent.
             let taker = (0..eligible.len())
                 .map(|i| (self.cursor + i) % eligible.len())
-                .find(|&i| !self.frameworks[&eligible[i]].filters.contains_key(&agent_id));
+                .find(|&i| {
+                    !self.frameworks[&eligible[i]]
+                        .filters
+                        .contains_key(&agent_id)
+                });
             let Some(i) = taker else { continue };
             self.cursor = (i + 1) % eligible.len();
             let framework_id = eligible[i].clone();
-            add(self.allocated.entry((framework_id.clone(), agent_id.clone())).or_default(), &free);
+            add(
+                self.allocated
+                    .entry((framework_id.clone(), agent_id.clone()))
+                    .or_default(),
+                &free,
+            );
             offers.push(Allocation {
                 framework_id: RString::from(framework_id),
                 agent_id: RString::from(agent_id),
@@ -234,12 +276,22 @@ mod tests {
     fn allocator() -> FirstFit {
         let mut a = FirstFit::new(&Params::default(), &guest::null_host()).unwrap();
         for f in ["fw-a", "fw-b"] {
-            a.add_framework(&FrameworkEntry { id: f.into(), role: "*".into(), weight: 1.0, active: true }).unwrap();
+            a.add_framework(&FrameworkEntry {
+                id: f.into(),
+                role: "*".into(),
+                weight: 1.0,
+                active: true,
+            })
+            .unwrap();
         }
         a.add_agent(&AgentEntry {
             id: "agent-1".into(),
             hostname: "h1".into(),
-            total: vec![Resource::scalar("cpus", 4.0), Resource::scalar("mem", 1024.0)].into(),
+            total: vec![
+                Resource::scalar("cpus", 4.0),
+                Resource::scalar("mem", 1024.0),
+            ]
+            .into(),
             used: RVec::new(),
             active: true,
         })
@@ -248,7 +300,10 @@ mod tests {
     }
 
     fn decline(a: &mut FirstFit, offer: &Allocation, refuse: Option<f64>, now: u64) {
-        let r = Recovered { allocation: offer.clone(), refuse_seconds: refuse.map_or(RNone, RSome) };
+        let r = Recovered {
+            allocation: offer.clone(),
+            refuse_seconds: refuse.map_or(RNone, RSome),
+        };
         a.recover_resources(&r, now).unwrap();
     }
 
@@ -257,8 +312,17 @@ mod tests {
         let mut a = allocator();
         let offers = a.allocate(0).unwrap();
         assert_eq!(offers.len(), 1);
-        assert_eq!(scalars(&offers[0].resources), scalars(&[Resource::scalar("cpus", 4.0), Resource::scalar("mem", 1024.0)]));
-        assert!(a.allocate(1).unwrap().is_empty(), "offered resources count as allocated");
+        assert_eq!(
+            scalars(&offers[0].resources),
+            scalars(&[
+                Resource::scalar("cpus", 4.0),
+                Resource::scalar("mem", 1024.0)
+            ])
+        );
+        assert!(
+            a.allocate(1).unwrap().is_empty(),
+            "offered resources count as allocated"
+        );
         decline(&mut a, &offers[0], None, 2);
         assert_eq!(a.allocate(3).unwrap().len(), 1);
     }
@@ -271,7 +335,10 @@ mod tests {
         let second = a.allocate(10).unwrap().remove(0);
         assert_ne!(second.framework_id, first.framework_id);
         decline(&mut a, &second, Some(5.0), 10);
-        assert!(a.allocate(100).unwrap().is_empty(), "both frameworks refused the agent");
+        assert!(
+            a.allocate(100).unwrap().is_empty(),
+            "both frameworks refused the agent"
+        );
         let after = a.allocate(5_001).unwrap();
         assert_eq!(after.len(), 1, "the first filter expired");
         assert_eq!(after[0].framework_id, first.framework_id);
