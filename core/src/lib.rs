@@ -10,8 +10,10 @@
 //! - [`config`]: daemon configuration files.
 //! - [`cli`]: the `corral` command's subcommands.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod extension;
 pub mod module_host;
+pub mod proto;

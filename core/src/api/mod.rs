@@ -1,0 +1,3 @@
+//! The only part of core that knows HTTP, JSON and protobuf encodings.
+
+pub mod codec;
