@@ -1,7 +1,12 @@
 //! Generated protobuf types: Mesos v1 (`mesos.v1`, its scheduler and
 //! executor APIs) and Corral's agent protocol (`corral.agent.v1`).
 
-#![allow(missing_docs, clippy::all, clippy::pedantic, missing_debug_implementations)]
+#![allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    missing_debug_implementations
+)]
 
 use std::sync::LazyLock;
 
@@ -9,8 +14,10 @@ use prost_reflect::DescriptorPool;
 
 /// Descriptors of every generated message, for the JSON mapping.
 pub static DESCRIPTOR_POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin")).as_ref())
-        .expect("the descriptor set generated at build time decodes")
+    DescriptorPool::decode(
+        include_bytes!(concat!(env!("OUT_DIR"), "/file_descriptor_set.bin")).as_ref(),
+    )
+    .expect("the descriptor set generated at build time decodes")
 });
 
 pub mod mesos {

@@ -38,7 +38,9 @@ impl Encoding {
     /// The response encoding for an `Accept` header: JSON when acceptable
     /// (or when the header is missing), else protobuf, else none.
     pub fn from_accept(value: Option<&str>) -> Option<Encoding> {
-        let Some(value) = value else { return Some(Encoding::Json) };
+        let Some(value) = value else {
+            return Some(Encoding::Json);
+        };
         let accepts = |wanted: &str| {
             value.split(',').any(|item| {
                 let media = item.split(';').next().unwrap_or("").trim();
@@ -59,10 +61,15 @@ impl Encoding {
 pub enum CodecError {
     #[error("expecting 'Content-Type' of application/json or application/x-protobuf")]
     MissingContentType,
-    #[error("unsupported 'Content-Type' '{0}': expecting application/json or application/x-protobuf")]
+    #[error(
+        "unsupported 'Content-Type' '{0}': expecting application/json or application/x-protobuf"
+    )]
     UnsupportedContentType(String),
     #[error("failed to parse body into {message}: {reason}")]
-    Malformed { message: &'static str, reason: String },
+    Malformed {
+        message: &'static str,
+        reason: String,
+    },
 }
 
 /// Encodes `message` for the wire.
@@ -90,7 +97,10 @@ pub fn decode<M: Message + ReflectMessage + Default>(
     body: &[u8],
     encoding: Encoding,
 ) -> Result<M, CodecError> {
-    let name = std::any::type_name::<M>().rsplit("::").next().unwrap_or("message");
+    let name = std::any::type_name::<M>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("message");
     let malformed = |reason: String| CodecError::Malformed {
         message: if name == "Call" { "Call" } else { "message" },
         reason,
@@ -104,7 +114,9 @@ pub fn decode<M: Message + ReflectMessage + Default>(
             let dynamic = DynamicMessage::deserialize_with_options(descriptor, &mut de, &options)
                 .map_err(|e| malformed(e.to_string()))?;
             de.end().map_err(|e| malformed(e.to_string()))?;
-            dynamic.transcode_to::<M>().map_err(|e| malformed(e.to_string()))
+            dynamic
+                .transcode_to::<M>()
+                .map_err(|e| malformed(e.to_string()))
         }
     }
 }
@@ -129,10 +141,14 @@ impl RecordReader {
         self.buffer.extend_from_slice(bytes);
         let mut records = Vec::new();
         loop {
-            let Some(newline) = self.buffer.iter().position(|&b| b == b'\n') else { break };
+            let Some(newline) = self.buffer.iter().position(|&b| b == b'\n') else {
+                break;
+            };
             let header = std::str::from_utf8(&self.buffer[..newline]).map_err(|e| e.to_string())?;
-            let length: usize =
-                header.trim().parse().map_err(|_| format!("bad RecordIO length {header:?}"))?;
+            let length: usize = header
+                .trim()
+                .parse()
+                .map_err(|_| format!("bad RecordIO length {header:?}"))?;
             if self.buffer.len() < newline + 1 + length {
                 break;
             }
@@ -158,7 +174,8 @@ mod tests {
             uuid: Some(vec![0xff; 16]),
             ..Default::default()
         };
-        let json: serde_json::Value = serde_json::from_slice(&encode(&status, Encoding::Json)).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&encode(&status, Encoding::Json)).unwrap();
         assert_eq!(
             json,
             serde_json::json!({
@@ -173,10 +190,20 @@ mod tests {
 
     #[test]
     fn sixty_four_bit_integers_are_numbers_and_defaults_of_required_fields_are_kept() {
-        let range = v1::value::Range { begin: 31000, end: 32000 };
-        assert_eq!(encode(&range, Encoding::Json), br#"{"begin":31000,"end":32000}"#);
-        let status = v1::TaskStatus { state: TaskState::TaskStarting as i32, ..Default::default() };
-        let json: serde_json::Value = serde_json::from_slice(&encode(&status, Encoding::Json)).unwrap();
+        let range = v1::value::Range {
+            begin: 31000,
+            end: 32000,
+        };
+        assert_eq!(
+            encode(&range, Encoding::Json),
+            br#"{"begin":31000,"end":32000}"#
+        );
+        let status = v1::TaskStatus {
+            state: TaskState::TaskStarting as i32,
+            ..Default::default()
+        };
+        let json: serde_json::Value =
+            serde_json::from_slice(&encode(&status, Encoding::Json)).unwrap();
         assert_eq!(json["state"], "TASK_STARTING");
     }
 
@@ -194,15 +221,22 @@ mod tests {
     #[test]
     fn malformed_bodies_are_errors_not_panics() {
         for body in [&b"{"[..], b"[]", br#"{"type":{}}"#, b"{} trailing"] {
-            assert!(decode::<scheduler::Call>(body, Encoding::Json).is_err(), "{body:?}");
+            assert!(
+                decode::<scheduler::Call>(body, Encoding::Json).is_err(),
+                "{body:?}"
+            );
         }
         assert!(decode::<scheduler::Call>(&[0xff, 0xff, 0xff], Encoding::Protobuf).is_err());
     }
 
     #[test]
     fn protobuf_round_trips() {
-        let call = scheduler::Call { r#type: Some(scheduler::call::Type::Revive as i32), ..Default::default() };
-        let back: scheduler::Call = decode(&encode(&call, Encoding::Protobuf), Encoding::Protobuf).unwrap();
+        let call = scheduler::Call {
+            r#type: Some(scheduler::call::Type::Revive as i32),
+            ..Default::default()
+        };
+        let back: scheduler::Call =
+            decode(&encode(&call, Encoding::Protobuf), Encoding::Protobuf).unwrap();
         assert_eq!(back, call);
     }
 
@@ -222,9 +256,15 @@ mod tests {
     fn content_negotiation_follows_mesos() {
         assert_eq!(Encoding::from_content_type(Some(JSON)), Ok(Encoding::Json));
         assert!(Encoding::from_content_type(Some("application/json; charset=utf-8")).is_err());
-        assert_eq!(Encoding::from_content_type(None), Err(CodecError::MissingContentType));
+        assert_eq!(
+            Encoding::from_content_type(None),
+            Err(CodecError::MissingContentType)
+        );
         assert_eq!(Encoding::from_accept(None), Some(Encoding::Json));
-        assert_eq!(Encoding::from_accept(Some(PROTOBUF)), Some(Encoding::Protobuf));
+        assert_eq!(
+            Encoding::from_accept(Some(PROTOBUF)),
+            Some(Encoding::Protobuf)
+        );
         assert_eq!(Encoding::from_accept(Some("*/*")), Some(Encoding::Json));
         assert_eq!(Encoding::from_accept(Some("text/html")), None);
     }
