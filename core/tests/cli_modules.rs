@@ -127,5 +127,8 @@ fn local_runs_on_embedded_defaults_and_lists_the_active_modules() {
     );
     assert!(stdout.contains("<embedded>/config/local.toml"), "{stdout}");
     assert!(stdout.contains("hooks [org_corral_hook_env]"), "{stdout}");
-    assert!(stdout.contains("allocator org_corral_allocator_drf"), "{stdout}");
+    assert!(
+        stdout.contains("allocator org_corral_allocator_drf"),
+        "{stdout}"
+    );
 }

@@ -140,10 +140,7 @@ impl RecordReader {
     pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         self.buffer.extend_from_slice(bytes);
         let mut records = Vec::new();
-        loop {
-            let Some(newline) = self.buffer.iter().position(|&b| b == b'\n') else {
-                break;
-            };
+        while let Some(newline) = self.buffer.iter().position(|&b| b == b'\n') {
             let header = std::str::from_utf8(&self.buffer[..newline]).map_err(|e| e.to_string())?;
             let length: usize = header
                 .trim()
