@@ -15,5 +15,10 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod extension;
+pub mod master;
 pub mod module_host;
 pub mod proto;
+pub mod status;
+
+/// The Mesos version whose v1 API Corral speaks, as `/version` reports it.
+pub const VERSION: &str = "1.0.0";

@@ -1,5 +1,10 @@
-//! Core's own vocabulary for what modules work with. Module-api types are
-//! converted to and from these in `module_host::ffi` only.
+//! Core's own vocabulary: what modules work with, and resource arithmetic.
+//! Module-api types are converted to and from these in `module_host::ffi`
+//! only.
+
+mod resources;
+
+pub use resources::ResourceBag;
 
 /// The value of a resource.
 #[derive(Debug, Clone, PartialEq)]

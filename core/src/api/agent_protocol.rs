@@ -1,0 +1,75 @@
+//! The master's side of Corral's agent protocol (`/agent/v1/*`), protobuf
+//! over HTTP: agents subscribe to a stream of master events and post calls.
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+use super::{
+    codec::{decode, Encoding},
+    http::{error, event_stream, header_str, streaming_response, OnDrop},
+    scheduler::{lock, SharedMaster},
+};
+use crate::proto::agent::{AgentCall, Subscribe};
+
+pub const PROTOCOL_HEADER: &str = "Corral-Agent-Protocol";
+/// The agent protocol's major version; bumped on incompatible changes.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+fn check_version(headers: &HeaderMap) -> Result<(), Response> {
+    match header_str(headers, PROTOCOL_HEADER) {
+        Some(v) if v.trim() == PROTOCOL_VERSION.to_string() => Ok(()),
+        Some(v) => Err(error(
+            400,
+            format!("agent speaks agent protocol version {v}; this master speaks version {PROTOCOL_VERSION}"),
+        )),
+        None => Err(error(400, format!("missing '{PROTOCOL_HEADER}' header"))),
+    }
+}
+
+pub async fn subscribe(
+    State(master): State<SharedMaster>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(response) = check_version(&headers) {
+        return response;
+    }
+    let subscribe: Subscribe = match decode(&body, Encoding::Protobuf) {
+        Ok(s) => s,
+        Err(e) => return error(400, e.to_string()),
+    };
+    if subscribe.protocol_version != PROTOCOL_VERSION {
+        return error(
+            400,
+            format!(
+                "agent speaks agent protocol version {}; this master speaks version {PROTOCOL_VERSION}",
+                subscribe.protocol_version
+            ),
+        );
+    }
+    let (agent_id, connection, events) = lock(&master).agent_subscribe(subscribe);
+    let on_close = OnDrop::new(move || lock(&master).agent_disconnected(&agent_id, connection));
+    streaming_response(
+        Encoding::Protobuf,
+        &[],
+        event_stream(events, Encoding::Protobuf, None, on_close),
+    )
+}
+
+pub async fn call(State(master): State<SharedMaster>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(response) = check_version(&headers) {
+        return response;
+    }
+    let call: AgentCall = match decode(&body, Encoding::Protobuf) {
+        Ok(c) => c,
+        Err(e) => return error(400, e.to_string()),
+    };
+    match lock(&master).agent_call(call) {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(e) => error(e.status, e.message),
+    }
+}

@@ -1,0 +1,104 @@
+//! Pieces shared by the HTTP endpoints: error responses and RecordIO event
+//! streams that tell their owner when the client goes away.
+
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    body::{Body, Bytes},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use futures::Stream;
+use prost::Message;
+use prost_reflect::ReflectMessage;
+use tokio::sync::mpsc;
+
+use super::codec::{encode, record, Encoding};
+
+/// A plain-text error response, as Mesos answers bad calls.
+pub fn error(status: u16, message: impl Into<String>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message.into(),
+    )
+        .into_response()
+}
+
+pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Runs its closure once, when dropped: the client closed the stream.
+pub struct OnDrop(Option<Box<dyn FnOnce() + Send>>);
+
+impl OnDrop {
+    pub fn new(f: impl FnOnce() + Send + 'static) -> Self {
+        OnDrop(Some(Box::new(f)))
+    }
+}
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
+
+impl std::fmt::Debug for OnDrop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnDrop")
+    }
+}
+
+/// A RecordIO stream of `events`, with `heartbeat` (if any) sent whenever
+/// `every` passes. The stream ends when the sender side is dropped;
+/// `on_close` runs when the stream ends or the client leaves.
+pub fn event_stream<E>(
+    events: mpsc::UnboundedReceiver<E>,
+    encoding: Encoding,
+    heartbeat: Option<(E, Duration)>,
+    on_close: OnDrop,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send
+where
+    E: Message + ReflectMessage + Clone + Send + 'static,
+{
+    let period = heartbeat
+        .as_ref()
+        .map_or(Duration::from_secs(3600), |(_, every)| *every);
+    let ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    futures::stream::unfold(
+        (events, ticker, heartbeat, on_close),
+        move |(mut events, mut ticker, heartbeat, guard)| async move {
+            let event = tokio::select! {
+                biased;
+                event = events.recv() => event?,
+                _ = ticker.tick(), if heartbeat.is_some() => heartbeat.as_ref()?.0.clone(),
+            };
+            let bytes = Bytes::from(record(&encode(&event, encoding)));
+            Some((Ok(bytes), (events, ticker, heartbeat, guard)))
+        },
+    )
+}
+
+/// A streaming 200 response with the given content type and extra headers.
+pub fn streaming_response(
+    encoding: Encoding,
+    extra: &[(&'static str, String)],
+    body: impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
+) -> Response {
+    let mut response = Response::new(Body::from_stream(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(encoding.content_type()),
+    );
+    for (name, value) in extra {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(*name, value);
+        }
+    }
+    response
+}

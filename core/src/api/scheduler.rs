@@ -1,0 +1,101 @@
+//! `POST /api/v1/scheduler`: the Mesos v1 scheduler API.
+
+use std::sync::{Arc, Mutex};
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+use super::{
+    codec::{decode, Encoding},
+    http::{error, event_stream, header_str, streaming_response, OnDrop},
+};
+use crate::{
+    master::Master,
+    proto::v1::scheduler::{call, event, Call, Event},
+};
+
+pub const STREAM_ID_HEADER: &str = "Mesos-Stream-Id";
+
+/// The master as the HTTP handlers share it.
+pub type SharedMaster = Arc<Mutex<Master>>;
+
+pub fn lock(master: &SharedMaster) -> std::sync::MutexGuard<'_, Master> {
+    master
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub async fn handle(
+    State(master): State<SharedMaster>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let encoding = match Encoding::from_content_type(header_str(&headers, "content-type")) {
+        Ok(e) => e,
+        Err(e @ super::codec::CodecError::MissingContentType) => return error(400, e.to_string()),
+        Err(e) => return error(415, e.to_string()),
+    };
+    let call: Call = match decode(&body, encoding) {
+        Ok(call) => call,
+        Err(e) => return error(400, e.to_string()),
+    };
+    let stream_id = header_str(&headers, STREAM_ID_HEADER).map(str::to_owned);
+    if call.r#type == Some(call::Type::Subscribe as i32) {
+        if stream_id.is_some() {
+            return error(
+                400,
+                "Expecting 'Mesos-Stream-Id' header to be absent for a SUBSCRIBE call",
+            );
+        }
+        let Some(accept) = Encoding::from_accept(header_str(&headers, "accept")) else {
+            return error(
+                406,
+                "expecting 'Accept' to allow application/json or application/x-protobuf",
+            );
+        };
+        return subscribe(master, call, accept);
+    }
+    let Some(stream_id) = stream_id else {
+        return error(
+            400,
+            "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
+        );
+    };
+    // Calls may run hook modules: keep them off the async runtime.
+    let result =
+        tokio::task::spawn_blocking(move || lock(&master).handle_call(&stream_id, call)).await;
+    match result {
+        Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),
+        Ok(Err(e)) => error(e.status, e.message),
+        Err(e) => error(500, format!("the call failed: {e}")),
+    }
+}
+
+fn subscribe(master: SharedMaster, call: Call, accept: Encoding) -> Response {
+    let Some(subscribe) = call.subscribe else {
+        return error(400, "Expecting 'subscribe' to be present");
+    };
+    let call_framework_id = call.framework_id.as_ref().map(|f| f.value.as_str());
+    let (framework_id, stream_id, events, heartbeat) = {
+        let mut m = lock(&master);
+        match m.subscribe(call_framework_id, subscribe) {
+            Ok((f, s, rx)) => (f, s, rx, m.settings.heartbeat_interval),
+            Err(e) => return error(e.status, e.message),
+        }
+    };
+    let on_close = {
+        let (master, framework_id, stream_id) =
+            (master.clone(), framework_id.clone(), stream_id.clone());
+        OnDrop::new(move || lock(&master).framework_disconnected(&framework_id, &stream_id))
+    };
+    let heartbeat_event = Event {
+        r#type: Some(event::Type::Heartbeat as i32),
+        ..Default::default()
+    };
+    let body = event_stream(events, accept, Some((heartbeat_event, heartbeat)), on_close);
+    streaming_response(accept, &[(STREAM_ID_HEADER, stream_id)], body)
+}

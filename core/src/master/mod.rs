@@ -1,0 +1,143 @@
+//! The master: keeps frameworks, agents, offers and tasks, runs the
+//! allocation cycle, and serves the scheduler API and the agent protocol.
+//!
+//! - `state.rs`: the state and every change to it;
+//! - `allocator.rs`: the allocator module on its own thread;
+//! - `validation.rs`: checking tasks before launch (`TASK_ERROR`);
+//! - `convert.rs`: protobuf resources and labels to domain types.
+
+mod allocator;
+mod convert;
+mod state;
+mod validation;
+
+use std::{
+    future::Future,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::net::TcpListener;
+
+pub use allocator::{AllocatorCommand, AllocatorHandle};
+pub use convert::{resource_to_proto, resources_from_proto, resources_to_proto};
+pub use state::{CallError, Master, MasterSettings, TaskEntry};
+pub use validation::format_resources;
+
+use crate::{
+    api::{master_routes, scheduler::lock},
+    extension::{AllocatorPlugin, HookPlugin},
+};
+
+/// Everything a master needs besides its listener.
+#[derive(Debug, Clone)]
+pub struct MasterConfig {
+    /// The name agents and frameworks use to reach this master.
+    pub hostname: String,
+    pub heartbeat_interval: Duration,
+    pub allocation_interval: Duration,
+    pub agent_ping_interval: Duration,
+    pub agent_timeout: Duration,
+}
+
+impl Default for MasterConfig {
+    fn default() -> Self {
+        MasterConfig {
+            hostname: "127.0.0.1".to_owned(),
+            heartbeat_interval: Duration::from_secs(15),
+            allocation_interval: Duration::from_secs(1),
+            agent_ping_interval: Duration::from_secs(15),
+            agent_timeout: Duration::from_secs(75),
+        }
+    }
+}
+
+/// The modules a master uses.
+pub struct MasterModules {
+    pub allocator: Box<dyn AllocatorPlugin>,
+    pub hooks: Vec<Box<dyn HookPlugin>>,
+}
+
+impl std::fmt::Debug for MasterModules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MasterModules")
+            .field("allocator", &self.allocator.name())
+            .field(
+                "hooks",
+                &self
+                    .hooks
+                    .iter()
+                    .map(|h| h.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Runs a master on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: MasterConfig,
+    modules: MasterModules,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let port = listener.local_addr()?.port();
+    let settings = MasterSettings {
+        master_id: uuid::Uuid::new_v4().to_string(),
+        hostname: config.hostname.clone(),
+        port,
+        heartbeat_interval: config.heartbeat_interval,
+        agent_ping_interval: config.agent_ping_interval,
+        agent_timeout: config.agent_timeout,
+    };
+    tracing::info!(master_id = %settings.master_id, port, allocator = modules.allocator.name(), "master starting");
+    let allocator = AllocatorHandle::spawn(modules.allocator)?;
+    let master = Arc::new(Mutex::new(Master::new(
+        settings,
+        allocator.clone(),
+        modules.hooks,
+    )));
+
+    let allocation = tokio::spawn(allocation_loop(
+        master.clone(),
+        allocator,
+        config.allocation_interval,
+    ));
+    let upkeep = tokio::spawn(upkeep_loop(master.clone(), config.agent_ping_interval));
+
+    let closing = master.clone();
+    let result = axum::serve(listener, master_routes::router(master))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Ends every event stream so open connections can finish.
+            lock(&closing).close_all();
+        })
+        .await;
+    allocation.abort();
+    upkeep.abort();
+    result
+}
+
+async fn allocation_loop(master: Arc<Mutex<Master>>, allocator: AllocatorHandle, every: Duration) {
+    let wanted = lock(&master).allocation_wanted.clone();
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = wanted.notified() => {}
+        }
+        let now = lock(&master).now_ms();
+        let grants = allocator.allocate(now).await;
+        if !grants.is_empty() {
+            lock(&master).apply_grants(grants);
+        }
+    }
+}
+
+async fn upkeep_loop(master: Arc<Mutex<Master>>, every: Duration) {
+    let mut ticker = tokio::time::interval(every.min(Duration::from_secs(1)));
+    loop {
+        ticker.tick().await;
+        lock(&master).tick();
+    }
+}
