@@ -37,11 +37,80 @@ pub struct ModulesConfig {
     pub hooks: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+/// The `[master]` table.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MasterSection {
+    /// The address to listen on.
+    pub ip: String,
+    pub port: u16,
+    /// The name agents and frameworks use to reach the master.
+    pub hostname: Option<String>,
+    pub heartbeat_interval_secs: f64,
+    pub allocation_interval_secs: f64,
+    pub agent_ping_interval_secs: f64,
+    pub agent_timeout_secs: f64,
+}
+
+impl Default for MasterSection {
+    fn default() -> Self {
+        MasterSection {
+            ip: "127.0.0.1".into(),
+            port: 5050,
+            hostname: None,
+            heartbeat_interval_secs: 15.0,
+            allocation_interval_secs: 1.0,
+            agent_ping_interval_secs: 15.0,
+            agent_timeout_secs: 75.0,
+        }
+    }
+}
+
+/// The `[agent]` table.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSection {
+    pub ip: String,
+    /// 0 picks a free port.
+    pub port: u16,
+    pub hostname: Option<String>,
+    /// `host:port` of the master (`corral agent`; `corral local` uses its own).
+    pub master: Option<String>,
+    /// Where sandboxes live; default: `<temp dir>/corral`.
+    pub work_dir: Option<PathBuf>,
+    /// Mesos-style resources replacing detected ones, e.g.
+    /// `"cpus:4;mem:2048;disk:10000;ports:[31000-32000]"`.
+    pub resources: Option<String>,
+    pub status_update_retry_secs: f64,
+    pub executor_registration_timeout_secs: f64,
+    pub executor_shutdown_grace_secs: f64,
+}
+
+impl Default for AgentSection {
+    fn default() -> Self {
+        AgentSection {
+            ip: "127.0.0.1".into(),
+            port: 5051,
+            hostname: None,
+            master: None,
+            work_dir: None,
+            resources: None,
+            status_update_retry_secs: 10.0,
+            executor_registration_timeout_secs: 60.0,
+            executor_shutdown_grace_secs: 5.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DaemonConfig {
     #[serde(default)]
     pub modules: ModulesConfig,
+    #[serde(default)]
+    pub master: MasterSection,
+    #[serde(default)]
+    pub agent: AgentSection,
 }
 
 /// A configuration and where it came from.

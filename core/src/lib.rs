@@ -10,10 +10,12 @@
 //! - [`config`]: daemon configuration files.
 //! - [`cli`]: the `corral` command's subcommands.
 
+pub mod agent;
 pub mod api;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod executor;
 pub mod extension;
 pub mod master;
 pub mod module_host;

@@ -1,4 +1,4 @@
-//! `corral modules list|check` and `corral local` as an operator runs them.
+//! `corral modules list|check` as an operator runs them.
 
 use std::{
     path::{Path, PathBuf},
@@ -113,22 +113,5 @@ fn check_with_a_config_reports_modules_it_selects_but_nobody_provides() {
     assert!(
         stderr.contains("agent.toml: asks for isolator module 'org_corral_hook_env', but 'org_corral_hook_env' is a hook module"),
         "{stderr}"
-    );
-}
-
-#[test]
-fn local_runs_on_embedded_defaults_and_lists_the_active_modules() {
-    let out = corral(&["local"]);
-    let stdout = text(&out.stdout);
-    assert!(
-        out.status.success(),
-        "stdout:\n{stdout}\nstderr:\n{}",
-        text(&out.stderr)
-    );
-    assert!(stdout.contains("<embedded>/config/local.toml"), "{stdout}");
-    assert!(stdout.contains("hooks [org_corral_hook_env]"), "{stdout}");
-    assert!(
-        stdout.contains("allocator org_corral_allocator_drf"),
-        "{stdout}"
     );
 }

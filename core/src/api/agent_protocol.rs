@@ -19,14 +19,13 @@ pub const PROTOCOL_HEADER: &str = "Corral-Agent-Protocol";
 /// The agent protocol's major version; bumped on incompatible changes.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-fn check_version(headers: &HeaderMap) -> Result<(), Response> {
+fn check_version(headers: &HeaderMap) -> Result<(), String> {
     match header_str(headers, PROTOCOL_HEADER) {
         Some(v) if v.trim() == PROTOCOL_VERSION.to_string() => Ok(()),
-        Some(v) => Err(error(
-            400,
-            format!("agent speaks agent protocol version {v}; this master speaks version {PROTOCOL_VERSION}"),
+        Some(v) => Err(format!(
+            "agent speaks agent protocol version {v}; this master speaks version {PROTOCOL_VERSION}"
         )),
-        None => Err(error(400, format!("missing '{PROTOCOL_HEADER}' header"))),
+        None => Err(format!("missing '{PROTOCOL_HEADER}' header")),
     }
 }
 
@@ -35,8 +34,8 @@ pub async fn subscribe(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = check_version(&headers) {
-        return response;
+    if let Err(message) = check_version(&headers) {
+        return error(400, message);
     }
     let subscribe: Subscribe = match decode(&body, Encoding::Protobuf) {
         Ok(s) => s,
@@ -61,8 +60,8 @@ pub async fn subscribe(
 }
 
 pub async fn call(State(master): State<SharedMaster>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(response) = check_version(&headers) {
-        return response;
+    if let Err(message) = check_version(&headers) {
+        return error(400, message);
     }
     let call: AgentCall = match decode(&body, Encoding::Protobuf) {
         Ok(c) => c,

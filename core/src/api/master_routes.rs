@@ -23,6 +23,8 @@ pub fn router(master: SharedMaster) -> Router {
         .route("/redirect", get(redirect))
         .route("/health", get(|| async { StatusCode::OK }))
         .route("/master/health", get(|| async { StatusCode::OK }))
+        .route("/master/slaves", get(slaves))
+        .route("/slaves", get(slaves))
         .with_state(master)
 }
 
@@ -52,4 +54,24 @@ async fn redirect(State(master): State<SharedMaster>) -> Response {
         [(header::LOCATION, location)],
     )
         .into_response()
+}
+
+/// `GET /master/slaves`: the registered agents, in Mesos' JSON shape.
+async fn slaves(State(master): State<SharedMaster>) -> Json<serde_json::Value> {
+    let m = lock(&master);
+    let slaves: Vec<serde_json::Value> = m
+        .agents
+        .values()
+        .map(|a| {
+            serde_json::json!({
+                "id": a.id,
+                "hostname": a.info.hostname,
+                "port": a.info.port.unwrap_or(5051),
+                "pid": format!("slave(1)@{}", a.endpoint),
+                "active": a.connected(),
+                "resources": crate::master::resources_json(&a.info.resources),
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "slaves": slaves }))
 }

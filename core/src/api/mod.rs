@@ -1,7 +1,9 @@
 //! The only part of core that knows HTTP, JSON and protobuf encodings.
 
 pub mod agent_protocol;
+pub mod agent_routes;
 pub mod codec;
+pub mod executor;
 pub mod http;
 pub mod master_routes;
 pub mod scheduler;

@@ -3,7 +3,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-fn main() -> anyhow::Result<ExitCode> {
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("CORRAL_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
@@ -11,7 +12,7 @@ fn main() -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
     let cli = corral::cli::Cli::parse();
-    let ok = corral::cli::run(cli, &mut std::io::stdout(), &mut std::io::stderr())?;
+    let ok = corral::cli::run(cli, &mut std::io::stdout(), &mut std::io::stderr()).await?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

@@ -2,8 +2,10 @@
 //! Module-api types are converted to and from these in `module_host::ffi`
 //! only.
 
+mod parse;
 mod resources;
 
+pub use parse::parse_resources;
 pub use resources::ResourceBag;
 
 /// The value of a resource.

@@ -20,7 +20,10 @@ use std::{
 use tokio::net::TcpListener;
 
 pub use allocator::{AllocatorCommand, AllocatorHandle};
-pub use convert::{resource_to_proto, resources_from_proto, resources_to_proto};
+pub use convert::{
+    labels_from_proto, labels_to_proto, resource_to_proto, resources_from_proto, resources_json,
+    resources_to_proto,
+};
 pub use state::{CallError, Master, MasterSettings, TaskEntry};
 pub use validation::format_resources;
 

@@ -1,41 +1,13 @@
-//! The `corral` command: argument definitions and subcommands. Each command
-//! writes its report to the writers it is given and returns the process's
-//! success, so tests can run them in-process.
+//! `corral modules list|check`: what a manifest loads, and every problem.
 
 use std::{io::Write, path::PathBuf};
 
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 
 use crate::{
     config::LoadedConfig,
     module_host::{self, LoadError, ModuleRegistry, MODULE_API_VERSION},
 };
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "corral",
-    version,
-    about = "A cluster manager in the line of Apache Mesos"
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run master and agent in one process (all-in-one mode).
-    Local {
-        /// Configuration file; the embedded config/local.toml when omitted.
-        #[arg(long, env = "CORRAL_CONFIG")]
-        config: Option<PathBuf>,
-    },
-    /// Inspect module libraries.
-    Modules {
-        #[command(subcommand)]
-        command: ModulesCommand,
-    },
-}
 
 #[derive(Debug, Subcommand)]
 pub enum ModulesCommand {
@@ -56,20 +28,19 @@ pub enum ModulesCommand {
     },
 }
 
-/// Runs a parsed command line.
-pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<bool> {
-    match cli.command {
-        Command::Local { config } => local(config, out, err),
-        Command::Modules {
-            command: ModulesCommand::List { manifest },
-        } => {
+/// `corral modules list|check`.
+pub fn run(
+    command: ModulesCommand,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<bool> {
+    match command {
+        ModulesCommand::List { manifest } => {
             let (registry, errors) = module_host::load_manifest(&manifest);
             print_modules(&registry, out)?;
             report(&errors, err)
         }
-        Command::Modules {
-            command: ModulesCommand::Check { manifest, config },
-        } => {
+        ModulesCommand::Check { manifest, config } => {
             let (registry, mut errors) = module_host::load_manifest(&manifest);
             errors.extend(registry.check_constructors());
             if let Some(path) = config {
@@ -97,62 +68,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Resul
     }
 }
 
-fn local(
-    config: Option<PathBuf>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> std::io::Result<bool> {
-    let loaded = match LoadedConfig::load(config.as_deref()) {
-        Ok(l) => l,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(false);
-        }
-    };
-    let (registry, errors) = loaded.load_modules();
-    if !report(&errors, err)? {
-        return Ok(false);
-    }
-    match registry.instantiate(&loaded.selection()) {
-        Ok(instances) => {
-            writeln!(
-                out,
-                "corral local: configuration {}",
-                loaded.source.display()
-            )?;
-            writeln!(out, "loaded modules:")?;
-            print_modules(&registry, out)?;
-            writeln!(
-                out,
-                "active: allocator {}, isolators [{}], hooks [{}]",
-                instances.allocator.as_ref().map_or("(none)", |a| a.name()),
-                instances
-                    .isolators
-                    .iter()
-                    .map(|i| i.name())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                instances
-                    .hooks
-                    .iter()
-                    .map(|h| h.name())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )?;
-            writeln!(
-                out,
-                "the master and agent are not part of this build yet; exiting"
-            )?;
-            Ok(true)
-        }
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            Ok(false)
-        }
-    }
-}
-
-fn print_modules(registry: &ModuleRegistry, out: &mut dyn Write) -> std::io::Result<()> {
+/// Prints a table of the loaded modules.
+pub fn print_modules(registry: &ModuleRegistry, out: &mut dyn Write) -> std::io::Result<()> {
     let rows: Vec<[String; 5]> = registry
         .modules()
         .iter()
@@ -192,7 +109,7 @@ fn print_modules(registry: &ModuleRegistry, out: &mut dyn Write) -> std::io::Res
 }
 
 /// Prints every error; `Ok(true)` when there were none.
-fn report(errors: &[LoadError], err: &mut dyn Write) -> std::io::Result<bool> {
+pub fn report(errors: &[LoadError], err: &mut dyn Write) -> std::io::Result<bool> {
     if !errors.is_empty() {
         writeln!(err, "{}", module_host::LoadErrors(errors.to_vec()))?;
     }

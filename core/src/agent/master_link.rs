@@ -1,0 +1,174 @@
+//! The agent's connection to the master: subscribe, follow the event
+//! stream, post calls, and reconnect (re-registering) whenever the stream
+//! breaks or the master falls silent.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use super::state::Agent;
+use crate::{
+    api::{
+        agent_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION},
+        codec::{decode, encode, Encoding, RecordReader, PROTOBUF},
+    },
+    master::resources_to_proto,
+    proto::agent::{self as ap, master_event},
+};
+
+/// Keeps the agent connected to the master until the task is aborted.
+pub async fn maintain(agent: Arc<Agent>) {
+    let client = reqwest::Client::new();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match session(&agent, &client).await {
+            Ok(()) => {
+                tracing::warn!("the master closed the connection; re-registering");
+                backoff = Duration::from_millis(100);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, master = %agent.config.master, "cannot reach the master; retrying")
+            }
+        }
+        agent.lock().to_master = None;
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// One registration: runs until the stream ends or the master is silent
+/// for longer than `master_timeout`.
+async fn session(agent: &Arc<Agent>, client: &reqwest::Client) -> Result<(), String> {
+    let mut info = agent.info.clone();
+    info.resources = resources_to_proto(&agent.config.resources_detected);
+    info.id = agent
+        .lock()
+        .agent_id
+        .clone()
+        .map(|value| crate::proto::v1::AgentId { value });
+    let subscribe = ap::Subscribe {
+        protocol_version: PROTOCOL_VERSION,
+        agent_info: info,
+        tasks: agent.running_tasks(),
+        endpoint: agent.endpoint.clone(),
+    };
+    let base = format!("http://{}", agent.config.master);
+    let response = client
+        .post(format!("{base}/agent/v1/subscribe"))
+        .header("content-type", PROTOBUF)
+        .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+        .body(encode(&subscribe, Encoding::Protobuf))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        return Err(format!(
+            "the master refused the registration ({status}): {text}"
+        ));
+    }
+
+    // Calls go out one at a time, in order, on their own task.
+    let (tx, rx) = mpsc::unbounded_channel();
+    agent.lock().to_master = Some(tx);
+    let poster = tokio::spawn(post_calls(
+        client.clone(),
+        format!("{base}/agent/v1/call"),
+        rx,
+    ));
+
+    let mut body = response.bytes_stream();
+    let mut reader = RecordReader::default();
+    let silence = agent.config.master_timeout;
+    let result = loop {
+        let chunk = match tokio::time::timeout(silence, body.next()).await {
+            Err(_) => break Err(format!("no word from the master for {silence:?}")),
+            Ok(None) => break Ok(()),
+            Ok(Some(Err(e))) => break Err(e.to_string()),
+            Ok(Some(Ok(chunk))) => chunk,
+        };
+        let records = match reader.push(&chunk) {
+            Ok(r) => r,
+            Err(e) => break Err(e),
+        };
+        for record in records {
+            match decode::<ap::MasterEvent>(&record, Encoding::Protobuf) {
+                Ok(event) => handle(agent, event),
+                Err(e) => tracing::warn!(error = %e, "ignoring an undecodable master event"),
+            }
+        }
+    };
+    poster.abort();
+    result
+}
+
+async fn post_calls(
+    client: reqwest::Client,
+    url: String,
+    mut calls: mpsc::UnboundedReceiver<ap::AgentCall>,
+) {
+    while let Some(call) = calls.recv().await {
+        let sent = client
+            .post(&url)
+            .header("content-type", PROTOBUF)
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .body(encode(&call, Encoding::Protobuf))
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => tracing::warn!(status = %r.status(), "the master refused a call"),
+            // Updates are resent by the status update manager.
+            Err(e) => tracing::warn!(error = %e, "a call to the master failed"),
+        }
+    }
+}
+
+fn handle(agent: &Arc<Agent>, event: ap::MasterEvent) {
+    use master_event::Type;
+    match event.r#type.and_then(|t| Type::try_from(t).ok()) {
+        Some(Type::Registered) => {
+            if let Some(r) = event.registered {
+                agent.on_registered(r.agent_id.value);
+            }
+        }
+        Some(Type::RunTask) => {
+            if let Some(r) = event.run_task {
+                agent.on_run_task(r.framework_info, r.task);
+            }
+        }
+        Some(Type::KillTask) => {
+            if let Some(k) = event.kill_task {
+                agent.on_kill_task(&k.framework_id.value, &k.task_id.value, k.kill_policy);
+            }
+        }
+        Some(Type::ShutdownExecutor) => {
+            if let Some(s) = event.shutdown_executor {
+                agent.on_shutdown_executor(&s.framework_id.value, &s.executor_id.value);
+            }
+        }
+        Some(Type::ShutdownFramework) => {
+            if let Some(s) = event.shutdown_framework {
+                agent.on_shutdown_framework(&s.framework_id.value);
+            }
+        }
+        Some(Type::Acknowledge) => {
+            if let Some(a) = event.acknowledge {
+                agent.on_acknowledge(&a.framework_id.value, &a.task_id.value, &a.uuid);
+            }
+        }
+        Some(Type::Message) => {
+            if let Some(m) = event.message {
+                agent.on_message(&m.framework_id.value, &m.executor_id.value, m.data);
+            }
+        }
+        Some(Type::Ping) => agent.on_ping(),
+        Some(Type::Shutdown) => {
+            let message = event.shutdown.map(|s| s.message).unwrap_or_default();
+            agent.on_removed(&message);
+        }
+        Some(Type::Unknown) | None => tracing::warn!("ignoring a master event of unknown type"),
+    }
+}

@@ -1,0 +1,131 @@
+//! The agent: registers with the master, runs executors in sandboxes,
+//! serves the executor API, and delivers status updates reliably.
+//!
+//! - `state.rs`: the agent's state and its reactions;
+//! - `master_link.rs`: the connection to the master;
+//! - `launcher.rs`: starting and signalling executor processes;
+//! - `status_updates.rs`: per-task update streams, resent until acknowledged;
+//! - `resources.rs`: what the agent offers.
+
+mod launcher;
+mod master_link;
+mod resources;
+mod state;
+mod status_updates;
+
+use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
+
+use tokio::net::TcpListener;
+
+pub use resources::{detect, ResourceOverrides};
+pub use state::{Agent, ExecutorSummary};
+
+use crate::{api, domain::Resource, extension::HookPlugin, proto::v1};
+
+/// Everything an agent needs besides its listener.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// `host:port` of the master.
+    pub master: String,
+    /// The name the master and executors use to reach this agent.
+    pub hostname: String,
+    pub work_dir: PathBuf,
+    /// Filled from detection and overrides by [`run`].
+    pub resources_detected: Vec<Resource>,
+    pub resources: ResourceOverrides,
+    /// The program run as the command executor (`<program> executor`).
+    pub executor_program: PathBuf,
+    pub status_update_retry: Duration,
+    pub executor_registration_timeout: Duration,
+    pub executor_shutdown_grace: Duration,
+    pub executor_heartbeat_interval: Duration,
+    /// The master is considered gone after this long without an event.
+    pub master_timeout: Duration,
+}
+
+impl AgentConfig {
+    pub fn new(master: impl Into<String>, work_dir: PathBuf, executor_program: PathBuf) -> Self {
+        AgentConfig {
+            master: master.into(),
+            hostname: "127.0.0.1".to_owned(),
+            work_dir,
+            resources_detected: Vec::new(),
+            resources: ResourceOverrides::default(),
+            executor_program,
+            status_update_retry: Duration::from_secs(10),
+            executor_registration_timeout: Duration::from_secs(60),
+            executor_shutdown_grace: Duration::from_secs(5),
+            executor_heartbeat_interval: Duration::from_secs(30 * 60),
+            master_timeout: Duration::from_secs(75),
+        }
+    }
+}
+
+/// The modules an agent uses.
+pub struct AgentModules {
+    pub hooks: Vec<Box<dyn HookPlugin>>,
+}
+
+impl std::fmt::Debug for AgentModules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentModules")
+            .field(
+                "hooks",
+                &self
+                    .hooks
+                    .iter()
+                    .map(|h| h.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Runs an agent on `listener` until `shutdown` completes; its executors
+/// are then killed.
+pub async fn run(
+    listener: TcpListener,
+    mut config: AgentConfig,
+    modules: AgentModules,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(&config.work_dir)?;
+    let port = listener.local_addr()?.port();
+    config.resources_detected = detect(&config.resources, &config.work_dir);
+    let endpoint = format!("{}:{port}", config.hostname);
+    let info = v1::AgentInfo {
+        hostname: config.hostname.clone(),
+        port: Some(i32::from(port)),
+        ..Default::default()
+    };
+    tracing::info!(
+        endpoint,
+        master = %config.master,
+        resources = %crate::master::format_resources(&config.resources_detected),
+        "agent starting"
+    );
+    let agent = Arc::new(Agent::new(config, modules.hooks, endpoint, info));
+    let link = tokio::spawn(master_link::maintain(agent.clone()));
+    let resender = tokio::spawn({
+        let agent = agent.clone();
+        async move {
+            let mut ticker = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                ticker.tick().await;
+                agent.resend_due();
+            }
+        }
+    });
+    let router = api::agent_routes::router(agent.clone());
+    let stopping = agent.clone();
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Executor streams end with their executors.
+            stopping.kill_all();
+        })
+        .await;
+    link.abort();
+    resender.abort();
+    result
+}

@@ -1,0 +1,1003 @@
+//! The agent's state and its reactions: to master events, to executors'
+//! calls, and to executor processes exiting.
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
+
+use nix::sys::signal::Signal;
+use tokio::sync::mpsc;
+
+use super::{
+    launcher::{self, command_environment, LaunchRequest},
+    status_updates::StatusUpdates,
+    AgentConfig,
+};
+use crate::{
+    domain::{ExecutorDescription, KeyValue, TaskDescription},
+    extension::HookPlugin,
+    master::{labels_from_proto, labels_to_proto},
+    proto::{
+        agent::{self as ap, agent_call},
+        v1::{
+            self,
+            executor::{event as xevent, Event as XEvent},
+            task_status::{Reason, Source},
+            TaskState,
+        },
+    },
+    status::{is_terminal, state_of, StatusBuilder},
+};
+
+/// A refused executor call: HTTP status and message.
+pub type Refusal = (u16, String);
+
+#[derive(Debug)]
+struct TaskRecord {
+    info: v1::TaskInfo,
+    state: TaskState,
+}
+
+#[derive(Debug)]
+struct ExecutorRun {
+    info: v1::ExecutorInfo,
+    container_id: String,
+    sandbox: PathBuf,
+    pid: Option<u32>,
+    /// The executor's event stream, once it subscribed.
+    connection: Option<(u64, mpsc::UnboundedSender<XEvent>)>,
+    /// Tasks waiting for the executor to subscribe.
+    queued: Vec<v1::TaskInfo>,
+    tasks: BTreeMap<String, TaskRecord>,
+    /// Whether the executor ever subscribed.
+    subscribed: bool,
+    /// Set once the executor is being shut down or killed.
+    shutting_down: bool,
+}
+
+#[derive(Debug)]
+struct FrameworkRun {
+    info: v1::FrameworkInfo,
+    executors: BTreeMap<String, ExecutorRun>,
+}
+
+/// An executor in a snapshot of the agent (for `/state` and tools).
+#[derive(Debug, Clone)]
+pub struct ExecutorSummary {
+    pub framework_id: String,
+    pub framework_name: String,
+    pub executor_id: String,
+    pub name: String,
+    pub container_id: String,
+    pub sandbox: PathBuf,
+    pub tasks: Vec<(String, TaskState)>,
+    pub completed: bool,
+}
+
+/// How many finished executors (and their sandboxes) `/state` lists.
+const COMPLETED_EXECUTORS_KEPT: usize = 200;
+
+#[derive(Debug, Default)]
+pub struct AgentState {
+    pub agent_id: Option<String>,
+    frameworks: BTreeMap<String, FrameworkRun>,
+    completed: std::collections::VecDeque<ExecutorSummary>,
+    updates: StatusUpdates,
+    /// Calls to the master, while connected.
+    pub to_master: Option<mpsc::UnboundedSender<ap::AgentCall>>,
+    next_connection: u64,
+}
+
+/// The agent: its settings, modules and state.
+pub struct Agent {
+    pub config: AgentConfig,
+    hooks: Vec<Box<dyn HookPlugin>>,
+    /// `host:port` of the agent's own HTTP endpoints.
+    pub endpoint: String,
+    pub info: v1::AgentInfo,
+    state: Mutex<AgentState>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+fn agent_call_of(
+    kind: agent_call::Type,
+    agent_id: &str,
+    fill: impl FnOnce(&mut ap::AgentCall),
+) -> ap::AgentCall {
+    let mut call = ap::AgentCall {
+        agent_id: v1::AgentId {
+            value: agent_id.to_owned(),
+        },
+        r#type: Some(kind as i32),
+        ..Default::default()
+    };
+    fill(&mut call);
+    call
+}
+
+fn executor_event(kind: xevent::Type, fill: impl FnOnce(&mut XEvent)) -> XEvent {
+    let mut e = XEvent {
+        r#type: Some(kind as i32),
+        ..Default::default()
+    };
+    fill(&mut e);
+    e
+}
+
+impl Agent {
+    pub fn new(
+        config: AgentConfig,
+        hooks: Vec<Box<dyn HookPlugin>>,
+        endpoint: String,
+        info: v1::AgentInfo,
+    ) -> Self {
+        Agent {
+            config,
+            hooks,
+            endpoint,
+            info,
+            state: Mutex::new(AgentState::default()),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, AgentState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn send_to_master(state: &AgentState, call: ap::AgentCall) {
+        if let Some(tx) = &state.to_master {
+            let _ = tx.send(call);
+        }
+    }
+
+    /// Queues an update in the task's stream and sends it if it is the head.
+    fn forward_update(&self, state: &mut AgentState, framework_id: &str, status: v1::TaskStatus) {
+        tracing::info!(
+            framework_id,
+            task_id = %status.task_id.value,
+            state = state_of(&status).as_str_name(),
+            "task status update"
+        );
+        if let Some(head) = state.updates.add(framework_id, status) {
+            self.send_update(state, framework_id, head);
+        }
+    }
+
+    fn send_update(&self, state: &mut AgentState, framework_id: &str, status: v1::TaskStatus) {
+        let Some(agent_id) = state.agent_id.clone() else {
+            return;
+        };
+        if state.to_master.is_none() {
+            return;
+        }
+        state.updates.mark_sent(
+            framework_id,
+            &status.task_id.value,
+            self.config.status_update_retry,
+        );
+        Self::send_to_master(
+            state,
+            agent_call_of(agent_call::Type::Update, &agent_id, |c| {
+                c.update = Some(agent_call::Update {
+                    framework_id: v1::FrameworkId {
+                        value: framework_id.to_owned(),
+                    },
+                    status,
+                })
+            }),
+        );
+    }
+
+    /// Resends stream heads that were not acknowledged in time.
+    pub fn resend_due(&self) {
+        let mut state = self.lock();
+        if state.to_master.is_none() || state.agent_id.is_none() {
+            return;
+        }
+        let retry = self.config.status_update_retry;
+        let due = state.updates.due(retry, retry * 60);
+        for (framework_id, status) in due {
+            let agent_id = state.agent_id.clone().unwrap_or_default();
+            Self::send_to_master(
+                &state,
+                agent_call_of(agent_call::Type::Update, &agent_id, |c| {
+                    c.update = Some(agent_call::Update {
+                        framework_id: v1::FrameworkId {
+                            value: framework_id,
+                        },
+                        status,
+                    })
+                }),
+            );
+        }
+    }
+
+    /// An agent-generated update (acknowledged like an executor's): the
+    /// agent's id and a fresh uuid are added to `status`.
+    fn agent_update(&self, state: &mut AgentState, framework_id: &str, status: StatusBuilder) {
+        let agent_id = state.agent_id.clone().unwrap_or_default();
+        self.forward_update(
+            state,
+            framework_id,
+            status.agent(&agent_id).with_uuid().build(),
+        );
+    }
+
+    // ----- master events ------------------------------------------------------
+
+    pub fn on_registered(&self, agent_id: String) {
+        let mut state = self.lock();
+        tracing::info!(agent_id, "registered with the master");
+        state.agent_id = Some(agent_id);
+        // Whatever was in flight goes out again on this connection.
+        state.updates.reset_sent();
+        drop(state);
+        self.resend_due();
+    }
+
+    pub fn on_ping(&self) {
+        let state = self.lock();
+        if let Some(agent_id) = state.agent_id.clone() {
+            Self::send_to_master(
+                &state,
+                agent_call_of(agent_call::Type::Pong, &agent_id, |_| {}),
+            );
+        }
+    }
+
+    /// The executor a task runs under: its own, or a command executor
+    /// (Corral's `corral executor`) named after the task.
+    fn executor_for(&self, framework_id: &str, task: &v1::TaskInfo) -> v1::ExecutorInfo {
+        if let Some(executor) = &task.executor {
+            let mut e = executor.clone();
+            e.framework_id = Some(v1::FrameworkId {
+                value: framework_id.to_owned(),
+            });
+            return e;
+        }
+        let program = self.config.executor_program.display().to_string();
+        v1::ExecutorInfo {
+            r#type: Some(v1::executor_info::Type::Default as i32),
+            executor_id: v1::ExecutorId {
+                value: task.task_id.value.clone(),
+            },
+            framework_id: Some(v1::FrameworkId {
+                value: framework_id.to_owned(),
+            }),
+            command: Some(v1::CommandInfo {
+                shell: Some(false),
+                value: Some(program.clone()),
+                arguments: vec![program, "executor".to_owned()],
+                ..Default::default()
+            }),
+            name: Some(format!("Command Executor (Task: {})", task.task_id.value)),
+            source: Some(task.task_id.value.clone()),
+            ..Default::default()
+        }
+    }
+
+    fn decorate_task(&self, framework_id: &str, agent_id: &str, task: &mut v1::TaskInfo) {
+        for hook in &self.hooks {
+            let description = TaskDescription {
+                task_id: task.task_id.value.clone(),
+                name: task.name.clone(),
+                framework_id: framework_id.to_owned(),
+                agent_id: agent_id.to_owned(),
+                labels: labels_from_proto(task.labels.as_ref()),
+                task_info: prost::Message::encode_to_vec(task),
+            };
+            match hook.agent_run_task_label_decorator(&description) {
+                Ok(Some(labels)) => task.labels = Some(labels_to_proto(&labels)),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "hook failed; labels left as they were"),
+            }
+        }
+    }
+
+    /// The environment of an executor: Mesos' `MESOS_*` variables, then the
+    /// hooks' additions, then the executor command's own variables.
+    fn executor_environment(
+        &self,
+        agent_id: &str,
+        framework: &v1::FrameworkInfo,
+        executor: &v1::ExecutorInfo,
+        sandbox: &std::path::Path,
+    ) -> Vec<KeyValue> {
+        let framework_id = framework
+            .id
+            .as_ref()
+            .map(|f| f.value.clone())
+            .unwrap_or_default();
+        let checkpoint = framework.checkpoint.unwrap_or(false);
+        let is_command = executor.r#type == Some(v1::executor_info::Type::Default as i32);
+        let mut env = vec![
+            KeyValue::new("MESOS_FRAMEWORK_ID", &framework_id),
+            KeyValue::new("MESOS_EXECUTOR_ID", &executor.executor_id.value),
+            KeyValue::new("MESOS_DIRECTORY", &sandbox.display().to_string()),
+            KeyValue::new("MESOS_SANDBOX", &sandbox.display().to_string()),
+            KeyValue::new("MESOS_AGENT_ENDPOINT", &self.endpoint),
+            KeyValue::new("MESOS_SLAVE_ID", agent_id),
+            KeyValue::new("MESOS_SLAVE_PID", &format!("slave(1)@{}", self.endpoint)),
+            KeyValue::new("MESOS_CHECKPOINT", if checkpoint { "1" } else { "0" }),
+            KeyValue::new(
+                "MESOS_HTTP_COMMAND_EXECUTOR",
+                if is_command { "1" } else { "0" },
+            ),
+            KeyValue::new(
+                "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
+                &format!("{}secs", self.config.executor_shutdown_grace.as_secs()),
+            ),
+        ];
+        if checkpoint {
+            env.push(KeyValue::new("MESOS_RECOVERY_TIMEOUT", "15mins"));
+            env.push(KeyValue::new("MESOS_SUBSCRIPTION_BACKOFF_MAX", "2secs"));
+        }
+        let mut description = ExecutorDescription {
+            executor_id: executor.executor_id.value.clone(),
+            framework_id,
+            agent_id: agent_id.to_owned(),
+            environment: Vec::new(),
+            executor_info: prost::Message::encode_to_vec(executor),
+        };
+        for hook in &self.hooks {
+            match hook.executor_environment_decorator(&description) {
+                Ok(Some(vars)) => description.environment = vars,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "hook failed; environment left as it was"),
+            }
+        }
+        env.extend(description.environment);
+        if let Some(command) = &executor.command {
+            env.extend(command_environment(command));
+        }
+        env
+    }
+
+    pub fn on_run_task(
+        self: &Arc<Self>,
+        framework_info: v1::FrameworkInfo,
+        mut task: v1::TaskInfo,
+    ) {
+        let framework_id = framework_info
+            .id
+            .as_ref()
+            .map(|f| f.value.clone())
+            .unwrap_or_default();
+        let mut state = self.lock();
+        let agent_id = state.agent_id.clone().unwrap_or_default();
+        self.decorate_task(&framework_id, &agent_id, &mut task);
+        let executor = self.executor_for(&framework_id, &task);
+        let executor_id = executor.executor_id.value.clone();
+        let task_id = task.task_id.value.clone();
+        tracing::info!(framework_id, task_id, executor_id, "running task");
+
+        let framework = state
+            .frameworks
+            .entry(framework_id.clone())
+            .or_insert_with(|| FrameworkRun {
+                info: framework_info.clone(),
+                executors: BTreeMap::new(),
+            });
+        framework.info = framework_info.clone();
+        if let Some(run) = framework.executors.get_mut(&executor_id) {
+            run.tasks.insert(
+                task_id,
+                TaskRecord {
+                    info: task.clone(),
+                    state: TaskState::TaskStaging,
+                },
+            );
+            match &run.connection {
+                Some((_, tx)) => {
+                    let _ = tx.send(executor_event(xevent::Type::Launch, |e| {
+                        e.launch = Some(xevent::Launch { task })
+                    }));
+                }
+                None => run.queued.push(task),
+            }
+            return;
+        }
+
+        let container_id = uuid::Uuid::new_v4().to_string();
+        let sandbox = self
+            .config
+            .work_dir
+            .join("slaves")
+            .join(&agent_id)
+            .join("frameworks")
+            .join(&framework_id)
+            .join("executors")
+            .join(&executor_id)
+            .join("runs")
+            .join(&container_id);
+        let environment =
+            self.executor_environment(&agent_id, &framework_info, &executor, &sandbox);
+        let request = LaunchRequest {
+            command: executor.command.clone().unwrap_or_default(),
+            sandbox: sandbox.clone(),
+            environment,
+        };
+        let mut run = ExecutorRun {
+            info: executor,
+            container_id: container_id.clone(),
+            sandbox,
+            pid: None,
+            connection: None,
+            queued: vec![task.clone()],
+            tasks: BTreeMap::new(),
+            subscribed: false,
+            shutting_down: false,
+        };
+        run.tasks.insert(
+            task_id.clone(),
+            TaskRecord {
+                info: task,
+                state: TaskState::TaskStaging,
+            },
+        );
+        match launcher::spawn(&request) {
+            Ok(child) => {
+                run.pid = child.id();
+                tracing::info!(framework_id, executor_id, container_id, pid = ?run.pid, "executor started");
+                framework.executors.insert(executor_id.clone(), run);
+                drop(state);
+                self.watch_executor(framework_id, executor_id, container_id, child);
+            }
+            Err(message) => {
+                tracing::error!(framework_id, executor_id, %message, "executor launch failed");
+                framework.executors.insert(executor_id.clone(), run);
+                let status = StatusBuilder::new(&task_id, TaskState::TaskFailed, Source::Agent)
+                    .executor(Some(&executor_id))
+                    .reason(Reason::ContainerLaunchFailed)
+                    .message(format!("Failed to launch container: {message}"));
+                self.agent_update(&mut state, &framework_id, status);
+                remove_executor(&mut state, &framework_id, &executor_id);
+            }
+        }
+    }
+
+    /// Waits for the executor process, and kills it if it never subscribes.
+    fn watch_executor(
+        self: &Arc<Self>,
+        framework_id: String,
+        executor_id: String,
+        container_id: String,
+        mut child: tokio::process::Child,
+    ) {
+        let agent = Arc::clone(self);
+        let registration_timeout = self.config.executor_registration_timeout;
+        let pid = child.id();
+        tokio::spawn(async move {
+            let timeout = tokio::time::sleep(registration_timeout);
+            tokio::pin!(timeout);
+            let status = loop {
+                tokio::select! {
+                    status = child.wait() => break status,
+                    _ = &mut timeout => {
+                        if !agent.executor_subscribed(&framework_id, &executor_id) {
+                            tracing::warn!(framework_id, executor_id, "executor did not subscribe in time; killing it");
+                            if let Some(pid) = pid {
+                                launcher::signal_group(pid, Signal::SIGKILL);
+                            }
+                        }
+                        timeout.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3600 * 24 * 365));
+                    }
+                }
+            };
+            agent.executor_exited(&framework_id, &executor_id, &container_id, status);
+        });
+    }
+
+    fn executor_subscribed(&self, framework_id: &str, executor_id: &str) -> bool {
+        let state = self.lock();
+        state
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+            .is_some_and(|e| e.subscribed)
+    }
+
+    fn executor_exited(
+        &self,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+        status: std::io::Result<std::process::ExitStatus>,
+    ) {
+        let mut state = self.lock();
+        let Some(run) = state
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+        else {
+            return;
+        };
+        if run.container_id != container_id {
+            return;
+        }
+        let (how, raw) = match &status {
+            Ok(s) => (launcher::describe_exit(*s), launcher::wait_status(*s)),
+            Err(e) => (format!("could not be waited for: {e}"), -1),
+        };
+        tracing::info!(framework_id, executor_id, how, "executor exited");
+        let unfinished: Vec<String> = run
+            .tasks
+            .iter()
+            .filter(|(_, t)| !is_terminal(t.state))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let killed = run.shutting_down;
+        let info = run.info.clone();
+        if let Some(run) = state
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        {
+            for task_id in &unfinished {
+                if let Some(t) = run.tasks.get_mut(task_id) {
+                    t.state = if killed {
+                        TaskState::TaskKilled
+                    } else {
+                        TaskState::TaskFailed
+                    };
+                }
+            }
+        }
+        for task_id in unfinished {
+            let (task_state, reason) = if killed {
+                (TaskState::TaskKilled, Reason::ExecutorTerminated)
+            } else {
+                (TaskState::TaskFailed, Reason::ExecutorTerminated)
+            };
+            let status = StatusBuilder::new(&task_id, task_state, Source::Agent)
+                .executor(Some(executor_id))
+                .reason(reason)
+                .message(format!("Executor {how}"));
+            self.agent_update(&mut state, framework_id, status);
+        }
+        remove_executor(&mut state, framework_id, executor_id);
+        if let Some(agent_id) = state.agent_id.clone() {
+            Self::send_to_master(
+                &state,
+                agent_call_of(agent_call::Type::ExecutorExited, &agent_id, |c| {
+                    c.executor_exited = Some(agent_call::ExecutorExited {
+                        framework_id: v1::FrameworkId {
+                            value: framework_id.to_owned(),
+                        },
+                        executor_id: v1::ExecutorId {
+                            value: executor_id.to_owned(),
+                        },
+                        status: raw,
+                    })
+                }),
+            );
+        }
+        let description = ExecutorDescription {
+            executor_id: executor_id.to_owned(),
+            framework_id: framework_id.to_owned(),
+            agent_id: state.agent_id.clone().unwrap_or_default(),
+            environment: Vec::new(),
+            executor_info: prost::Message::encode_to_vec(&info),
+        };
+        drop(state);
+        for hook in &self.hooks {
+            if let Err(e) = hook.remove_executor_hook(&description) {
+                tracing::warn!(error = %e, "remove-executor hook failed");
+            }
+        }
+    }
+
+    pub fn on_kill_task(
+        &self,
+        framework_id: &str,
+        task_id: &str,
+        kill_policy: Option<v1::KillPolicy>,
+    ) {
+        let mut state = self.lock();
+        let found = state.frameworks.get_mut(framework_id).and_then(|f| {
+            f.executors
+                .iter_mut()
+                .find(|(_, e)| e.tasks.contains_key(task_id))
+                .map(|(id, e)| (id.clone(), e))
+        });
+        let Some((executor_id, run)) = found else {
+            tracing::warn!(framework_id, task_id, "asked to kill an unknown task");
+            let agent_id = state.agent_id.clone().unwrap_or_default();
+            let status = StatusBuilder::new(task_id, TaskState::TaskLost, Source::Agent)
+                .agent(&agent_id)
+                .reason(Reason::TaskUnknown)
+                .message("Cannot kill a task this agent does not know")
+                .with_uuid()
+                .build();
+            self.forward_update(&mut state, framework_id, status);
+            return;
+        };
+        if let Some(pos) = run.queued.iter().position(|t| t.task_id.value == task_id) {
+            // Not yet handed to the executor: it is killed here.
+            run.queued.remove(pos);
+            if let Some(t) = run.tasks.get_mut(task_id) {
+                t.state = TaskState::TaskKilled;
+            }
+            let last = run.queued.is_empty() && run.tasks.values().all(|t| is_terminal(t.state));
+            let pid = run.pid;
+            if last {
+                run.shutting_down = true;
+            }
+            let status = StatusBuilder::new(task_id, TaskState::TaskKilled, Source::Agent)
+                .executor(Some(&executor_id))
+                .reason(Reason::TaskKilledDuringLaunch)
+                .message("Killed before it was handed to its executor");
+            self.agent_update(&mut state, framework_id, status);
+            if let (true, Some(pid)) = (last, pid) {
+                launcher::signal_group(pid, Signal::SIGKILL);
+            }
+            return;
+        }
+        match &run.connection {
+            Some((_, tx)) => {
+                let _ = tx.send(executor_event(xevent::Type::Kill, |e| {
+                    e.kill = Some(xevent::Kill {
+                        task_id: v1::TaskId {
+                            value: task_id.to_owned(),
+                        },
+                        kill_policy,
+                    })
+                }));
+            }
+            None => {
+                // The executor is gone or not reachable: kill the container.
+                run.shutting_down = true;
+                if let Some(pid) = run.pid {
+                    launcher::signal_group(pid, Signal::SIGKILL);
+                }
+            }
+        }
+    }
+
+    pub fn on_shutdown_executor(self: &Arc<Self>, framework_id: &str, executor_id: &str) {
+        let mut state = self.lock();
+        let Some(run) = state
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        else {
+            return;
+        };
+        run.shutting_down = true;
+        if let Some((_, tx)) = &run.connection {
+            let _ = tx.send(executor_event(xevent::Type::Shutdown, |_| {}));
+        } else if let Some(pid) = run.pid {
+            launcher::signal_group(pid, Signal::SIGTERM);
+        }
+        // Whatever is still running after the grace period is killed.
+        if let Some(pid) = run.pid {
+            let container = run.container_id.clone();
+            let (agent, framework_id, executor_id) = (
+                Arc::clone(self),
+                framework_id.to_owned(),
+                executor_id.to_owned(),
+            );
+            let grace = self.config.executor_shutdown_grace;
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                let still_there = agent
+                    .lock()
+                    .frameworks
+                    .get(&framework_id)
+                    .and_then(|f| f.executors.get(&executor_id))
+                    .is_some_and(|e| e.container_id == container);
+                if still_there {
+                    launcher::signal_group(pid, Signal::SIGKILL);
+                }
+            });
+        }
+    }
+
+    pub fn on_shutdown_framework(self: &Arc<Self>, framework_id: &str) {
+        let executors: Vec<String> = self
+            .lock()
+            .frameworks
+            .get(framework_id)
+            .map(|f| f.executors.keys().cloned().collect())
+            .unwrap_or_default();
+        for executor in executors {
+            self.on_shutdown_executor(framework_id, &executor);
+        }
+    }
+
+    pub fn on_acknowledge(&self, framework_id: &str, task_id: &str, uuid: &[u8]) {
+        let mut state = self.lock();
+        match state.updates.acknowledge(framework_id, task_id, uuid) {
+            Ok(Some(next)) => self.send_update(&mut state, framework_id, next),
+            Ok(None) => {
+                // Every update of the task is acknowledged: forget a finished task.
+                if let Some(framework) = state.frameworks.get_mut(framework_id) {
+                    for run in framework.executors.values_mut() {
+                        if run.tasks.get(task_id).is_some_and(|t| is_terminal(t.state)) {
+                            run.tasks.remove(task_id);
+                        }
+                    }
+                }
+            }
+            Err(()) => tracing::debug!(framework_id, task_id, "ignoring a stale acknowledgement"),
+        }
+    }
+
+    pub fn on_message(&self, framework_id: &str, executor_id: &str, data: Vec<u8>) {
+        let state = self.lock();
+        let connection = state
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+            .and_then(|e| e.connection.as_ref());
+        if let Some((_, tx)) = connection {
+            let _ = tx.send(executor_event(xevent::Type::Message, |e| {
+                e.message = Some(xevent::Message { data })
+            }));
+        }
+    }
+
+    /// The master removed this agent: everything here is stopped, and the
+    /// agent registers again as a new one.
+    pub fn on_removed(self: &Arc<Self>, message: &str) {
+        tracing::error!(
+            message,
+            "the master removed this agent; shutting down its executors"
+        );
+        let frameworks: Vec<String> = self.lock().frameworks.keys().cloned().collect();
+        for framework in frameworks {
+            self.on_shutdown_framework(&framework);
+        }
+        self.lock().agent_id = None;
+    }
+
+    /// Tasks to report when re-registering.
+    pub fn running_tasks(&self) -> Vec<ap::RunningTask> {
+        let state = self.lock();
+        state
+            .frameworks
+            .values()
+            .flat_map(|f| {
+                f.executors.values().flat_map(move |e| {
+                    e.tasks
+                        .values()
+                        .filter(|t| !is_terminal(t.state))
+                        .map(move |t| ap::RunningTask {
+                            framework_info: f.info.clone(),
+                            task: t.info.clone(),
+                            state: t.state as i32,
+                        })
+                })
+            })
+            .collect()
+    }
+
+    // ----- executor API -------------------------------------------------------
+
+    /// An executor subscribes: it gets SUBSCRIBED, then its queued tasks.
+    pub fn executor_subscribe(
+        &self,
+        framework_id: &str,
+        executor_id: &str,
+    ) -> Result<(u64, mpsc::UnboundedReceiver<XEvent>), Refusal> {
+        let mut state = self.lock();
+        state.next_connection += 1;
+        let connection_id = state.next_connection;
+        let agent_id = state.agent_id.clone().unwrap_or_default();
+        let framework = state.frameworks.get_mut(framework_id).ok_or_else(|| {
+            (
+                400,
+                format!("Framework '{framework_id}' is not known to this agent"),
+            )
+        })?;
+        let info = framework.info.clone();
+        let run = framework
+            .executors
+            .get_mut(executor_id)
+            .ok_or_else(|| (400, format!("Executor '{executor_id}' of framework '{framework_id}' is not known to this agent")))?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut agent_info = self.info.clone();
+        agent_info.id = Some(v1::AgentId { value: agent_id });
+        let _ = tx.send(executor_event(xevent::Type::Subscribed, |e| {
+            e.subscribed = Some(xevent::Subscribed {
+                executor_info: run.info.clone(),
+                framework_info: info,
+                agent_info,
+                container_id: Some(v1::ContainerId {
+                    value: run.container_id.clone(),
+                    parent: None,
+                }),
+            })
+        }));
+        for task in run.queued.drain(..) {
+            let _ = tx.send(executor_event(xevent::Type::Launch, |e| {
+                e.launch = Some(xevent::Launch { task })
+            }));
+        }
+        if run.shutting_down {
+            let _ = tx.send(executor_event(xevent::Type::Shutdown, |_| {}));
+        }
+        run.connection = Some((connection_id, tx));
+        run.subscribed = true;
+        tracing::info!(framework_id, executor_id, "executor subscribed");
+        Ok((connection_id, rx))
+    }
+
+    pub fn executor_disconnected(&self, framework_id: &str, executor_id: &str, connection_id: u64) {
+        let mut state = self.lock();
+        if let Some(run) = state
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        {
+            if run.connection.as_ref().map(|(id, _)| *id) == Some(connection_id) {
+                run.connection = None;
+            }
+        }
+    }
+
+    /// An executor's UPDATE call.
+    pub fn executor_update(
+        &self,
+        framework_id: &str,
+        executor_id: &str,
+        mut status: v1::TaskStatus,
+    ) -> Result<(), Refusal> {
+        let uuid = status.uuid.clone().unwrap_or_default();
+        if uuid::Uuid::from_slice(&uuid).is_err() {
+            return Err((400, "'status.uuid' must be a 16-byte UUID".into()));
+        }
+        if status.source != Some(Source::Executor as i32) {
+            return Err((400, "'status.source' must be SOURCE_EXECUTOR".into()));
+        }
+        let task_state = state_of(&status);
+        if task_state == TaskState::TaskStaging {
+            return Err((400, "executors must not send TASK_STAGING".into()));
+        }
+        if status
+            .executor_id
+            .as_ref()
+            .is_some_and(|e| e.value != executor_id)
+        {
+            return Err((
+                400,
+                "'status.executor_id' differs from the call's 'executor_id'".into(),
+            ));
+        }
+        let mut state = self.lock();
+        let agent_id = state.agent_id.clone().unwrap_or_default();
+        let run = state
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+            .ok_or_else(|| (400, format!("Executor '{executor_id}' of framework '{framework_id}' is not known to this agent")))?;
+        if run.connection.is_none() {
+            return Err((403, "Executor is not subscribed".into()));
+        }
+        match run.tasks.get_mut(&status.task_id.value) {
+            Some(task) => task.state = task_state,
+            None => {
+                return Err((
+                    400,
+                    format!(
+                        "Task '{}' is not known to this executor",
+                        status.task_id.value
+                    ),
+                ));
+            }
+        }
+        status.agent_id = Some(v1::AgentId { value: agent_id });
+        status.executor_id = Some(v1::ExecutorId {
+            value: executor_id.to_owned(),
+        });
+        let ack = executor_event(xevent::Type::Acknowledged, |e| {
+            e.acknowledged = Some(xevent::Acknowledged {
+                task_id: status.task_id.clone(),
+                uuid: uuid.clone(),
+            })
+        });
+        if let Some((_, tx)) = &run.connection {
+            let _ = tx.send(ack);
+        }
+        self.forward_update(&mut state, framework_id, status);
+        Ok(())
+    }
+
+    pub fn executor_message(&self, framework_id: &str, executor_id: &str, data: Vec<u8>) {
+        let state = self.lock();
+        if let Some(agent_id) = state.agent_id.clone() {
+            Self::send_to_master(
+                &state,
+                agent_call_of(agent_call::Type::Message, &agent_id, |c| {
+                    c.message = Some(agent_call::Message {
+                        framework_id: v1::FrameworkId {
+                            value: framework_id.to_owned(),
+                        },
+                        executor_id: v1::ExecutorId {
+                            value: executor_id.to_owned(),
+                        },
+                        data,
+                    })
+                }),
+            );
+        }
+    }
+
+    /// Kills every executor and closes their streams (the agent is stopping).
+    pub fn kill_all(&self) {
+        let mut state = self.lock();
+        for run in state
+            .frameworks
+            .values_mut()
+            .flat_map(|f| f.executors.values_mut())
+        {
+            run.shutting_down = true;
+            run.connection = None;
+            if let Some(pid) = run.pid {
+                launcher::signal_group(pid, Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// Every executor, running and completed.
+    pub fn executors(&self) -> Vec<ExecutorSummary> {
+        let state = self.lock();
+        let running = state.frameworks.iter().flat_map(|(fid, f)| {
+            f.executors
+                .iter()
+                .map(move |(eid, run)| summary(fid, f, eid, run, false))
+        });
+        running.chain(state.completed.iter().cloned()).collect()
+    }
+}
+
+fn summary(
+    framework_id: &str,
+    framework: &FrameworkRun,
+    executor_id: &str,
+    run: &ExecutorRun,
+    completed: bool,
+) -> ExecutorSummary {
+    ExecutorSummary {
+        framework_id: framework_id.to_owned(),
+        framework_name: framework.info.name.clone(),
+        executor_id: executor_id.to_owned(),
+        name: run.info.name.clone().unwrap_or_default(),
+        container_id: run.container_id.clone(),
+        sandbox: run.sandbox.clone(),
+        tasks: run
+            .tasks
+            .iter()
+            .map(|(id, t)| (id.clone(), t.state))
+            .collect(),
+        completed,
+    }
+}
+
+/// Moves an executor to the completed list, dropping its framework when it
+/// was the last.
+fn remove_executor(state: &mut AgentState, framework_id: &str, executor_id: &str) {
+    let Some(framework) = state.frameworks.get_mut(framework_id) else {
+        return;
+    };
+    if let Some(run) = framework.executors.remove(executor_id) {
+        let done = summary(framework_id, framework, executor_id, &run, true);
+        state.completed.push_back(done);
+        if state.completed.len() > COMPLETED_EXECUTORS_KEPT {
+            state.completed.pop_front();
+        }
+    }
+    if framework.executors.is_empty() {
+        state.frameworks.remove(framework_id);
+    }
+}

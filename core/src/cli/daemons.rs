@@ -1,0 +1,291 @@
+//! `corral master`, `corral agent` and `corral local`: configuration, modules
+//! and listeners wired into the daemons, which run until Ctrl-C or SIGTERM.
+
+use std::{io::Write, path::PathBuf, time::Duration};
+
+use tokio::{net::TcpListener, sync::watch};
+
+use super::modules_cmd::{print_modules, report};
+use crate::{
+    agent::{self, AgentConfig, AgentModules, ResourceOverrides},
+    config::{AgentSection, LoadedConfig, MasterSection},
+    domain::{parse_resources, ResourceValue},
+    master::{self, MasterConfig, MasterModules},
+    module_host::{Instances, ModuleRegistry},
+};
+
+type Out<'a> = &'a mut (dyn Write + Send);
+
+/// Agent settings given on the command line (they win over the file).
+#[derive(Debug, Default)]
+pub struct AgentFlags {
+    pub master: Option<String>,
+    pub ip: Option<String>,
+    pub port: Option<u16>,
+    pub work_dir: Option<PathBuf>,
+    pub resources: Option<String>,
+}
+
+fn secs(value: f64) -> Duration {
+    Duration::from_secs_f64(value.clamp(0.001, 1e9))
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn terminated() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+fn load(
+    config: Option<PathBuf>,
+    err: Out<'_>,
+) -> std::io::Result<Option<(LoadedConfig, ModuleRegistry)>> {
+    let loaded = match LoadedConfig::load(config.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(None);
+        }
+    };
+    let (registry, errors) = loaded.load_modules();
+    if !report(&errors, err)? {
+        return Ok(None);
+    }
+    Ok(Some((loaded, registry)))
+}
+
+fn instantiate(
+    loaded: &LoadedConfig,
+    registry: &ModuleRegistry,
+    err: Out<'_>,
+) -> std::io::Result<Option<Instances>> {
+    match registry.instantiate(&loaded.selection()) {
+        Ok(i) => Ok(Some(i)),
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(None)
+        }
+    }
+}
+
+fn master_parts(
+    section: &MasterSection,
+    instances: Instances,
+    source: &str,
+    err: Out<'_>,
+) -> std::io::Result<Option<(MasterConfig, MasterModules)>> {
+    let Some(allocator) = instances.allocator else {
+        writeln!(
+            err,
+            "error: {source}: no allocator module selected; set `allocator` in [modules]"
+        )?;
+        return Ok(None);
+    };
+    let config = MasterConfig {
+        hostname: section
+            .hostname
+            .clone()
+            .unwrap_or_else(|| section.ip.clone()),
+        heartbeat_interval: secs(section.heartbeat_interval_secs),
+        allocation_interval: secs(section.allocation_interval_secs),
+        agent_ping_interval: secs(section.agent_ping_interval_secs),
+        agent_timeout: secs(section.agent_timeout_secs),
+    };
+    Ok(Some((
+        config,
+        MasterModules {
+            allocator,
+            hooks: instances.hooks,
+        },
+    )))
+}
+
+fn overrides(text: Option<&str>) -> Result<ResourceOverrides, String> {
+    let mut o = ResourceOverrides::default();
+    for r in parse_resources(text.unwrap_or(""))? {
+        match (r.name.as_str(), r.value) {
+            ("cpus", ResourceValue::Scalar(v)) => o.cpus = Some(v),
+            ("mem", ResourceValue::Scalar(v)) => o.mem = Some(v),
+            ("disk", ResourceValue::Scalar(v)) => o.disk = Some(v),
+            ("ports", ResourceValue::Ranges(r)) => o.ports = Some(r),
+            (name, _) => {
+                return Err(format!(
+                    "'{name}' cannot be set here (cpus, mem, disk and ports can)"
+                ))
+            }
+        }
+    }
+    Ok(o)
+}
+
+fn agent_config(
+    section: &AgentSection,
+    master: String,
+    source: &str,
+) -> Result<AgentConfig, String> {
+    let work_dir = section
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("corral"));
+    let program =
+        std::env::current_exe().map_err(|e| format!("cannot find the corral executable: {e}"))?;
+    let mut config = AgentConfig::new(master, work_dir, program);
+    config.hostname = section
+        .hostname
+        .clone()
+        .unwrap_or_else(|| section.ip.clone());
+    config.resources = overrides(section.resources.as_deref())
+        .map_err(|e| format!("{source}: [agent] resources: {e}"))?;
+    config.status_update_retry = secs(section.status_update_retry_secs);
+    config.executor_registration_timeout = secs(section.executor_registration_timeout_secs);
+    config.executor_shutdown_grace = secs(section.executor_shutdown_grace_secs);
+    Ok(config)
+}
+
+pub async fn master(
+    config: Option<PathBuf>,
+    ip: Option<String>,
+    port: Option<u16>,
+    err: Out<'_>,
+) -> std::io::Result<bool> {
+    let Some((mut loaded, registry)) = load(config, err)? else {
+        return Ok(false);
+    };
+    let section = &mut loaded.config.master;
+    section.ip = ip.unwrap_or_else(|| section.ip.clone());
+    section.port = port.unwrap_or(section.port);
+    let Some(instances) = instantiate(&loaded, &registry, err)? else {
+        return Ok(false);
+    };
+    let source = loaded.source.display().to_string();
+    let section = loaded.config.master.clone();
+    let Some((config, modules)) = master_parts(&section, instances, &source, err)? else {
+        return Ok(false);
+    };
+    let listener = TcpListener::bind((section.ip.as_str(), section.port)).await?;
+    master::run(listener, config, modules, terminated()).await?;
+    Ok(true)
+}
+
+pub async fn agent(
+    config: Option<PathBuf>,
+    flags: AgentFlags,
+    err: Out<'_>,
+) -> std::io::Result<bool> {
+    let Some((mut loaded, registry)) = load(config, err)? else {
+        return Ok(false);
+    };
+    let source = loaded.source.display().to_string();
+    let section = &mut loaded.config.agent;
+    if let Some(ip) = flags.ip {
+        section.ip = ip;
+    }
+    section.port = flags.port.unwrap_or(section.port);
+    section.work_dir = flags.work_dir.or(section.work_dir.take());
+    section.resources = flags.resources.or(section.resources.take());
+    let Some(master) = flags.master.or(section.master.clone()) else {
+        writeln!(err, "error: no master given: pass --master HOST:PORT or set `master` in [agent] of {source}")?;
+        return Ok(false);
+    };
+    let Some(instances) = instantiate(&loaded, &registry, err)? else {
+        return Ok(false);
+    };
+    let section = loaded.config.agent.clone();
+    let config = match agent_config(&section, master, &source) {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(false);
+        }
+    };
+    let listener = TcpListener::bind((section.ip.as_str(), section.port)).await?;
+    agent::run(
+        listener,
+        config,
+        AgentModules {
+            hooks: instances.hooks,
+        },
+        terminated(),
+    )
+    .await?;
+    Ok(true)
+}
+
+pub async fn local(
+    config: Option<PathBuf>,
+    port: Option<u16>,
+    work_dir: Option<PathBuf>,
+    out: Out<'_>,
+    err: Out<'_>,
+) -> std::io::Result<bool> {
+    let Some((mut loaded, registry)) = load(config, err)? else {
+        return Ok(false);
+    };
+    let source = loaded.source.display().to_string();
+    loaded.config.master.port = port.unwrap_or(loaded.config.master.port);
+    loaded.config.agent.work_dir = work_dir.or(loaded.config.agent.work_dir.take());
+    // Master and agent each get their own module instances.
+    let Some(master_instances) = instantiate(&loaded, &registry, err)? else {
+        return Ok(false);
+    };
+    let Some(agent_instances) = instantiate(&loaded, &registry, err)? else {
+        return Ok(false);
+    };
+    let section = loaded.config.master.clone();
+    let Some((master_config, master_modules)) =
+        master_parts(&section, master_instances, &source, err)?
+    else {
+        return Ok(false);
+    };
+    let master_listener = TcpListener::bind((section.ip.as_str(), section.port)).await?;
+    let master_addr = master_listener.local_addr()?;
+    let agent_listener = TcpListener::bind((loaded.config.agent.ip.as_str(), 0)).await?;
+    let agent_addr = agent_listener.local_addr()?;
+    let agent_config = match agent_config(&loaded.config.agent, master_addr.to_string(), &source) {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(false);
+        }
+    };
+    writeln!(out, "corral local: configuration {source}")?;
+    print_modules(&registry, out)?;
+    writeln!(
+        out,
+        "master: http://{master_addr}   agent: http://{agent_addr}   work dir: {}",
+        agent_config.work_dir.display()
+    )?;
+    writeln!(
+        out,
+        "try:    corral execute --master {master_addr} --command 'echo hello'"
+    )?;
+    out.flush()?;
+
+    let (stop, stopped) = watch::channel(false);
+    let wait = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let master = tokio::spawn(master::run(
+        master_listener,
+        master_config,
+        master_modules,
+        wait(stopped.clone()),
+    ));
+    let agent = tokio::spawn(agent::run(
+        agent_listener,
+        agent_config,
+        AgentModules {
+            hooks: agent_instances.hooks,
+        },
+        wait(stopped),
+    ));
+    terminated().await;
+    let _ = stop.send(true);
+    let (m, a) = tokio::join!(master, agent);
+    m.map_err(std::io::Error::other)??;
+    a.map_err(std::io::Error::other)??;
+    Ok(true)
+}

@@ -1,0 +1,317 @@
+//! The command executor (`corral executor`): a Mesos v1 executor that runs
+//! one task's command, as Mesos' built-in command executor does. The agent
+//! starts it with the `MESOS_*` environment; it subscribes over
+//! `/api/v1/executor`, reports TASK_RUNNING, then TASK_FINISHED,
+//! TASK_FAILED (with the exit status) or TASK_KILLED, and exits once its
+//! terminal update is acknowledged.
+
+use std::{process::Stdio, time::Duration};
+
+use futures::StreamExt;
+use nix::sys::signal::Signal;
+use tokio::{process::Command, sync::mpsc};
+
+use crate::{
+    api::codec::{decode, encode, Encoding, RecordReader, PROTOBUF},
+    proto::v1::{
+        self,
+        executor::{call, event, Call, Event},
+        task_status::{Reason, Source},
+        TaskState,
+    },
+    status::StatusBuilder,
+};
+
+/// How long a killed task gets between SIGTERM and SIGKILL, unless its kill
+/// policy says otherwise.
+const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    #[error(
+        "missing environment variable {0} (the executor is started by a Corral or Mesos agent)"
+    )]
+    MissingEnv(&'static str),
+    #[error("cannot reach the agent at {endpoint}: {reason}")]
+    Agent { endpoint: String, reason: String },
+}
+
+fn env(name: &'static str) -> Result<String, ExecutorError> {
+    std::env::var(name).map_err(|_| ExecutorError::MissingEnv(name))
+}
+
+struct Session {
+    client: reqwest::Client,
+    url: String,
+    framework_id: String,
+    executor_id: String,
+}
+
+impl Session {
+    fn call(&self, kind: call::Type) -> Call {
+        Call {
+            executor_id: v1::ExecutorId {
+                value: self.executor_id.clone(),
+            },
+            framework_id: v1::FrameworkId {
+                value: self.framework_id.clone(),
+            },
+            r#type: Some(kind as i32),
+            ..Default::default()
+        }
+    }
+
+    async fn post(&self, call: &Call) -> Result<reqwest::Response, String> {
+        self.client
+            .post(&self.url)
+            .header("content-type", PROTOBUF)
+            .header("accept", PROTOBUF)
+            .body(encode(call, Encoding::Protobuf))
+            .send()
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn update(&self, status: v1::TaskStatus) {
+        let mut call = self.call(call::Type::Update);
+        call.update = Some(call::Update { status });
+        match self.post(&call).await {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => eprintln!(
+                "corral executor: the agent refused an update: {}",
+                r.status()
+            ),
+            Err(e) => eprintln!("corral executor: sending an update failed: {e}"),
+        }
+    }
+}
+
+/// The task being run.
+struct Running {
+    task_id: String,
+    pid: Option<u32>,
+    killed: bool,
+    /// The uuid of the terminal update, once sent.
+    terminal_uuid: Option<Vec<u8>>,
+}
+
+fn status(task_id: &str, state: TaskState) -> StatusBuilder {
+    StatusBuilder::new(task_id, state, Source::Executor).with_uuid()
+}
+
+fn command_for(info: &v1::CommandInfo) -> Option<Command> {
+    let value = info.value.clone()?;
+    if info.shell.unwrap_or(true) {
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c").arg(value);
+        Some(c)
+    } else {
+        let mut c = Command::new(&value);
+        if let Some((first, rest)) = info.arguments.split_first() {
+            c.arg0(first);
+            c.args(rest);
+        }
+        Some(c)
+    }
+}
+
+/// Runs the executor until its task is done and acknowledged.
+pub async fn run() -> Result<(), ExecutorError> {
+    let endpoint = env("MESOS_AGENT_ENDPOINT")?;
+    let session = Session {
+        client: reqwest::Client::new(),
+        url: format!("http://{endpoint}/api/v1/executor"),
+        framework_id: env("MESOS_FRAMEWORK_ID")?,
+        executor_id: env("MESOS_EXECUTOR_ID")?,
+    };
+    let agent_error = |reason: String| ExecutorError::Agent {
+        endpoint: endpoint.clone(),
+        reason,
+    };
+    let response = session
+        .post(&session.call(call::Type::Subscribe))
+        .await
+        .map_err(agent_error)?;
+    if !response.status().is_success() {
+        let code = response.status();
+        let text = response.text().await.unwrap_or_default();
+        return Err(agent_error(format!(
+            "subscription refused ({code}): {text}"
+        )));
+    }
+    let mut events = response.bytes_stream();
+    let mut reader = RecordReader::default();
+    let (exits_tx, mut exits) = mpsc::unbounded_channel::<std::process::ExitStatus>();
+    let mut running: Option<Running> = None;
+    let mut shutdown_deadline: Option<tokio::time::Instant> = None;
+
+    loop {
+        let deadline = shutdown_deadline
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            chunk = events.next() => {
+                let Some(Ok(chunk)) = chunk else {
+                    // The agent went away; nothing more can be reported.
+                    return Err(agent_error("the event stream ended".into()));
+                };
+                for record in reader.push(&chunk).map_err(agent_error)? {
+                    let Ok(event) = decode::<Event>(&record, Encoding::Protobuf) else { continue };
+                    if handle(&session, event, &mut running, &exits_tx, &mut shutdown_deadline).await {
+                        return Ok(());
+                    }
+                }
+            }
+            Some(exit) = exits.recv() => {
+                if let Some(task) = running.as_mut() {
+                    let update = if task.killed {
+                        status(&task.task_id, TaskState::TaskKilled).message("Command terminated after a kill request")
+                    } else if exit.success() {
+                        status(&task.task_id, TaskState::TaskFinished).message("Command exited with status 0")
+                    } else {
+                        status(&task.task_id, TaskState::TaskFailed)
+                            .reason(Reason::CommandExecutorFailed)
+                            .message(format!("Command {}", describe(exit)))
+                    };
+                    let update = update.build();
+                    task.terminal_uuid = update.uuid.clone();
+                    session.update(update).await;
+                    // Leave even if the acknowledgement never comes.
+                    shutdown_deadline.get_or_insert(tokio::time::Instant::now() + Duration::from_secs(30));
+                }
+            }
+            _ = tokio::time::sleep_until(deadline), if shutdown_deadline.is_some() => return Ok(()),
+        }
+    }
+}
+
+fn describe(exit: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (exit.code(), exit.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("terminated by signal {signal}"),
+        _ => "exited".into(),
+    }
+}
+
+fn kill(task: &mut Running, grace: Duration) {
+    task.killed = true;
+    let Some(pid) = task.pid.and_then(|p| i32::try_from(p).ok()) else {
+        return;
+    };
+    let group = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::killpg(group, Signal::SIGTERM);
+    tokio::spawn(async move {
+        tokio::time::sleep(grace).await;
+        let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
+    });
+}
+
+/// Handles one event; `true` means the executor is done.
+async fn handle(
+    session: &Session,
+    event: Event,
+    running: &mut Option<Running>,
+    exits: &mpsc::UnboundedSender<std::process::ExitStatus>,
+    shutdown_deadline: &mut Option<tokio::time::Instant>,
+) -> bool {
+    match event.r#type.and_then(|t| event::Type::try_from(t).ok()) {
+        Some(event::Type::Launch) => {
+            let Some(launch) = event.launch else {
+                return false;
+            };
+            let task = launch.task;
+            let task_id = task.task_id.value.clone();
+            if running.is_some() {
+                let refused = status(&task_id, TaskState::TaskFailed)
+                    .message("the command executor runs a single task")
+                    .build();
+                session.update(refused).await;
+                return false;
+            }
+            let info = task.command.clone().unwrap_or_default();
+            let Some(mut command) = command_for(&info) else {
+                session
+                    .update(
+                        status(&task_id, TaskState::TaskFailed)
+                            .message("the task has no command")
+                            .build(),
+                    )
+                    .await;
+                return false;
+            };
+            let env = info.environment.iter().flat_map(|e| &e.variables);
+            command
+                .envs(env.map(|v| (v.name.clone(), v.value.clone().unwrap_or_default())))
+                .stdin(Stdio::null())
+                .process_group(0);
+            match command.spawn() {
+                Ok(mut child) => {
+                    *running = Some(Running {
+                        task_id: task_id.clone(),
+                        pid: child.id(),
+                        killed: false,
+                        terminal_uuid: None,
+                    });
+                    let exits = exits.clone();
+                    tokio::spawn(async move {
+                        if let Ok(exit) = child.wait().await {
+                            let _ = exits.send(exit);
+                        }
+                    });
+                    session
+                        .update(status(&task_id, TaskState::TaskRunning).build())
+                        .await;
+                }
+                Err(e) => {
+                    let failed = status(&task_id, TaskState::TaskFailed)
+                        .reason(Reason::CommandExecutorFailed)
+                        .message(format!("Failed to start the command: {e}"))
+                        .build();
+                    *running = Some(Running {
+                        task_id,
+                        pid: None,
+                        killed: false,
+                        terminal_uuid: failed.uuid.clone(),
+                    });
+                    session.update(failed).await;
+                }
+            }
+        }
+        Some(event::Type::Kill) => {
+            let grace = event
+                .kill
+                .and_then(|k| k.kill_policy)
+                .and_then(|p| p.grace_period)
+                .map(|d| Duration::from_nanos(d.nanoseconds.max(0) as u64))
+                .unwrap_or(DEFAULT_KILL_GRACE);
+            if let Some(task) = running.as_mut() {
+                kill(task, grace);
+            }
+        }
+        Some(event::Type::Shutdown) => {
+            match running.as_mut() {
+                Some(task) if task.terminal_uuid.is_none() => kill(task, DEFAULT_KILL_GRACE),
+                Some(_) => {}
+                None => return true,
+            }
+            shutdown_deadline.get_or_insert(tokio::time::Instant::now() + Duration::from_secs(10));
+        }
+        Some(event::Type::Acknowledged) => {
+            let acked = event.acknowledged.map(|a| a.uuid);
+            if running
+                .as_ref()
+                .is_some_and(|t| t.terminal_uuid.is_some() && t.terminal_uuid == acked)
+            {
+                return true;
+            }
+        }
+        Some(event::Type::Error) => {
+            eprintln!(
+                "corral executor: error from the agent: {}",
+                event.error.map(|e| e.message).unwrap_or_default()
+            );
+        }
+        _ => {}
+    }
+    false
+}

@@ -1,0 +1,121 @@
+//! The quick start for real: `corral local` on its embedded defaults, then
+//! `corral execute` against it, as separate processes.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use corral_tests::module_library;
+
+fn modules_dir() -> std::path::PathBuf {
+    module_library("corral_hook_env")
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `corral local` on a free port; stopped with SIGTERM when dropped.
+struct Local {
+    child: Child,
+    master: String,
+    _work_dir: tempfile::TempDir,
+}
+
+impl Local {
+    fn start() -> Local {
+        let work_dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_corral"))
+            .args(["local", "--port", "0", "--work-dir"])
+            .arg(work_dir.path())
+            .env("CORRAL_MODULE_PATH", modules_dir())
+            .env("CORRAL_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut master = None;
+        for line in stdout.lines() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("master: http://") {
+                master = Some(rest.split_whitespace().next().unwrap().to_owned());
+                break;
+            }
+        }
+        let master = master.expect("corral local printed its master address");
+        Local {
+            child,
+            master,
+            _work_dir: work_dir,
+        }
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "corral local did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn execute(master: &str, command: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_corral"))
+        .args(["execute", "--master", master, "--command", command])
+        .env("CORRAL_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn local_runs_tasks_submitted_with_execute() {
+    let local = Local::start();
+    let health = Command::new("python3")
+        .args([
+            "-c",
+            &format!(
+                "import urllib.request;print(urllib.request.urlopen('http://{}/health').status)",
+                local.master
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "200");
+
+    let ok = execute(&local.master, "echo hello-from-execute");
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let running = stdout.find(": TASK_RUNNING").expect("TASK_RUNNING printed");
+    let finished = stdout
+        .find(": TASK_FINISHED")
+        .expect("TASK_FINISHED printed");
+    assert!(running < finished, "{stdout}");
+    assert!(
+        stdout.contains("hello-from-execute"),
+        "the task's stdout is shown:\n{stdout}"
+    );
+
+    let failed = execute(&local.master, "exit 7");
+    let stdout = String::from_utf8_lossy(&failed.stdout);
+    assert_eq!(failed.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("TASK_FAILED (Command exited with status 7)"),
+        "{stdout}"
+    );
+
+    assert!(local.stop().success());
+}

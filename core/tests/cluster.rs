@@ -1,0 +1,73 @@
+//! The cluster end to end: master and agent on 127.0.0.1:0, frameworks
+//! speaking the Mesos v1 scheduler API over JSON and over protobuf.
+
+mod common;
+
+use common::{task, Cluster, Scheduler};
+use corral::api::codec::Encoding;
+use serde_json::json;
+
+async fn task_runs_to_finished(encoding: Encoding) {
+    let cluster = Cluster::start().await;
+    let mut s = Scheduler::subscribe(cluster.master, encoding).await;
+    let offer = s.offer().await;
+    assert_eq!(offer["framework_id"]["value"], s.framework_id.as_str());
+    s.launch(
+        &offer,
+        vec![task("t1", &offer, "echo hello from corral", 0.1, 32.0)],
+    )
+    .await;
+    let running = s.update_for("t1").await;
+    assert_eq!(running["state"], "TASK_RUNNING", "{running}");
+    assert_eq!(running["source"], "SOURCE_EXECUTOR");
+    assert_eq!(running["agent_id"], offer["agent_id"]);
+    assert_eq!(running["executor_id"]["value"], "t1");
+    assert!(running["timestamp"].as_f64().unwrap() > 1.0e9);
+    let finished = s.update_for("t1").await;
+    assert_eq!(finished["state"], "TASK_FINISHED", "{finished}");
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_runs_to_finished_over_json() {
+    task_runs_to_finished(Encoding::Json).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_runs_to_finished_over_protobuf() {
+    task_runs_to_finished(Encoding::Protobuf).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_task_reports_its_exit_status() {
+    let cluster = Cluster::start().await;
+    let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    let offer = s.offer().await;
+    s.launch(&offer, vec![task("bad", &offer, "exit 3", 0.1, 32.0)])
+        .await;
+    assert_eq!(s.update_for("bad").await["state"], "TASK_RUNNING");
+    let failed = s.update_for("bad").await;
+    assert_eq!(failed["state"], "TASK_FAILED", "{failed}");
+    assert_eq!(failed["message"], "Command exited with status 3");
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_task_ends_killed() {
+    let cluster = Cluster::start().await;
+    let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    let offer = s.offer().await;
+    s.launch(
+        &offer,
+        vec![task("sleeper", &offer, "sleep 600", 0.1, 32.0)],
+    )
+    .await;
+    assert_eq!(s.update_for("sleeper").await["state"], "TASK_RUNNING");
+    let (code, body) = s
+        .call(json!({"type": "KILL", "kill": {"task_id": {"value": "sleeper"}}}))
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let killed = s.update_for("sleeper").await;
+    assert_eq!(killed["state"], "TASK_KILLED", "{killed}");
+    cluster.stop().await;
+}

@@ -1,0 +1,331 @@
+//! A cluster on 127.0.0.1:0 and a scheduler client speaking the v1 API over
+//! JSON or protobuf, for the integration tests.
+
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use corral::{
+    agent::{self, AgentConfig, AgentModules},
+    api::codec::{decode, encode, Encoding, RecordReader},
+    master::{self, MasterConfig, MasterModules},
+    module_host::{load, Manifest, ModuleRegistry},
+    proto::v1::scheduler::{Call, Event},
+};
+use corral_tests::{library_entry, module_library};
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
+
+/// How long a test waits for any one event before failing.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Loads the shipped DRF allocator and env hook (with `hook_params`), plus
+/// any extra manifest text.
+pub fn registry(hook_params: &str) -> ModuleRegistry {
+    let text = format!(
+        "{}{}  parameters = {{ {hook_params} }}\n",
+        library_entry(
+            &module_library("corral_allocator_drf"),
+            &["org_corral_allocator_drf"]
+        ),
+        library_entry(&module_library("corral_hook_env"), &["org_corral_hook_env"]),
+    );
+    let manifest = Manifest::parse(
+        &text,
+        std::path::Path::new("test-modules.toml"),
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    let (registry, errors) = load(&manifest, &[]);
+    assert!(errors.is_empty(), "{errors:#?}");
+    registry
+}
+
+pub struct Cluster {
+    pub master: SocketAddr,
+    pub agent: SocketAddr,
+    pub work_dir: tempfile::TempDir,
+    stop: Vec<tokio::sync::oneshot::Sender<()>>,
+    handles: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+pub struct Options {
+    pub hook_params: String,
+    pub agent_resources: agent::ResourceOverrides,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            hook_params: String::new(),
+            agent_resources: agent::ResourceOverrides {
+                cpus: Some(4.0),
+                mem: Some(4096.0),
+                disk: Some(10240.0),
+                ports: Some(vec![(31000, 31100)]),
+            },
+        }
+    }
+}
+
+impl Cluster {
+    pub async fn start() -> Cluster {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Cluster {
+        let registry = registry(&options.hook_params);
+        let master_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let agent_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let master_addr = master_listener.local_addr().unwrap();
+        let agent_addr = agent_listener.local_addr().unwrap();
+        let (stop_master, master_stopped) = tokio::sync::oneshot::channel::<()>();
+        let (stop_agent, agent_stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = MasterConfig {
+            heartbeat_interval: Duration::from_secs(1),
+            allocation_interval: Duration::from_millis(100),
+            agent_ping_interval: Duration::from_secs(1),
+            ..MasterConfig::default()
+        };
+        let modules = MasterModules {
+            allocator: registry
+                .create_allocator("org_corral_allocator_drf", "test")
+                .unwrap(),
+            hooks: vec![registry.create_hook("org_corral_hook_env", "test").unwrap()],
+        };
+        let m = tokio::spawn(master::run(master_listener, config, modules, async move {
+            let _ = master_stopped.await;
+        }));
+        let work_dir = tempfile::tempdir().unwrap();
+        let mut agent_config = AgentConfig::new(
+            master_addr.to_string(),
+            work_dir.path().to_path_buf(),
+            PathBuf::from(env!("CARGO_BIN_EXE_corral")),
+        );
+        agent_config.resources = options.agent_resources;
+        agent_config.status_update_retry = Duration::from_secs(1);
+        let agent_modules = AgentModules {
+            hooks: vec![registry.create_hook("org_corral_hook_env", "test").unwrap()],
+        };
+        let a = tokio::spawn(agent::run(
+            agent_listener,
+            agent_config,
+            agent_modules,
+            async move {
+                let _ = agent_stopped.await;
+            },
+        ));
+        Cluster {
+            master: master_addr,
+            agent: agent_addr,
+            work_dir,
+            stop: vec![stop_master, stop_agent],
+            handles: vec![m, a],
+        }
+    }
+
+    pub async fn stop(mut self) {
+        for s in self.stop.drain(..) {
+            let _ = s.send(());
+        }
+        for h in self.handles.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(20), h).await;
+        }
+    }
+}
+
+/// A framework speaking the scheduler API; calls and events are written as
+/// JSON in tests and travel in `encoding`.
+pub struct Scheduler {
+    client: reqwest::Client,
+    url: String,
+    pub encoding: Encoding,
+    pub stream_id: String,
+    pub framework_id: String,
+    events: mpsc::UnboundedReceiver<Value>,
+    /// Events read but not yet asked for.
+    backlog: Vec<Value>,
+}
+
+fn to_wire(call: &Value, encoding: Encoding) -> Vec<u8> {
+    let bytes = serde_json::to_vec(call).unwrap();
+    match encoding {
+        Encoding::Json => bytes,
+        Encoding::Protobuf => encode(
+            &decode::<Call>(&bytes, Encoding::Json).unwrap(),
+            Encoding::Protobuf,
+        ),
+    }
+}
+
+fn from_wire(record: &[u8], encoding: Encoding) -> Value {
+    match encoding {
+        Encoding::Json => serde_json::from_slice(record).unwrap(),
+        Encoding::Protobuf => {
+            let event: Event = decode(record, Encoding::Protobuf).unwrap();
+            serde_json::from_slice(&encode(&event, Encoding::Json)).unwrap()
+        }
+    }
+}
+
+impl Scheduler {
+    pub async fn subscribe(master: SocketAddr, encoding: Encoding) -> Scheduler {
+        Self::subscribe_with(
+            master,
+            encoding,
+            json!({"user": "tester", "name": "corral-test"}),
+        )
+        .await
+    }
+
+    pub async fn subscribe_with(
+        master: SocketAddr,
+        encoding: Encoding,
+        framework_info: Value,
+    ) -> Scheduler {
+        let client = reqwest::Client::new();
+        let url = format!("http://{master}/api/v1/scheduler");
+        let call = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info}});
+        let response = client
+            .post(&url)
+            .header("content-type", encoding.content_type())
+            .header("accept", encoding.content_type())
+            .body(to_wire(&call, encoding))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{:?}", response.text().await);
+        assert_eq!(response.headers()["content-type"], encoding.content_type());
+        let stream_id = response.headers()["mesos-stream-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let (tx, events) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut body = response.bytes_stream();
+            let mut reader = RecordReader::default();
+            while let Some(Ok(chunk)) = body.next().await {
+                for record in reader.push(&chunk).unwrap() {
+                    if tx.send(from_wire(&record, encoding)).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let mut s = Scheduler {
+            client,
+            url,
+            encoding,
+            stream_id,
+            framework_id: String::new(),
+            events,
+            backlog: Vec::new(),
+        };
+        let subscribed = s.next("SUBSCRIBED").await;
+        s.framework_id = subscribed["subscribed"]["framework_id"]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        s
+    }
+
+    /// Sends a call (adding `framework_id`); returns the status and body.
+    pub async fn call(&self, mut call: Value) -> (u16, String) {
+        call["framework_id"] = json!({"value": self.framework_id});
+        let response = self
+            .client
+            .post(&self.url)
+            .header("content-type", self.encoding.content_type())
+            .header("mesos-stream-id", &self.stream_id)
+            .body(to_wire(&call, self.encoding))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// The next event of type `kind`; other events are kept for later.
+    pub async fn next(&mut self, kind: &str) -> Value {
+        if let Some(i) = self.backlog.iter().position(|e| e["type"] == kind) {
+            return self.backlog.remove(i);
+        }
+        loop {
+            let event = tokio::time::timeout(EVENT_TIMEOUT, self.events.recv())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "no {kind} event within {EVENT_TIMEOUT:?}; backlog: {:#?}",
+                        self.backlog
+                    )
+                })
+                .unwrap_or_else(|| panic!("the event stream ended while waiting for {kind}"));
+            if event["type"] == kind {
+                return event;
+            }
+            if event["type"] != "HEARTBEAT" {
+                self.backlog.push(event);
+            }
+        }
+    }
+
+    /// The next UPDATE for `task_id`, acknowledged when it carries a uuid.
+    pub async fn update_for(&mut self, task_id: &str) -> Value {
+        loop {
+            let i = self.backlog.iter().position(|e| {
+                e["type"] == "UPDATE" && e["update"]["status"]["task_id"]["value"] == task_id
+            });
+            let event = match i {
+                Some(i) => self.backlog.remove(i),
+                None => {
+                    let e = self.next("UPDATE").await;
+                    if e["update"]["status"]["task_id"]["value"] != task_id {
+                        self.backlog.push(e);
+                        continue;
+                    }
+                    e
+                }
+            };
+            let status = event["update"]["status"].clone();
+            if let Some(uuid) = status.get("uuid") {
+                let (code, body) = self
+                    .call(json!({"type": "ACKNOWLEDGE", "acknowledge": {
+                        "agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": uuid}}))
+                    .await;
+                assert_eq!(code, 202, "{body}");
+            }
+            return status;
+        }
+    }
+
+    /// Waits for an offer and returns it.
+    pub async fn offer(&mut self) -> Value {
+        let event = self.next("OFFERS").await;
+        event["offers"]["offers"][0].clone()
+    }
+
+    /// Launches `tasks` on `offer`.
+    pub async fn launch(&self, offer: &Value, tasks: Vec<Value>) {
+        let (code, body) = self
+            .call(json!({"type": "ACCEPT", "accept": {
+                "offer_ids": [offer["id"]],
+                "operations": [{"type": "LAUNCH", "launch": {"task_infos": tasks}}],
+                "filters": {"refuse_seconds": 0.0}}}))
+            .await;
+        assert_eq!(code, 202, "{body}");
+    }
+}
+
+/// A command task with the given resources.
+pub fn task(id: &str, offer: &Value, command: &str, cpus: f64, mem: f64) -> Value {
+    json!({
+        "name": id,
+        "task_id": {"value": id},
+        "agent_id": offer["agent_id"],
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}}
+        ],
+        "command": {"shell": true, "value": command}
+    })
+}
