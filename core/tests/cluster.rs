@@ -71,3 +71,22 @@ async fn a_killed_task_ends_killed() {
     assert_eq!(killed["state"], "TASK_KILLED", "{killed}");
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_framework_runs_n_tasks_to_completion() {
+    let cluster = Cluster::start().await;
+    let job = corral_example_framework::Job {
+        master: cluster.master.to_string(),
+        tasks: 12,
+        command: "test -n \"$MESOS_SANDBOX\"".into(),
+        cpus: 0.5,
+        mem: 64.0,
+    };
+    let outcome = corral_example_framework::run(&job).await.unwrap();
+    assert_eq!(outcome.len(), 12);
+    assert!(
+        outcome.values().all(|s| s == "TASK_FINISHED"),
+        "{outcome:?}"
+    );
+    cluster.stop().await;
+}

@@ -90,14 +90,14 @@ pub fn validate_task(task: &v1::TaskInfo, cx: &Context<'_>) -> Result<ResourceBa
             "task id '{id}' is invalid: it must be non-empty, without '/' or whitespace"
         ));
     }
-    if (cx.known_task)(id) {
-        return Err(format!(
-            "task id '{id}' is already in use by another task of this framework"
-        ));
-    }
     if cx.seen.contains(id) {
         return Err(format!(
             "task id '{id}' appears more than once in this ACCEPT"
+        ));
+    }
+    if (cx.known_task)(id) {
+        return Err(format!(
+            "task id '{id}' is already in use by another task of this framework"
         ));
     }
     if task.agent_id.value != cx.agent_id {
