@@ -90,3 +90,48 @@ async fn the_example_framework_runs_n_tasks_to_completion() {
     );
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resubscribing_with_the_same_id_fails_the_old_stream_over() {
+    let cluster = Cluster::start().await;
+    let mut first = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    let id = first.framework_id.clone();
+    let second = Scheduler::subscribe_with(
+        cluster.master,
+        Encoding::Protobuf,
+        json!({"user": "tester", "name": "corral-test", "id": {"value": id}}),
+    )
+    .await;
+    assert_eq!(second.framework_id, id);
+    assert_ne!(second.stream_id, first.stream_id);
+    let error = first.next("ERROR").await;
+    assert_eq!(error["error"]["message"], "Framework failed over");
+    // The old stream id no longer works; the new one does.
+    let (code, text) = first.call(json!({"type": "REVIVE"})).await;
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("didn't match the stream ID"), "{text}");
+    let (code, _) = second.call(json!({"type": "REVIVE"})).await;
+    assert_eq!(code, 202);
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_agent_is_removed_and_its_tasks_are_lost() {
+    let mut cluster = common::Cluster::start_with(common::Options {
+        agent_timeout: std::time::Duration::from_secs(2),
+        ..common::Options::default()
+    })
+    .await;
+    let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    let offer = s.offer().await;
+    s.launch(&offer, vec![task("doomed", &offer, "sleep 600", 0.1, 32.0)])
+        .await;
+    assert_eq!(s.update_for("doomed").await["state"], "TASK_RUNNING");
+    cluster.stop_agent().await;
+    let lost = s.update_for("doomed").await;
+    assert_eq!(lost["state"], "TASK_LOST", "{lost}");
+    assert_eq!(lost["source"], "SOURCE_MASTER");
+    assert_eq!(lost["reason"], "REASON_AGENT_REMOVED");
+    assert!(lost.get("uuid").is_none());
+    cluster.stop().await;
+}

@@ -83,3 +83,60 @@ async fn a_custom_executor_runs_a_task_with_hooks_applied() {
     );
     cluster.stop().await;
 }
+
+fn staying_task(offer: &Value, script: &str) -> Value {
+    json!({
+        "name": "stay",
+        "task_id": {"value": "stay-1"},
+        "agent_id": offer["agent_id"],
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}}
+        ],
+        "labels": {"labels": [{"key": "stay"}]},
+        "executor": {
+            "executor_id": {"value": "stayer"},
+            "command": {"shell": true, "value": format!("exec python3 {script}")}
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_flow_both_ways_and_shutdown_ends_the_executor() {
+    let cluster = Cluster::start().await;
+    let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    let offer = s.offer().await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/executors/report_executor.py"
+    );
+    s.launch(&offer, vec![staying_task(&offer, script)]).await;
+    assert_eq!(s.update_for("stay-1").await["state"], "TASK_RUNNING");
+
+    // MESSAGE to the executor; it answers, and the answer reaches us.
+    let (code, body) = s
+        .call(json!({"type": "MESSAGE", "message": {
+            "agent_id": offer["agent_id"], "executor_id": {"value": "stayer"}, "data": "cGluZw=="}}))
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let message = s.next("MESSAGE").await;
+    assert_eq!(message["message"]["executor_id"]["value"], "stayer");
+    assert_eq!(
+        message["message"]["data"], "ZWNobzpwaW5n",
+        "base64 of 'echo:ping'"
+    );
+
+    // SHUTDOWN: the executor exits; its task is reported and a FAILURE follows.
+    let (code, _) = s
+        .call(json!({"type": "SHUTDOWN", "shutdown": {"agent_id": offer["agent_id"], "executor_id": {"value": "stayer"}}}))
+        .await;
+    assert_eq!(code, 202);
+    let ended = s.update_for("stay-1").await;
+    assert_eq!(ended["state"], "TASK_KILLED", "{ended}");
+    assert_eq!(ended["source"], "SOURCE_AGENT");
+    assert_eq!(ended["reason"], "REASON_EXECUTOR_TERMINATED");
+    let failure = s.next("FAILURE").await;
+    assert_eq!(failure["failure"]["executor_id"]["value"], "stayer");
+    assert_eq!(failure["failure"]["agent_id"], offer["agent_id"]);
+    cluster.stop().await;
+}

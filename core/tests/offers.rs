@@ -159,3 +159,22 @@ async fn version_and_redirect_answer_as_mesos_does() {
     );
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_speaking_another_protocol_version_is_refused_by_name() {
+    let cluster = Cluster::start().await;
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/agent/v1/subscribe", cluster.master))
+        .header("content-type", "application/x-protobuf")
+        .header("Corral-Agent-Protocol", "2")
+        .body(Vec::new())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "agent speaks agent protocol version 2; this master speaks version 1"
+    );
+    cluster.stop().await;
+}

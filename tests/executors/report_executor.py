@@ -3,8 +3,9 @@
 (Python standard library, JSON). For every task it is given it reports
 TASK_RUNNING, then TASK_FINISHED whose message is a JSON report of what it
 saw: its MESOS_* environment, the variables named in the task's
-`report_env` label, and the task's labels. It exits after the
-acknowledgement of its last update, or on SHUTDOWN."""
+`report_env` label, and the task's labels. A task labelled `stay` is left
+running instead. Framework messages are echoed back with an "echo:" prefix.
+It exits after the acknowledgement of its last update, or on SHUTDOWN."""
 
 import base64
 import http.client
@@ -87,11 +88,16 @@ def main():
                 "cwd": os.getcwd(),
             }
             update(task_id, "TASK_RUNNING", "running")
-            waiting.add(update(task_id, "TASK_FINISHED", json.dumps(report, sort_keys=True)))
+            if "stay" not in labels:
+                waiting.add(update(task_id, "TASK_FINISHED", json.dumps(report, sort_keys=True)))
+        elif kind == "MESSAGE":
+            data = base64.b64decode(event["message"]["data"])
+            post(call("MESSAGE", message={"data": base64.b64encode(b"echo:" + data).decode()}))
         elif kind == "ACKNOWLEDGED":
-            waiting.discard(event["acknowledged"]["uuid"])
-            if not waiting:
-                return
+            if event["acknowledged"]["uuid"] in waiting:
+                waiting.discard(event["acknowledged"]["uuid"])
+                if not waiting:
+                    return
         elif kind == "SHUTDOWN":
             return
 

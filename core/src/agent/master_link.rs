@@ -73,11 +73,11 @@ async fn session(agent: &Arc<Agent>, client: &reqwest::Client) -> Result<(), Str
     // Calls go out one at a time, in order, on their own task.
     let (tx, rx) = mpsc::unbounded_channel();
     agent.lock().to_master = Some(tx);
-    let poster = tokio::spawn(post_calls(
+    let poster = AbortOnDrop(tokio::spawn(post_calls(
         client.clone(),
         format!("{base}/agent/v1/call"),
         rx,
-    ));
+    )));
 
     let mut body = response.bytes_stream();
     let mut reader = RecordReader::default();
@@ -100,8 +100,17 @@ async fn session(agent: &Arc<Agent>, client: &reqwest::Client) -> Result<(), Str
             }
         }
     };
-    poster.abort();
+    drop(poster);
     result
+}
+
+/// Stops the call poster however the session ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn post_calls(

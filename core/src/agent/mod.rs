@@ -121,11 +121,12 @@ pub async fn run(
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;
-            // Executor streams end with their executors.
+            // Leave the master first, so that nothing of the teardown is
+            // reported; then kill the executors, which ends their streams.
+            link.abort();
+            resender.abort();
             stopping.kill_all();
         })
         .await;
-    link.abort();
-    resender.abort();
     result
 }

@@ -936,6 +936,8 @@ impl Agent {
     /// Kills every executor and closes their streams (the agent is stopping).
     pub fn kill_all(&self) {
         let mut state = self.lock();
+        // Nothing of the teardown reaches the master.
+        state.to_master = None;
         for run in state
             .frameworks
             .values_mut()

@@ -53,6 +53,8 @@ pub struct Cluster {
 pub struct Options {
     pub hook_params: String,
     pub agent_resources: agent::ResourceOverrides,
+    /// How long the master waits for a silent agent before removing it.
+    pub agent_timeout: Duration,
 }
 
 impl Default for Options {
@@ -65,6 +67,7 @@ impl Default for Options {
                 disk: Some(10240.0),
                 ports: Some(vec![(31000, 31100)]),
             },
+            agent_timeout: Duration::from_secs(75),
         }
     }
 }
@@ -86,6 +89,7 @@ impl Cluster {
             heartbeat_interval: Duration::from_secs(1),
             allocation_interval: Duration::from_millis(100),
             agent_ping_interval: Duration::from_secs(1),
+            agent_timeout: options.agent_timeout,
             ..MasterConfig::default()
         };
         let modules = MasterModules {
@@ -123,6 +127,13 @@ impl Cluster {
             stop: vec![stop_master, stop_agent],
             handles: vec![m, a],
         }
+    }
+
+    /// Stops the agent only (its executors are killed with it).
+    pub async fn stop_agent(&mut self) {
+        let _ = self.stop.remove(1).send(());
+        let agent = self.handles.remove(1);
+        let _ = tokio::time::timeout(Duration::from_secs(20), agent).await;
     }
 
     pub async fn stop(mut self) {
@@ -186,7 +197,11 @@ impl Scheduler {
     ) -> Scheduler {
         let client = reqwest::Client::new();
         let url = format!("http://{master}/api/v1/scheduler");
-        let call = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info}});
+        let mut call =
+            json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info}});
+        if let Some(id) = call["subscribe"]["framework_info"].get("id").cloned() {
+            call["framework_id"] = id;
+        }
         let response = client
             .post(&url)
             .header("content-type", encoding.content_type())
