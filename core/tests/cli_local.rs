@@ -80,17 +80,28 @@ fn execute(master: &str, command: &str) -> Output {
 #[test]
 fn local_runs_tasks_submitted_with_execute() {
     let local = Local::start();
+    // Operators' tools poll /health until it answers 200 (Mesos' readiness).
+    let poll = format!(
+        "import time,urllib.request\n\
+         for _ in range(100):\n\
+         \ttry:\n\
+         \t\tprint(urllib.request.urlopen('http://{}/health', timeout=2).status); break\n\
+         \texcept Exception as e:\n\
+         \t\tlast = e; time.sleep(0.1)\n\
+         else:\n\
+         \tprint('never healthy:', last)",
+        local.master
+    );
     let health = Command::new("python3")
-        .args([
-            "-c",
-            &format!(
-                "import urllib.request;print(urllib.request.urlopen('http://{}/health').status)",
-                local.master
-            ),
-        ])
+        .args(["-c", &poll])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "200");
+    assert_eq!(
+        String::from_utf8_lossy(&health.stdout).trim(),
+        "200",
+        "GET /health: {}",
+        String::from_utf8_lossy(&health.stderr)
+    );
 
     let ok = execute(&local.master, "echo hello-from-execute");
     let stdout = String::from_utf8_lossy(&ok.stdout);

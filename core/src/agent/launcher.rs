@@ -57,9 +57,9 @@ fn create_file(path: &Path) -> Result<File, String> {
     File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
 }
 
-/// Starts the executor in a process group of its own (so that killing the
-/// group reaches everything it started), with stdout and stderr going to
-/// files in its sandbox.
+/// Starts the executor in a session of its own, with stdout and stderr
+/// going to files in its sandbox. Everything the executor starts stays in
+/// that session unless it calls `setsid` itself, so [`destroy`] can find it.
 pub fn spawn(request: &LaunchRequest) -> Result<Child, String> {
     std::fs::create_dir_all(&request.sandbox)
         .map_err(|e| format!("cannot create sandbox {}: {e}", request.sandbox.display()))?;
@@ -70,17 +70,46 @@ pub fn spawn(request: &LaunchRequest) -> Result<Child, String> {
         .stdin(Stdio::null())
         .stdout(create_file(&request.sandbox.join("stdout"))?)
         .stderr(create_file(&request.sandbox.join("stderr"))?)
-        .process_group(0)
         .kill_on_drop(false);
+    // SAFETY: `setsid` is async-signal-safe and touches no memory of the
+    // parent; it is the only thing run between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
     command
         .spawn()
         .map_err(|e| format!("cannot start executor: {e}"))
 }
 
-/// Sends `signal` to the process group `pid` leads.
-pub fn signal_group(pid: u32, signal: nix::sys::signal::Signal) {
-    let Ok(pid) = i32::try_from(pid) else { return };
-    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal);
+/// The processes whose session is `sid`, from `/proc`.
+fn session_members(sid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            // Fields after the command name: state ppid pgrp session ...
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.to_owned()))
+                .and_then(|rest| rest.split_whitespace().nth(3)?.parse::<i32>().ok())
+                == Some(sid)
+        })
+        .collect()
+}
+
+/// Sends `signal` to every process in the session the executor `pid` leads
+/// (the executor, its tasks, and anything they started without `setsid`).
+pub fn signal_session(pid: u32, signal: nix::sys::signal::Signal) {
+    let Ok(sid) = i32::try_from(pid) else { return };
+    for member in session_members(sid) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(member), signal);
+    }
 }
 
 /// How an exit status reads in a task's message.

@@ -487,7 +487,7 @@ impl Agent {
                         if !agent.executor_subscribed(&framework_id, &executor_id) {
                             tracing::warn!(framework_id, executor_id, "executor did not subscribe in time; killing it");
                             if let Some(pid) = pid {
-                                launcher::signal_group(pid, Signal::SIGKILL);
+                                launcher::signal_session(pid, Signal::SIGKILL);
                             }
                         }
                         timeout.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3600 * 24 * 365));
@@ -530,6 +530,10 @@ impl Agent {
             Err(e) => (format!("could not be waited for: {e}"), -1),
         };
         tracing::info!(framework_id, executor_id, how, "executor exited");
+        // Destroy the container: whatever the executor left behind dies too.
+        if let Some(pid) = run.pid {
+            launcher::signal_session(pid, Signal::SIGKILL);
+        }
         let unfinished: Vec<String> = run
             .tasks
             .iter()
@@ -639,7 +643,7 @@ impl Agent {
                 .message("Killed before it was handed to its executor");
             self.agent_update(&mut state, framework_id, status);
             if let (true, Some(pid)) = (last, pid) {
-                launcher::signal_group(pid, Signal::SIGKILL);
+                launcher::signal_session(pid, Signal::SIGKILL);
             }
             return;
         }
@@ -658,7 +662,7 @@ impl Agent {
                 // The executor is gone or not reachable: kill the container.
                 run.shutting_down = true;
                 if let Some(pid) = run.pid {
-                    launcher::signal_group(pid, Signal::SIGKILL);
+                    launcher::signal_session(pid, Signal::SIGKILL);
                 }
             }
         }
@@ -677,7 +681,7 @@ impl Agent {
         if let Some((_, tx)) = &run.connection {
             let _ = tx.send(executor_event(xevent::Type::Shutdown, |_| {}));
         } else if let Some(pid) = run.pid {
-            launcher::signal_group(pid, Signal::SIGTERM);
+            launcher::signal_session(pid, Signal::SIGTERM);
         }
         // Whatever is still running after the grace period is killed.
         if let Some(pid) = run.pid {
@@ -697,7 +701,7 @@ impl Agent {
                     .and_then(|f| f.executors.get(&executor_id))
                     .is_some_and(|e| e.container_id == container);
                 if still_there {
-                    launcher::signal_group(pid, Signal::SIGKILL);
+                    launcher::signal_session(pid, Signal::SIGKILL);
                 }
             });
         }
@@ -946,7 +950,7 @@ impl Agent {
             run.shutting_down = true;
             run.connection = None;
             if let Some(pid) = run.pid {
-                launcher::signal_group(pid, Signal::SIGKILL);
+                launcher::signal_session(pid, Signal::SIGKILL);
             }
         }
     }

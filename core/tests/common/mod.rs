@@ -136,6 +136,8 @@ impl Cluster {
         let _ = tokio::time::timeout(Duration::from_secs(20), agent).await;
     }
 
+    /// Stops master and agent, and checks that no process is left running
+    /// in a sandbox.
     pub async fn stop(mut self) {
         for s in self.stop.drain(..) {
             let _ = s.send(());
@@ -143,7 +145,38 @@ impl Cluster {
         for h in self.handles.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(20), h).await;
         }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = processes_under(self.work_dir.path());
+            if left.is_empty() {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "processes left behind in sandboxes: {left:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
+}
+
+/// Processes whose working directory is under `dir`, with their command lines.
+pub fn processes_under(dir: &std::path::Path) -> Vec<(i32, String)> {
+    let Ok(dir) = dir.canonicalize() else {
+        return Vec::new();
+    };
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&dir))
+        })
+        .map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            (pid, String::from_utf8_lossy(&cmdline).replace('\0', " "))
+        })
+        .collect()
 }
 
 /// A framework speaking the scheduler API; calls and events are written as
