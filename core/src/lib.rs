@@ -8,12 +8,15 @@
 //! - [`module_host`]: loads module libraries from a manifest and implements
 //!   the `extension` traits over them; the only user of `corral_module_api`.
 //! - [`config`]: daemon configuration files.
+//! - [`agent`], [`containerizer`], [`executor`]: the agent side; [`master`]
+//!   and [`api`]: the master and the HTTP surfaces.
 //! - [`cli`]: the `corral` command's subcommands.
 
 pub mod agent;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod containerizer;
 pub mod domain;
 pub mod executor;
 pub mod extension;

@@ -3,11 +3,9 @@
 //!
 //! - `state.rs`: the agent's state and its reactions;
 //! - `master_link.rs`: the connection to the master;
-//! - `launcher.rs`: starting and signalling executor processes;
 //! - `status_updates.rs`: per-task update streams, resent until acknowledged;
 //! - `resources.rs`: what the agent offers.
 
-mod launcher;
 mod master_link;
 mod resources;
 mod state;
@@ -20,7 +18,13 @@ use tokio::net::TcpListener;
 pub use resources::{detect, ResourceOverrides};
 pub use state::{Agent, ExecutorSummary};
 
-use crate::{api, domain::Resource, extension::HookPlugin, proto::v1};
+use crate::{
+    api,
+    containerizer::Containerizer,
+    domain::Resource,
+    extension::{HookPlugin, IsolatorPlugin},
+    proto::v1,
+};
 
 /// Everything an agent needs besides its listener.
 #[derive(Debug, Clone)]
@@ -33,7 +37,9 @@ pub struct AgentConfig {
     /// Filled from detection and overrides by [`run`].
     pub resources_detected: Vec<Resource>,
     pub resources: ResourceOverrides,
-    /// The program run as the command executor (`<program> executor`).
+    /// The `corral` program: run as the launch helper of every container
+    /// (`<program> container-launch`) and as the command executor
+    /// (`<program> executor`).
     pub executor_program: PathBuf,
     pub status_update_retry: Duration,
     pub executor_registration_timeout: Duration,
@@ -64,6 +70,8 @@ impl AgentConfig {
 /// The modules an agent uses.
 pub struct AgentModules {
     pub hooks: Vec<Box<dyn HookPlugin>>,
+    /// Isolators, in the configured order.
+    pub isolators: Vec<Box<dyn IsolatorPlugin>>,
 }
 
 impl std::fmt::Debug for AgentModules {
@@ -75,6 +83,14 @@ impl std::fmt::Debug for AgentModules {
                     .hooks
                     .iter()
                     .map(|h| h.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "isolators",
+                &self
+                    .isolators
+                    .iter()
+                    .map(|i| i.name().to_owned())
                     .collect::<Vec<_>>(),
             )
             .finish()
@@ -104,7 +120,28 @@ pub async fn run(
         resources = %crate::master::format_resources(&config.resources_detected),
         "agent starting"
     );
-    let agent = Arc::new(Agent::new(config, modules.hooks, endpoint, info));
+    let (limitations_tx, mut limitations) = tokio::sync::mpsc::unbounded_channel();
+    let containerizer = Containerizer::new(
+        modules.isolators,
+        config.executor_program.clone(),
+        limitations_tx,
+    );
+    tracing::info!(isolation = ?containerizer.isolator_names(), "containerizer ready");
+    let agent = Arc::new(Agent::new(
+        config,
+        modules.hooks,
+        containerizer,
+        endpoint,
+        info,
+    ));
+    let limits = tokio::spawn({
+        let agent = agent.clone();
+        async move {
+            while let Some((container_id, limitation)) = limitations.recv().await {
+                agent.on_limitation(&container_id, limitation);
+            }
+        }
+    });
     let link = tokio::spawn(master_link::maintain(agent.clone()));
     let resender = tokio::spawn({
         let agent = agent.clone();
@@ -125,6 +162,7 @@ pub async fn run(
             // reported; then kill the executors, which ends their streams.
             link.abort();
             resender.abort();
+            limits.abort();
             stopping.kill_all();
         })
         .await;

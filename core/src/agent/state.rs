@@ -11,15 +11,12 @@ use std::{
 use nix::sys::signal::Signal;
 use tokio::sync::mpsc;
 
-use super::{
-    launcher::{self, command_environment, LaunchRequest},
-    status_updates::StatusUpdates,
-    AgentConfig,
-};
+use super::{status_updates::StatusUpdates, AgentConfig};
 use crate::{
+    containerizer::{self, command_environment, launcher, Containerizer, LaunchRequest},
     domain::{ExecutorDescription, KeyValue, TaskDescription},
-    extension::HookPlugin,
-    master::{labels_from_proto, labels_to_proto},
+    extension::{ContainerLimitation, ContainerSpec, HookPlugin, VolumeSpec},
+    master::{labels_from_proto, labels_to_proto, resources_from_proto},
     proto::{
         agent::{self as ap, agent_call},
         v1::{
@@ -56,6 +53,8 @@ struct ExecutorRun {
     subscribed: bool,
     /// Set once the executor is being shut down or killed.
     shutting_down: bool,
+    /// The limit an isolator reported; the container is destroyed for it.
+    limitation: Option<ContainerLimitation>,
 }
 
 #[derive(Debug)]
@@ -95,6 +94,7 @@ pub struct AgentState {
 pub struct Agent {
     pub config: AgentConfig,
     hooks: Vec<Box<dyn HookPlugin>>,
+    pub containerizer: Containerizer,
     /// `host:port` of the agent's own HTTP endpoints.
     pub endpoint: String,
     pub info: v1::AgentInfo,
@@ -138,12 +138,14 @@ impl Agent {
     pub fn new(
         config: AgentConfig,
         hooks: Vec<Box<dyn HookPlugin>>,
+        containerizer: Containerizer,
         endpoint: String,
         info: v1::AgentInfo,
     ) -> Self {
         Agent {
             config,
             hooks,
+            containerizer,
             endpoint,
             info,
             state: Mutex::new(AgentState::default()),
@@ -282,6 +284,8 @@ impl Agent {
             }),
             name: Some(format!("Command Executor (Task: {})", task.task_id.value)),
             source: Some(task.task_id.value.clone()),
+            // As in Mesos, the command executor runs in the task's container.
+            container: task.container.clone(),
             ..Default::default()
         }
     }
@@ -405,6 +409,9 @@ impl Agent {
                 }
                 None => run.queued.push(task),
             }
+            // The container grows by the task's resources.
+            let resources = container_resources(&run.info, run.tasks.values().map(|t| &t.info));
+            self.containerizer.update(&run.container_id, &resources);
             return;
         }
 
@@ -427,6 +434,7 @@ impl Agent {
             sandbox: sandbox.clone(),
             environment,
         };
+        let spec = container_spec(&container_id, &framework_info, &executor, &task, &sandbox);
         let mut run = ExecutorRun {
             info: executor,
             container_id: container_id.clone(),
@@ -437,6 +445,7 @@ impl Agent {
             tasks: BTreeMap::new(),
             subscribed: false,
             shutting_down: false,
+            limitation: None,
         };
         run.tasks.insert(
             task_id.clone(),
@@ -445,7 +454,7 @@ impl Agent {
                 state: TaskState::TaskStaging,
             },
         );
-        match launcher::spawn(&request) {
+        match self.containerizer.launch(&spec, &request) {
             Ok(child) => {
                 run.pid = child.id();
                 tracing::info!(framework_id, executor_id, container_id, pid = ?run.pid, "executor started");
@@ -487,7 +496,7 @@ impl Agent {
                         if !agent.executor_subscribed(&framework_id, &executor_id) {
                             tracing::warn!(framework_id, executor_id, "executor did not subscribe in time; killing it");
                             if let Some(pid) = pid {
-                                launcher::signal_session(pid, Signal::SIGKILL);
+                                agent.containerizer.destroy(pid);
                             }
                         }
                         timeout.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3600 * 24 * 365));
@@ -532,15 +541,32 @@ impl Agent {
         tracing::info!(framework_id, executor_id, how, "executor exited");
         // Destroy the container: whatever the executor left behind dies too.
         if let Some(pid) = run.pid {
-            launcher::signal_session(pid, Signal::SIGKILL);
+            self.containerizer.destroy(pid);
         }
+        self.containerizer.cleanup(container_id);
         let unfinished: Vec<String> = run
             .tasks
             .iter()
             .filter(|(_, t)| !is_terminal(t.state))
             .map(|(id, _)| id.clone())
             .collect();
-        let killed = run.shutting_down;
+        let killed = run.shutting_down && run.limitation.is_none();
+        let launch_failure = status
+            .as_ref()
+            .ok()
+            .filter(|s| s.code() == Some(containerizer::launch_helper::LAUNCH_FAILED_STATUS))
+            .and_then(|_| containerizer::launch_failure(&run.sandbox));
+        let (reason, message) = match (&run.limitation, launch_failure) {
+            (Some(l), _) => (
+                Reason::try_from(l.reason).unwrap_or(Reason::ContainerLimitation),
+                l.message.clone(),
+            ),
+            (None, Some(why)) => (
+                Reason::ContainerLaunchFailed,
+                format!("Failed to launch container: {why}"),
+            ),
+            (None, None) => (Reason::ExecutorTerminated, format!("Executor {how}")),
+        };
         let info = run.info.clone();
         if let Some(run) = state
             .frameworks
@@ -558,15 +584,15 @@ impl Agent {
             }
         }
         for task_id in unfinished {
-            let (task_state, reason) = if killed {
-                (TaskState::TaskKilled, Reason::ExecutorTerminated)
+            let task_state = if killed {
+                TaskState::TaskKilled
             } else {
-                (TaskState::TaskFailed, Reason::ExecutorTerminated)
+                TaskState::TaskFailed
             };
             let status = StatusBuilder::new(&task_id, task_state, Source::Agent)
                 .executor(Some(executor_id))
                 .reason(reason)
-                .message(format!("Executor {how}"));
+                .message(message.clone());
             self.agent_update(&mut state, framework_id, status);
         }
         remove_executor(&mut state, framework_id, executor_id);
@@ -598,6 +624,33 @@ impl Agent {
             if let Err(e) = hook.remove_executor_hook(&description) {
                 tracing::warn!(error = %e, "remove-executor hook failed");
             }
+        }
+    }
+
+    /// An isolator reported that `container_id` hit a limit: the container
+    /// is destroyed, and its unfinished tasks fail with the limitation's
+    /// reason once the executor is gone.
+    pub fn on_limitation(&self, container_id: &str, limitation: ContainerLimitation) {
+        let mut state = self.lock();
+        let Some((framework_id, executor_id, run)) =
+            state.frameworks.iter_mut().find_map(|(fid, f)| {
+                f.executors
+                    .iter_mut()
+                    .find(|(_, e)| e.container_id == container_id)
+                    .map(|(eid, e)| (fid.clone(), eid.clone(), e))
+            })
+        else {
+            tracing::debug!(container_id, "limitation for a container that is gone");
+            return;
+        };
+        if run.limitation.is_some() {
+            return;
+        }
+        tracing::warn!(framework_id, executor_id, container_id, message = %limitation.message, "container hit a limit; destroying it");
+        run.limitation = Some(limitation);
+        run.shutting_down = true;
+        if let Some(pid) = run.pid {
+            self.containerizer.destroy(pid);
         }
     }
 
@@ -643,7 +696,7 @@ impl Agent {
                 .message("Killed before it was handed to its executor");
             self.agent_update(&mut state, framework_id, status);
             if let (true, Some(pid)) = (last, pid) {
-                launcher::signal_session(pid, Signal::SIGKILL);
+                self.containerizer.destroy(pid);
             }
             return;
         }
@@ -662,7 +715,7 @@ impl Agent {
                 // The executor is gone or not reachable: kill the container.
                 run.shutting_down = true;
                 if let Some(pid) = run.pid {
-                    launcher::signal_session(pid, Signal::SIGKILL);
+                    self.containerizer.destroy(pid);
                 }
             }
         }
@@ -701,7 +754,7 @@ impl Agent {
                     .and_then(|f| f.executors.get(&executor_id))
                     .is_some_and(|e| e.container_id == container);
                 if still_there {
-                    launcher::signal_session(pid, Signal::SIGKILL);
+                    agent.containerizer.destroy(pid);
                 }
             });
         }
@@ -950,8 +1003,9 @@ impl Agent {
             run.shutting_down = true;
             run.connection = None;
             if let Some(pid) = run.pid {
-                launcher::signal_session(pid, Signal::SIGKILL);
+                self.containerizer.destroy(pid);
             }
+            self.containerizer.cleanup(&run.container_id);
         }
     }
 
@@ -992,6 +1046,52 @@ fn summary(
 
 /// Moves an executor to the completed list, dropping its framework when it
 /// was the last.
+/// What a container holds: its executor's resources and its tasks'.
+fn container_resources<'a>(
+    executor: &v1::ExecutorInfo,
+    tasks: impl IntoIterator<Item = &'a v1::TaskInfo>,
+) -> Vec<crate::domain::Resource> {
+    let mut all = resources_from_proto(&executor.resources);
+    for task in tasks {
+        all.extend(resources_from_proto(&task.resources));
+    }
+    all
+}
+
+/// What isolators are told about a new container.
+fn container_spec(
+    container_id: &str,
+    framework: &v1::FrameworkInfo,
+    executor: &v1::ExecutorInfo,
+    task: &v1::TaskInfo,
+    sandbox: &std::path::Path,
+) -> ContainerSpec {
+    let volumes = executor
+        .container
+        .iter()
+        .flat_map(|c| &c.volumes)
+        .map(|v| VolumeSpec {
+            container_path: v.container_path.clone(),
+            host_path: v.host_path.clone().unwrap_or_default(),
+            read_only: v.mode == v1::volume::Mode::Ro as i32,
+        })
+        .collect();
+    ContainerSpec {
+        container_id: container_id.to_owned(),
+        framework_id: framework
+            .id
+            .as_ref()
+            .map(|f| f.value.clone())
+            .unwrap_or_default(),
+        executor_id: executor.executor_id.value.clone(),
+        sandbox: sandbox.display().to_string(),
+        user: Some(framework.user.clone()).filter(|u| !u.is_empty()),
+        resources: container_resources(executor, [task]),
+        volumes,
+        executor_info: prost::Message::encode_to_vec(executor),
+    }
+}
+
 fn remove_executor(state: &mut AgentState, framework_id: &str, executor_id: &str) {
     let Some(framework) = state.frameworks.get_mut(framework_id) else {
         return;

@@ -207,6 +207,7 @@ pub async fn agent(
         config,
         AgentModules {
             hooks: instances.hooks,
+            isolators: instances.isolators,
         },
         terminated(),
     )
@@ -279,6 +280,7 @@ pub async fn local(
         agent_config,
         AgentModules {
             hooks: agent_instances.hooks,
+            isolators: agent_instances.isolators,
         },
         wait(stopped),
     ));

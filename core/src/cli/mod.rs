@@ -87,6 +87,10 @@ pub enum Command {
     /// The command executor (started by agents, not by hand).
     #[command(hide = true)]
     Executor,
+    /// The launch helper of a container (started by agents, not by hand;
+    /// run synchronously by the binary, before any runtime exists).
+    #[command(hide = true)]
+    ContainerLaunch,
 }
 
 /// Runs a parsed command line.
@@ -130,6 +134,13 @@ pub async fn run(
             name,
         } => execute::run(&master, &command, &resources, &name, out, err).await,
         Command::Modules { command } => modules_cmd::run(command, out, err),
+        Command::ContainerLaunch => {
+            writeln!(
+                err,
+                "corral container-launch must run before any async runtime starts"
+            )?;
+            Ok(false)
+        }
         Command::Executor => match crate::executor::run().await {
             Ok(()) => Ok(true),
             Err(e) => {

@@ -111,6 +111,7 @@ impl Cluster {
         agent_config.status_update_retry = Duration::from_secs(1);
         let agent_modules = AgentModules {
             hooks: vec![registry.create_hook("org_corral_hook_env", "test").unwrap()],
+            isolators: Vec::new(),
         };
         let a = tokio::spawn(agent::run(
             agent_listener,

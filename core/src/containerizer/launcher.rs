@@ -1,8 +1,9 @@
-//! Starting an executor process in its sandbox, with the environment Mesos
-//! gives executors, and stopping it.
+//! Starting the launch helper for a container, finding and signalling a
+//! container's processes, and describing how an executor ended.
 
 use std::{
     fs::File,
+    io::PipeWriter,
     path::{Path, PathBuf},
     process::Stdio,
 };
@@ -20,25 +21,26 @@ pub struct LaunchRequest {
     pub environment: Vec<KeyValue>,
 }
 
-/// The argv of a `CommandInfo`: `sh -c value` for shell commands, else
-/// `value` run with `arguments` (whose first element is argv\[0\]).
-fn command_of(info: &v1::CommandInfo) -> Result<Command, String> {
+/// The program and argv of a `CommandInfo`: `sh -c value` for shell
+/// commands, else `value` run with `arguments` (whose first element is
+/// argv\[0\]).
+pub fn argv_of(info: &v1::CommandInfo) -> Result<(String, Vec<String>), String> {
     let value = info.value.clone().unwrap_or_default();
     if info.shell.unwrap_or(true) {
-        let mut c = Command::new("/bin/sh");
-        c.arg("-c").arg(value);
-        Ok(c)
-    } else {
-        if value.is_empty() {
-            return Err("command has no 'value' (the program to run)".to_owned());
-        }
-        let mut c = Command::new(&value);
-        if let Some((first, rest)) = info.arguments.split_first() {
-            c.arg0(first);
-            c.args(rest);
-        }
-        Ok(c)
+        return Ok((
+            "/bin/sh".to_owned(),
+            vec!["sh".to_owned(), "-c".to_owned(), value],
+        ));
     }
+    if value.is_empty() {
+        return Err("command has no 'value' (the program to run)".to_owned());
+    }
+    let argv = if info.arguments.is_empty() {
+        vec![value.clone()]
+    } else {
+        info.arguments.clone()
+    };
+    Ok((value, argv))
 }
 
 /// The variables a `CommandInfo` sets.
@@ -57,32 +59,29 @@ fn create_file(path: &Path) -> Result<File, String> {
     File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
 }
 
-/// Starts the executor in a session of its own, with stdout and stderr
-/// going to files in its sandbox. Everything the executor starts stays in
-/// that session unless it calls `setsid` itself, so [`destroy`] can find it.
-pub fn spawn(request: &LaunchRequest) -> Result<Child, String> {
-    std::fs::create_dir_all(&request.sandbox)
-        .map_err(|e| format!("cannot create sandbox {}: {e}", request.sandbox.display()))?;
-    let mut command = command_of(&request.command)?;
-    command
-        .current_dir(&request.sandbox)
-        .envs(request.environment.iter().map(|kv| (&kv.key, &kv.value)))
-        .stdin(Stdio::null())
-        .stdout(create_file(&request.sandbox.join("stdout"))?)
-        .stderr(create_file(&request.sandbox.join("stderr"))?)
-        .kill_on_drop(false);
-    // SAFETY: `setsid` is async-signal-safe and touches no memory of the
-    // parent; it is the only thing run between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(|_| ())
-                .map_err(std::io::Error::from)
-        });
-    }
-    command
+/// Starts `helper container-launch` in the sandbox with the executor's
+/// environment and stdout and stderr going to files there. The helper
+/// waits for its instructions on the returned pipe.
+pub fn spawn_helper(
+    helper: &Path,
+    sandbox: &Path,
+    environment: &[KeyValue],
+) -> Result<(Child, PipeWriter), String> {
+    std::fs::create_dir_all(sandbox)
+        .map_err(|e| format!("cannot create sandbox {}: {e}", sandbox.display()))?;
+    let (reader, writer) =
+        std::io::pipe().map_err(|e| format!("cannot create the launch pipe: {e}"))?;
+    let child = Command::new(helper)
+        .arg("container-launch")
+        .current_dir(sandbox)
+        .envs(environment.iter().map(|kv| (&kv.key, &kv.value)))
+        .stdin(Stdio::from(reader))
+        .stdout(create_file(&sandbox.join("stdout"))?)
+        .stderr(create_file(&sandbox.join("stderr"))?)
+        .kill_on_drop(false)
         .spawn()
-        .map_err(|e| format!("cannot start executor: {e}"))
+        .map_err(|e| format!("cannot start {}: {e}", helper.display()))?;
+    Ok((child, writer))
 }
 
 /// The processes whose session is `sid`, from `/proc`.
@@ -103,8 +102,10 @@ fn session_members(sid: i32) -> Vec<i32> {
         .collect()
 }
 
-/// Sends `signal` to every process in the session the executor `pid` leads
-/// (the executor, its tasks, and anything they started without `setsid`).
+/// Sends `signal` to every process in the session the container's first
+/// process `pid` leads (the helper, the executor, its tasks, and anything
+/// they started without `setsid`; in a pid namespace, its init, whose death
+/// takes everything else in the namespace along).
 pub fn signal_session(pid: u32, signal: nix::sys::signal::Signal) {
     let Ok(sid) = i32::try_from(pid) else { return };
     for member in session_members(sid) {

@@ -1,0 +1,60 @@
+//! What the agent hands the launch helper on its stdin: the merged plan of
+//! the isolators and the executor's command line. Writing it (and closing
+//! the pipe) is also what releases the helper, once every isolator has
+//! isolated its pid.
+
+use serde::{Deserialize, Serialize};
+
+use crate::extension::{LaunchPlan, Mount};
+
+/// One `mount(2)`, as [`Mount`] (kept separate so the wire shape between
+/// agent and helper does not follow the plugin trait's type).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountStep {
+    pub source: Option<String>,
+    pub target: String,
+    pub fstype: Option<String>,
+    pub flags: u64,
+    pub data: Option<String>,
+}
+
+impl From<&Mount> for MountStep {
+    fn from(m: &Mount) -> Self {
+        MountStep {
+            source: m.source.clone(),
+            target: m.target.clone(),
+            fstype: m.fstype.clone(),
+            flags: m.flags,
+            data: m.data.clone(),
+        }
+    }
+}
+
+/// Everything the helper does before it becomes the executor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchInstructions {
+    /// `CLONE_NEW*` flags to unshare.
+    pub namespaces: u64,
+    /// Made in order, inside the new namespaces. A relative `source` is
+    /// relative to the sandbox as it was before any mount.
+    pub mounts: Vec<MountStep>,
+    /// Run with `/bin/sh -c`, in order, after the mounts; any failure
+    /// aborts the launch.
+    pub pre_exec_commands: Vec<String>,
+    /// The program to exec (looked up in `PATH` when it has no `/`).
+    pub program: String,
+    /// Its argv, `argv[0]` included.
+    pub argv: Vec<String>,
+}
+
+impl LaunchInstructions {
+    pub fn new(plan: &LaunchPlan, program: String, argv: Vec<String>) -> Self {
+        LaunchInstructions {
+            namespaces: plan.namespaces,
+            mounts: plan.mounts.iter().map(MountStep::from).collect(),
+            pre_exec_commands: plan.pre_exec_commands.clone(),
+            program,
+            argv,
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The containerizer: one container per executor, set up by the configured
+//! isolator modules and started through the launch helper.
+//!
+//! Launch, in Mesos' order: every isolator `prepare`s (in configuration
+//! order) and their plans are merged; the helper is started and waits;
+//! every isolator `isolate`s its pid and `watch`es the container; the
+//! instructions are written to the helper, which applies the plan between
+//! fork and exec ([`launch_helper`]). Destroy kills the container's session
+//! (with `namespaces/pid`, that includes the namespace's init, whose death
+//! kills everything inside); `cleanup` then runs in reverse order.
+//!
+//! - `launcher.rs`: the helper process, the session kill, exit descriptions;
+//! - `instructions.rs`: what the agent tells the helper;
+//! - `launch_helper.rs`: the helper itself (`corral container-launch`).
+
+mod instructions;
+pub mod launch_helper;
+pub mod launcher;
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use tokio::{process::Child, sync::mpsc};
+
+pub use instructions::{LaunchInstructions, MountStep};
+pub use launcher::{command_environment, LaunchRequest};
+
+use crate::extension::{ContainerLimitation, ContainerSpec, IsolatorPlugin, LaunchPlan};
+
+/// A limitation an isolator reported, for the container it names.
+pub type LimitationEvent = (String, ContainerLimitation);
+
+/// Runs the isolators around each executor.
+pub struct Containerizer {
+    isolators: Mutex<Vec<Box<dyn IsolatorPlugin>>>,
+    /// The `corral` binary (run as `corral container-launch`).
+    helper: PathBuf,
+    limitations: mpsc::UnboundedSender<LimitationEvent>,
+}
+
+impl std::fmt::Debug for Containerizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Containerizer")
+            .field("isolators", &self.isolator_names())
+            .field("helper", &self.helper)
+            .finish()
+    }
+}
+
+/// Merges `next` into `plan`: namespaces are united, the rest appended.
+fn merge(plan: &mut LaunchPlan, next: LaunchPlan) {
+    plan.namespaces |= next.namespaces;
+    plan.mounts.extend(next.mounts);
+    plan.environment.extend(next.environment);
+    plan.pre_exec_commands.extend(next.pre_exec_commands);
+}
+
+impl Containerizer {
+    /// A containerizer using `isolators` in order; limitations they report
+    /// arrive on `limitations`.
+    pub fn new(
+        isolators: Vec<Box<dyn IsolatorPlugin>>,
+        helper: PathBuf,
+        limitations: mpsc::UnboundedSender<LimitationEvent>,
+    ) -> Self {
+        Containerizer {
+            isolators: Mutex::new(isolators),
+            helper,
+            limitations,
+        }
+    }
+
+    fn isolators(&self) -> std::sync::MutexGuard<'_, Vec<Box<dyn IsolatorPlugin>>> {
+        self.isolators
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn isolator_names(&self) -> Vec<String> {
+        self.isolators()
+            .iter()
+            .map(|i| i.name().to_owned())
+            .collect()
+    }
+
+    /// Launches the container `spec` describes running `request`'s command.
+    /// On failure nothing of the container is left and the error says
+    /// which step (and which isolator) failed.
+    pub fn launch(&self, spec: &ContainerSpec, request: &LaunchRequest) -> Result<Child, String> {
+        let mut isolators = self.isolators();
+        let mut plan = LaunchPlan::default();
+        for (index, isolator) in isolators.iter_mut().enumerate() {
+            match isolator.prepare(spec) {
+                Ok(next) => merge(&mut plan, next),
+                Err(e) => {
+                    let message = format!("isolator {} could not prepare: {e}", isolator.name());
+                    cleanup_all(&mut isolators[..index], &spec.container_id);
+                    return Err(message);
+                }
+            }
+        }
+        let (program, argv) = match launcher::argv_of(&request.command) {
+            Ok(a) => a,
+            Err(e) => {
+                cleanup_all(&mut isolators, &spec.container_id);
+                return Err(e);
+            }
+        };
+        let mut environment = request.environment.clone();
+        environment.extend(plan.environment.iter().cloned());
+        let (child, mut release) =
+            match launcher::spawn_helper(&self.helper, &request.sandbox, &environment) {
+                Ok(started) => started,
+                Err(e) => {
+                    cleanup_all(&mut isolators, &spec.container_id);
+                    return Err(e);
+                }
+            };
+        let pid = child.id().unwrap_or_default();
+        let sink = {
+            let tx = self.limitations.clone();
+            Arc::new(move |container: &str, limitation: ContainerLimitation| {
+                let _ = tx.send((container.to_owned(), limitation));
+            })
+        };
+        let isolated = isolators.iter_mut().try_for_each(|isolator| {
+            isolator
+                .isolate(&spec.container_id, pid)
+                .and_then(|()| isolator.watch(&spec.container_id, sink.clone()))
+                .map_err(|e| {
+                    format!(
+                        "isolator {} could not isolate pid {pid}: {e}",
+                        isolator.name()
+                    )
+                })
+        });
+        let released = isolated.and_then(|()| {
+            let instructions = LaunchInstructions::new(&plan, program, argv);
+            let json = serde_json::to_vec(&instructions).map_err(|e| e.to_string())?;
+            release
+                .write_all(&json)
+                .map_err(|e| format!("cannot release the launch helper: {e}"))
+        });
+        drop(release);
+        if let Err(e) = released {
+            // The helper is still waiting for its instructions: it has
+            // started nothing, so killing it is enough.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            cleanup_all(&mut isolators, &spec.container_id);
+            return Err(e);
+        }
+        Ok(child)
+    }
+
+    /// Kills every process of the container whose first process is `pid`.
+    pub fn destroy(&self, pid: u32) {
+        launcher::signal_session(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+
+    /// After the container's processes are gone: every isolator releases
+    /// what it holds, in reverse order.
+    pub fn cleanup(&self, container_id: &str) {
+        cleanup_all(&mut self.isolators(), container_id);
+    }
+
+    /// Resources of the container changed (a task was added).
+    pub fn update(&self, container_id: &str, resources: &[crate::domain::Resource]) {
+        for isolator in self.isolators().iter_mut() {
+            if let Err(e) = isolator.update(container_id, resources) {
+                tracing::warn!(container_id, isolator = isolator.name(), error = %e, "update failed");
+            }
+        }
+    }
+
+    /// Usage figures of every isolator, named as Mesos' `ResourceStatistics`
+    /// fields (later isolators win on a shared name).
+    pub fn usage(&self, container_id: &str) -> Vec<(String, f64)> {
+        let mut figures: Vec<(String, f64)> = Vec::new();
+        for isolator in self.isolators().iter_mut() {
+            match isolator.usage(container_id) {
+                Ok(list) => {
+                    for (name, value) in list {
+                        figures.retain(|(n, _)| *n != name);
+                        figures.push((name, value));
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(container_id, isolator = isolator.name(), error = %e, "usage failed")
+                }
+            }
+        }
+        figures
+    }
+}
+
+fn cleanup_all(isolators: &mut [Box<dyn IsolatorPlugin>], container_id: &str) {
+    for isolator in isolators.iter_mut().rev() {
+        if let Err(e) = isolator.cleanup(container_id) {
+            tracing::warn!(container_id, isolator = isolator.name(), error = %e, "cleanup failed");
+        }
+    }
+}
+
+/// Why the launch helper of the container in `sandbox` failed, when it did:
+/// the line it wrote to the sandbox's stderr.
+pub fn launch_failure(sandbox: &Path) -> Option<String> {
+    let stderr = std::fs::read_to_string(sandbox.join("stderr")).ok()?;
+    stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(launch_helper::FAILURE_PREFIX))
+        .map(str::to_owned)
+}
