@@ -22,9 +22,9 @@ pub const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Loads the shipped DRF allocator and env hook (with `hook_params`), plus
 /// any extra manifest text.
-pub fn registry(hook_params: &str) -> ModuleRegistry {
+pub fn registry(hook_params: &str, extra_manifest: &str) -> ModuleRegistry {
     let text = format!(
-        "{}{}  parameters = {{ {hook_params} }}\n",
+        "{}{}  parameters = {{ {hook_params} }}\n{extra_manifest}",
         library_entry(
             &module_library("corral_allocator_drf"),
             &["org_corral_allocator_drf"]
@@ -55,6 +55,10 @@ pub struct Options {
     pub agent_resources: agent::ResourceOverrides,
     /// How long the master waits for a silent agent before removing it.
     pub agent_timeout: Duration,
+    /// Manifest text added to the shipped allocator and hook.
+    pub extra_manifest: String,
+    /// Isolator modules the agent uses, in order.
+    pub isolation: Vec<String>,
 }
 
 impl Default for Options {
@@ -68,6 +72,8 @@ impl Default for Options {
                 ports: Some(vec![(31000, 31100)]),
             },
             agent_timeout: Duration::from_secs(75),
+            extra_manifest: String::new(),
+            isolation: Vec::new(),
         }
     }
 }
@@ -78,7 +84,7 @@ impl Cluster {
     }
 
     pub async fn start_with(options: Options) -> Cluster {
-        let registry = registry(&options.hook_params);
+        let registry = registry(&options.hook_params, &options.extra_manifest);
         let master_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let agent_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let master_addr = master_listener.local_addr().unwrap();
@@ -111,7 +117,11 @@ impl Cluster {
         agent_config.status_update_retry = Duration::from_secs(1);
         let agent_modules = AgentModules {
             hooks: vec![registry.create_hook("org_corral_hook_env", "test").unwrap()],
-            isolators: Vec::new(),
+            isolators: options
+                .isolation
+                .iter()
+                .map(|name| registry.create_isolator(name, "test").unwrap())
+                .collect(),
         };
         let a = tokio::spawn(agent::run(
             agent_listener,
@@ -138,7 +148,7 @@ impl Cluster {
     }
 
     /// Stops master and agent, and checks that no process is left running
-    /// in a sandbox.
+    /// in a sandbox and no mount of the work dir is left on the host.
     pub async fn stop(mut self) {
         for s in self.stop.drain(..) {
             let _ = s.send(());
@@ -158,6 +168,36 @@ impl Cluster {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let dir = self.work_dir.path().display().to_string();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let left: Vec<&str> = mounts.lines().filter(|l| l.contains(&dir)).collect();
+        assert!(left.is_empty(), "mounts left behind on the host: {left:#?}");
+    }
+
+    /// The sandbox of the latest run of `executor_id`.
+    pub fn sandbox_of(&self, executor_id: &str) -> PathBuf {
+        let slaves = self.work_dir.path().join("slaves");
+        let mut found = Vec::new();
+        for agent in std::fs::read_dir(&slaves).unwrap().flatten() {
+            for framework in std::fs::read_dir(agent.path().join("frameworks"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let runs = framework
+                    .path()
+                    .join("executors")
+                    .join(executor_id)
+                    .join("runs");
+                for run in std::fs::read_dir(runs).into_iter().flatten().flatten() {
+                    found.push(run.path());
+                }
+            }
+        }
+        found.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        found
+            .pop()
+            .unwrap_or_else(|| panic!("no sandbox for executor {executor_id}"))
     }
 }
 
@@ -171,7 +211,14 @@ pub fn processes_under(dir: &std::path::Path) -> Vec<(i32, String)> {
         .flatten()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
+            // Inside a mount namespace the cwd may not read as a host path;
+            // the environment the agent gave the executor does.
+            let marker = format!("MESOS_DIRECTORY={}", dir.display());
             std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&dir))
+                || std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                    env.split(|b| *b == 0)
+                        .any(|var| var.starts_with(marker.as_bytes()))
+                })
         })
         .map(|pid| {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
@@ -299,6 +346,12 @@ impl Scheduler {
         if let Some(i) = self.backlog.iter().position(|e| e["type"] == kind) {
             return self.backlog.remove(i);
         }
+        self.receive(kind).await
+    }
+
+    /// The next event of type `kind` from the stream itself (others go to
+    /// the backlog).
+    async fn receive(&mut self, kind: &str) -> Value {
         loop {
             let event = tokio::time::timeout(EVENT_TIMEOUT, self.events.recv())
                 .await
@@ -327,7 +380,7 @@ impl Scheduler {
             let event = match i {
                 Some(i) => self.backlog.remove(i),
                 None => {
-                    let e = self.next("UPDATE").await;
+                    let e = self.receive("UPDATE").await;
                     if e["update"]["status"]["task_id"]["value"] != task_id {
                         self.backlog.push(e);
                         continue;
