@@ -70,6 +70,8 @@ pub struct ExecutorSummary {
     pub framework_name: String,
     pub executor_id: String,
     pub name: String,
+    /// The executor's `source` (the task id for command executors).
+    pub source: String,
     pub container_id: String,
     pub sandbox: PathBuf,
     pub tasks: Vec<(String, TaskState)>,
@@ -1033,6 +1035,7 @@ fn summary(
         framework_name: framework.info.name.clone(),
         executor_id: executor_id.to_owned(),
         name: run.info.name.clone().unwrap_or_default(),
+        source: run.info.source.clone().unwrap_or_default(),
         container_id: run.container_id.clone(),
         sandbox: run.sandbox.clone(),
         tasks: run
@@ -1044,8 +1047,6 @@ fn summary(
     }
 }
 
-/// Moves an executor to the completed list, dropping its framework when it
-/// was the last.
 /// What a container holds: its executor's resources and its tasks'.
 fn container_resources<'a>(
     executor: &v1::ExecutorInfo,
@@ -1092,6 +1093,8 @@ fn container_spec(
     }
 }
 
+/// Moves an executor to the completed list, dropping its framework when it
+/// was the last.
 fn remove_executor(state: &mut AgentState, framework_id: &str, executor_id: &str) {
     let Some(framework) = state.frameworks.get_mut(framework_id) else {
         return;

@@ -1,4 +1,5 @@
-//! The agent's HTTP surface: the executor API, `/state`, and sandbox files.
+//! The agent's HTTP surface: the executor API, `/state`, container usage
+//! (`/monitor/statistics`), and sandbox files.
 
 use std::{
     io::{Read, Seek, SeekFrom},
@@ -29,6 +30,8 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/state", get(state))
         .route("/state.json", get(state))
         .route("/slave(1)/state", get(state))
+        .route("/monitor/statistics", get(statistics))
+        .route("/monitor/statistics.json", get(statistics))
         .route("/files/read", get(read))
         .route("/files/read.json", get(read))
         .with_state(agent)
@@ -73,6 +76,36 @@ async fn state(State(agent): State<Arc<Agent>>) -> Json<Value> {
         "frameworks": frameworks.into_values().collect::<Vec<_>>(),
         "completed_frameworks": [],
     }))
+}
+
+/// `GET /monitor/statistics`: usage of every running executor's container
+/// from the isolators, in Mesos' shape (`ResourceStatistics` field names).
+async fn statistics(State(agent): State<Arc<Agent>>) -> Response {
+    // Isolator calls are synchronous module calls: keep them off the runtime.
+    let result = tokio::task::spawn_blocking(move || {
+        let running = agent.executors().into_iter().filter(|e| !e.completed);
+        running
+            .map(|e| {
+                let mut statistics = serde_json::Map::new();
+                statistics.insert("timestamp".into(), json!(crate::status::now_seconds()));
+                for (name, value) in agent.containerizer.usage(&e.container_id) {
+                    statistics.insert(name, json!(value));
+                }
+                json!({
+                    "framework_id": e.framework_id,
+                    "executor_id": e.executor_id,
+                    "executor_name": e.name,
+                    "source": e.source,
+                    "statistics": statistics,
+                })
+            })
+            .collect::<Vec<Value>>()
+    })
+    .await;
+    match result {
+        Ok(list) => Json(Value::Array(list)).into_response(),
+        Err(e) => error(500, format!("cannot collect statistics: {e}")),
+    }
 }
 
 #[derive(Debug, Deserialize)]
