@@ -31,10 +31,38 @@ pub struct ModulesConfig {
     /// The manifest, relative to the configuration file.
     pub manifest: Option<PathBuf>,
     pub allocator: Option<String>,
+    /// Isolator modules in order; Mesos' names (`namespaces/pid`, ...) name
+    /// the shipped modules.
     #[serde(default)]
     pub isolation: Vec<String>,
+    /// Used instead of `isolation` when the agent does not run as root.
+    pub isolation_unprivileged: Option<Vec<String>>,
     #[serde(default)]
     pub hooks: Vec<String>,
+}
+
+/// Mesos' isolator names and the shipped modules they stand for.
+pub const MESOS_ISOLATOR_NAMES: &[(&str, &str)] = &[
+    ("namespaces/pid", "org_corral_isolator_namespaces_pid"),
+    ("filesystem/shared", "org_corral_isolator_filesystem_shared"),
+    ("cgroups/cpu", "org_corral_isolator_cgroups_cpu"),
+    ("cgroups/mem", "org_corral_isolator_cgroups_mem"),
+    ("posix/cpu", "org_corral_isolator_posix_cpu"),
+    ("posix/mem", "org_corral_isolator_posix_mem"),
+];
+
+/// The module an `isolation` entry names.
+pub fn isolator_module_name(entry: &str) -> String {
+    MESOS_ISOLATOR_NAMES
+        .iter()
+        .find(|(mesos, _)| *mesos == entry)
+        .map_or(entry, |(_, module)| module)
+        .to_owned()
+}
+
+/// Whether this process runs as root.
+pub fn running_as_root() -> bool {
+    nix::unistd::geteuid().is_root()
 }
 
 /// The `[master]` table.
@@ -84,6 +112,8 @@ pub struct AgentSection {
     pub status_update_retry_secs: f64,
     pub executor_registration_timeout_secs: f64,
     pub executor_shutdown_grace_secs: f64,
+    /// The cgroup under which every container gets a freezer cgroup.
+    pub cgroups_root: String,
 }
 
 impl Default for AgentSection {
@@ -98,6 +128,7 @@ impl Default for AgentSection {
             status_update_retry_secs: 10.0,
             executor_registration_timeout_secs: 60.0,
             executor_shutdown_grace_secs: 5.0,
+            cgroups_root: "corral".into(),
         }
     }
 }
@@ -156,14 +187,37 @@ impl LoadedConfig {
         })
     }
 
-    /// The modules this configuration selects.
+    /// The isolation entries in effect: `isolation`, or, when not running
+    /// as root and the file has one, `isolation_unprivileged`.
+    pub fn effective_isolation(&self) -> &[String] {
+        let m = &self.config.modules;
+        match &m.isolation_unprivileged {
+            Some(list) if !running_as_root() => list,
+            _ => &m.isolation,
+        }
+    }
+
+    /// The modules this configuration selects (for an agent, or for
+    /// everything when checking a configuration).
     pub fn selection(&self) -> Selection {
         let m = &self.config.modules;
         Selection {
             source: self.source.display().to_string(),
             allocator: m.allocator.clone(),
-            isolation: m.isolation.clone(),
+            isolation: self
+                .effective_isolation()
+                .iter()
+                .map(|e| isolator_module_name(e))
+                .collect(),
             hooks: m.hooks.clone(),
+        }
+    }
+
+    /// The modules a master uses: no isolators.
+    pub fn master_selection(&self) -> Selection {
+        Selection {
+            isolation: Vec::new(),
+            ..self.selection()
         }
     }
 

@@ -145,7 +145,26 @@ async fn a_pid_namespace_shows_only_the_container() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_setsid_daemon_dies_with_its_killed_task() {
     require!(CLONE_NEWPID | CLONE_NEWNS);
-    let cluster = cluster_with(&[PID], "{}").await;
+    setsid_daemon_dies(&[PID]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_pid_namespace_the_freezer_takes_setsid_daemons_down() {
+    let probe = format!("corral-test-probe-{}", std::process::id());
+    match corral::containerizer::Freezer::detect(&probe) {
+        Ok(freezer) => std::fs::remove_dir(freezer.base()).unwrap(),
+        Err(why) => {
+            println!("SKIP: {why}");
+            return;
+        }
+    }
+    setsid_daemon_dies(&[]).await;
+}
+
+/// A task starts a daemon that leaves its session; killing the task kills
+/// the daemon too.
+async fn setsid_daemon_dies(isolation: &[&str]) {
+    let cluster = cluster_with(isolation, "{}").await;
     let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
     let offer = s.offer().await;
     // A daemon that leaves the task's session, as double-forking services do.

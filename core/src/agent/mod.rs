@@ -20,7 +20,7 @@ pub use state::{Agent, ExecutorSummary};
 
 use crate::{
     api,
-    containerizer::Containerizer,
+    containerizer::{Containerizer, Freezer},
     domain::Resource,
     extension::{HookPlugin, IsolatorPlugin},
     proto::v1,
@@ -47,6 +47,8 @@ pub struct AgentConfig {
     pub executor_heartbeat_interval: Duration,
     /// The master is considered gone after this long without an event.
     pub master_timeout: Duration,
+    /// The cgroup under which containers' freezer cgroups are made.
+    pub cgroups_root: String,
 }
 
 impl AgentConfig {
@@ -63,6 +65,7 @@ impl AgentConfig {
             executor_shutdown_grace: Duration::from_secs(5),
             executor_heartbeat_interval: Duration::from_secs(30 * 60),
             master_timeout: Duration::from_secs(75),
+            cgroups_root: "corral".to_owned(),
         }
     }
 }
@@ -121,10 +124,24 @@ pub async fn run(
         "agent starting"
     );
     let (limitations_tx, mut limitations) = tokio::sync::mpsc::unbounded_channel();
+    let freezer = match Freezer::detect(&config.cgroups_root) {
+        Ok(f) => {
+            tracing::info!(freezer = ?f, "containers are destroyed through their freezer cgroups");
+            Some(f)
+        }
+        Err(why) => {
+            tracing::warn!(
+                %why,
+                "no freezer cgroups: a process that leaves its container's session survives the container unless it has its own pid namespace (namespaces/pid)"
+            );
+            None
+        }
+    };
     let containerizer = Containerizer::new(
         modules.isolators,
         config.executor_program.clone(),
         limitations_tx,
+        freezer,
     );
     tracing::info!(isolation = ?containerizer.isolator_names(), "containerizer ready");
     let agent = Arc::new(Agent::new(
@@ -164,6 +181,7 @@ pub async fn run(
             resender.abort();
             limits.abort();
             stopping.kill_all();
+            stopping.containerizer.shutdown();
         })
         .await;
     result

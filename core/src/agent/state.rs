@@ -498,7 +498,7 @@ impl Agent {
                         if !agent.executor_subscribed(&framework_id, &executor_id) {
                             tracing::warn!(framework_id, executor_id, "executor did not subscribe in time; killing it");
                             if let Some(pid) = pid {
-                                agent.containerizer.destroy(pid);
+                                agent.containerizer.destroy(&container_id, pid);
                             }
                         }
                         timeout.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3600 * 24 * 365));
@@ -543,7 +543,7 @@ impl Agent {
         tracing::info!(framework_id, executor_id, how, "executor exited");
         // Destroy the container: whatever the executor left behind dies too.
         if let Some(pid) = run.pid {
-            self.containerizer.destroy(pid);
+            self.containerizer.destroy(&run.container_id, pid);
         }
         self.containerizer.cleanup(container_id);
         let unfinished: Vec<String> = run
@@ -652,7 +652,7 @@ impl Agent {
         run.limitation = Some(limitation);
         run.shutting_down = true;
         if let Some(pid) = run.pid {
-            self.containerizer.destroy(pid);
+            self.containerizer.destroy(&run.container_id, pid);
         }
     }
 
@@ -688,7 +688,7 @@ impl Agent {
                 t.state = TaskState::TaskKilled;
             }
             let last = run.queued.is_empty() && run.tasks.values().all(|t| is_terminal(t.state));
-            let pid = run.pid;
+            let (pid, container) = (run.pid, run.container_id.clone());
             if last {
                 run.shutting_down = true;
             }
@@ -698,7 +698,7 @@ impl Agent {
                 .message("Killed before it was handed to its executor");
             self.agent_update(&mut state, framework_id, status);
             if let (true, Some(pid)) = (last, pid) {
-                self.containerizer.destroy(pid);
+                self.containerizer.destroy(&container, pid);
             }
             return;
         }
@@ -717,7 +717,7 @@ impl Agent {
                 // The executor is gone or not reachable: kill the container.
                 run.shutting_down = true;
                 if let Some(pid) = run.pid {
-                    self.containerizer.destroy(pid);
+                    self.containerizer.destroy(&run.container_id, pid);
                 }
             }
         }
@@ -756,7 +756,7 @@ impl Agent {
                     .and_then(|f| f.executors.get(&executor_id))
                     .is_some_and(|e| e.container_id == container);
                 if still_there {
-                    agent.containerizer.destroy(pid);
+                    agent.containerizer.destroy(&container, pid);
                 }
             });
         }
@@ -1005,7 +1005,7 @@ impl Agent {
             run.shutting_down = true;
             run.connection = None;
             if let Some(pid) = run.pid {
-                self.containerizer.destroy(pid);
+                self.containerizer.destroy(&run.container_id, pid);
             }
             self.containerizer.cleanup(&run.container_id);
         }

@@ -58,11 +58,11 @@ fn load(
 }
 
 fn instantiate(
-    loaded: &LoadedConfig,
+    selection: &crate::module_host::Selection,
     registry: &ModuleRegistry,
     err: Out<'_>,
 ) -> std::io::Result<Option<Instances>> {
-    match registry.instantiate(&loaded.selection()) {
+    match registry.instantiate(selection) {
         Ok(i) => Ok(Some(i)),
         Err(e) => {
             writeln!(err, "error: {e}")?;
@@ -142,6 +142,7 @@ fn agent_config(
     config.status_update_retry = secs(section.status_update_retry_secs);
     config.executor_registration_timeout = secs(section.executor_registration_timeout_secs);
     config.executor_shutdown_grace = secs(section.executor_shutdown_grace_secs);
+    config.cgroups_root = section.cgroups_root.clone();
     Ok(config)
 }
 
@@ -157,7 +158,7 @@ pub async fn master(
     let section = &mut loaded.config.master;
     section.ip = ip.unwrap_or_else(|| section.ip.clone());
     section.port = port.unwrap_or(section.port);
-    let Some(instances) = instantiate(&loaded, &registry, err)? else {
+    let Some(instances) = instantiate(&loaded.master_selection(), &registry, err)? else {
         return Ok(false);
     };
     let source = loaded.source.display().to_string();
@@ -190,7 +191,13 @@ pub async fn agent(
         writeln!(err, "error: no master given: pass --master HOST:PORT or set `master` in [agent] of {source}")?;
         return Ok(false);
     };
-    let Some(instances) = instantiate(&loaded, &registry, err)? else {
+    let summary = isolation_summary(&loaded);
+    if crate::config::running_as_root() {
+        tracing::info!("{summary}");
+    } else {
+        tracing::warn!("{summary}");
+    }
+    let Some(instances) = instantiate(&loaded.selection(), &registry, err)? else {
         return Ok(false);
     };
     let section = loaded.config.agent.clone();
@@ -215,6 +222,24 @@ pub async fn agent(
     Ok(true)
 }
 
+/// Which isolation the agent uses and why, for operators.
+fn isolation_summary(loaded: &LoadedConfig) -> String {
+    let list = loaded.effective_isolation();
+    let names = if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    };
+    let unprivileged = loaded.config.modules.isolation_unprivileged.is_some();
+    match (crate::config::running_as_root(), unprivileged) {
+        (true, _) => format!("isolation: {names} (running as root)"),
+        (false, true) => format!(
+            "isolation: {names} (not running as root: no namespaces or cgroups, usage only)"
+        ),
+        (false, false) => format!("isolation: {names} (not running as root)"),
+    }
+}
+
 pub async fn local(
     config: Option<PathBuf>,
     port: Option<u16>,
@@ -229,10 +254,10 @@ pub async fn local(
     loaded.config.master.port = port.unwrap_or(loaded.config.master.port);
     loaded.config.agent.work_dir = work_dir.or(loaded.config.agent.work_dir.take());
     // Master and agent each get their own module instances.
-    let Some(master_instances) = instantiate(&loaded, &registry, err)? else {
+    let Some(master_instances) = instantiate(&loaded.master_selection(), &registry, err)? else {
         return Ok(false);
     };
-    let Some(agent_instances) = instantiate(&loaded, &registry, err)? else {
+    let Some(agent_instances) = instantiate(&loaded.selection(), &registry, err)? else {
         return Ok(false);
     };
     let section = loaded.config.master.clone();
@@ -254,6 +279,7 @@ pub async fn local(
     };
     writeln!(out, "corral local: configuration {source}")?;
     print_modules(&registry, out)?;
+    writeln!(out, "{}", isolation_summary(&loaded))?;
     writeln!(
         out,
         "master: http://{master_addr}   agent: http://{agent_addr}   work dir: {}",

@@ -7,12 +7,16 @@
 //! instructions are written to the helper, which applies the plan between
 //! fork and exec ([`launch_helper`]). Destroy kills the container's session
 //! (with `namespaces/pid`, that includes the namespace's init, whose death
-//! kills everything inside); `cleanup` then runs in reverse order.
+//! kills everything inside) and, where the machine has one, everything in
+//! the container's freezer cgroup, which catches processes that left the
+//! session; `cleanup` then runs in reverse order.
 //!
 //! - `launcher.rs`: the helper process, the session kill, exit descriptions;
+//! - `freezer.rs`: the freezer cgroup every container is put in;
 //! - `instructions.rs`: what the agent tells the helper;
 //! - `launch_helper.rs`: the helper itself (`corral container-launch`).
 
+mod freezer;
 mod instructions;
 pub mod launch_helper;
 pub mod launcher;
@@ -25,6 +29,7 @@ use std::{
 
 use tokio::{process::Child, sync::mpsc};
 
+pub use freezer::Freezer;
 pub use instructions::{LaunchInstructions, MountStep};
 pub use launcher::{command_environment, LaunchRequest};
 
@@ -39,6 +44,8 @@ pub struct Containerizer {
     /// The `corral` binary (run as `corral container-launch`).
     helper: PathBuf,
     limitations: mpsc::UnboundedSender<LimitationEvent>,
+    /// Absent where there is no writable v1 freezer hierarchy.
+    freezer: Option<Freezer>,
 }
 
 impl std::fmt::Debug for Containerizer {
@@ -46,6 +53,7 @@ impl std::fmt::Debug for Containerizer {
         f.debug_struct("Containerizer")
             .field("isolators", &self.isolator_names())
             .field("helper", &self.helper)
+            .field("freezer", &self.freezer)
             .finish()
     }
 }
@@ -60,16 +68,19 @@ fn merge(plan: &mut LaunchPlan, next: LaunchPlan) {
 
 impl Containerizer {
     /// A containerizer using `isolators` in order; limitations they report
-    /// arrive on `limitations`.
+    /// arrive on `limitations`; `freezer` (see [`Freezer::detect`]) holds
+    /// every container's processes when available.
     pub fn new(
         isolators: Vec<Box<dyn IsolatorPlugin>>,
         helper: PathBuf,
         limitations: mpsc::UnboundedSender<LimitationEvent>,
+        freezer: Option<Freezer>,
     ) -> Self {
         Containerizer {
             isolators: Mutex::new(isolators),
             helper,
             limitations,
+            freezer,
         }
     }
 
@@ -126,16 +137,22 @@ impl Containerizer {
                 let _ = tx.send((container.to_owned(), limitation));
             })
         };
-        let isolated = isolators.iter_mut().try_for_each(|isolator| {
-            isolator
-                .isolate(&spec.container_id, pid)
-                .and_then(|()| isolator.watch(&spec.container_id, sink.clone()))
-                .map_err(|e| {
-                    format!(
-                        "isolator {} could not isolate pid {pid}: {e}",
-                        isolator.name()
-                    )
-                })
+        let frozen = match &self.freezer {
+            Some(freezer) => freezer.add(&spec.container_id, pid),
+            None => Ok(()),
+        };
+        let isolated = frozen.and_then(|()| {
+            isolators.iter_mut().try_for_each(|isolator| {
+                isolator
+                    .isolate(&spec.container_id, pid)
+                    .and_then(|()| isolator.watch(&spec.container_id, sink.clone()))
+                    .map_err(|e| {
+                        format!(
+                            "isolator {} could not isolate pid {pid}: {e}",
+                            isolator.name()
+                        )
+                    })
+            })
         });
         let released = isolated.and_then(|()| {
             let instructions = LaunchInstructions::new(&plan, program, argv);
@@ -152,21 +169,40 @@ impl Containerizer {
                 nix::unistd::Pid::from_raw(pid as i32),
                 nix::sys::signal::Signal::SIGKILL,
             );
-            cleanup_all(&mut isolators, &spec.container_id);
+            drop(isolators);
+            self.cleanup(&spec.container_id);
             return Err(e);
         }
         Ok(child)
     }
 
     /// Kills every process of the container whose first process is `pid`.
-    pub fn destroy(&self, pid: u32) {
+    pub fn destroy(&self, container_id: &str, pid: u32) {
         launcher::signal_session(pid, nix::sys::signal::Signal::SIGKILL);
+        if let Some(freezer) = &self.freezer {
+            freezer.kill_all(container_id);
+        }
     }
 
-    /// After the container's processes are gone: every isolator releases
-    /// what it holds, in reverse order.
+    /// After the container's processes are gone: its freezer cgroup goes,
+    /// and every isolator releases what it holds, in reverse order.
     pub fn cleanup(&self, container_id: &str) {
+        if let Some(freezer) = &self.freezer {
+            if let Err(e) = freezer.remove(container_id) {
+                tracing::warn!(container_id, error = %e, "freezer cgroup left behind");
+            }
+        }
         cleanup_all(&mut self.isolators(), container_id);
+    }
+
+    /// At agent shutdown, after every container is cleaned up: drops the
+    /// isolators (so they release what they hold for themselves) and what
+    /// the containerizer made (the freezer root, when empty).
+    pub fn shutdown(&self) {
+        self.isolators().clear();
+        if let Some(freezer) = &self.freezer {
+            freezer.remove_root_if_empty();
+        }
     }
 
     /// Resources of the container changed (a task was added).

@@ -42,10 +42,19 @@ pub fn registry(hook_params: &str, extra_manifest: &str) -> ModuleRegistry {
     registry
 }
 
+/// A cgroup root of this cluster's own (freezer cgroups of its containers).
+fn unique_cgroups_root() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("corral-test-{}-{n}", std::process::id())
+}
+
 pub struct Cluster {
     pub master: SocketAddr,
     pub agent: SocketAddr,
     pub work_dir: tempfile::TempDir,
+    /// Where the agent makes its containers' freezer cgroups.
+    pub cgroups_root: String,
     stop: Vec<tokio::sync::oneshot::Sender<()>>,
     handles: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -114,6 +123,8 @@ impl Cluster {
             PathBuf::from(env!("CARGO_BIN_EXE_corral")),
         );
         agent_config.resources = options.agent_resources;
+        let cgroups_root = unique_cgroups_root();
+        agent_config.cgroups_root = cgroups_root.clone();
         agent_config.status_update_retry = Duration::from_secs(1);
         let agent_modules = AgentModules {
             hooks: vec![registry.create_hook("org_corral_hook_env", "test").unwrap()],
@@ -135,6 +146,7 @@ impl Cluster {
             master: master_addr,
             agent: agent_addr,
             work_dir,
+            cgroups_root,
             stop: vec![stop_master, stop_agent],
             handles: vec![m, a],
         }
@@ -172,6 +184,17 @@ impl Cluster {
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         let left: Vec<&str> = mounts.lines().filter(|l| l.contains(&dir)).collect();
         assert!(left.is_empty(), "mounts left behind on the host: {left:#?}");
+        if let Ok(freezer) = corral::containerizer::Freezer::detect(&self.cgroups_root) {
+            let base = freezer.base().to_path_buf();
+            let left: Vec<_> = std::fs::read_dir(&base)
+                .unwrap()
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.path())
+                .collect();
+            assert!(left.is_empty(), "freezer cgroups left behind: {left:#?}");
+            std::fs::remove_dir(&base).unwrap();
+        }
     }
 
     /// The sandbox of the latest run of `executor_id`.

@@ -140,6 +140,15 @@ pub struct CgroupsCpu {
     containers: HashMap<String, Container>,
 }
 
+impl Drop for CgroupsCpu {
+    fn drop(&mut self) {
+        self.cpu.remove_root_if_empty(&self.settings.root);
+        if let Some(cpuacct) = &self.cpuacct {
+            cpuacct.remove_root_if_empty(&self.settings.root);
+        }
+    }
+}
+
 /// Parameters of the cpu module besides the common ones.
 const CPU_PARAMETERS: &[&str] = &["cfs_quota"];
 

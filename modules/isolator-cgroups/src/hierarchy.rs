@@ -153,6 +153,12 @@ impl Hierarchy {
         self.root_dir(root).join(container_id)
     }
 
+    /// Removes the module's root cgroup if no container cgroup is left in it
+    /// (when the module is dropped at agent shutdown).
+    pub fn remove_root_if_empty(&self, root: &str) {
+        let _ = std::fs::remove_dir(self.root_dir(root));
+    }
+
     /// Creates the module's root cgroup if needed. On v2, also enables
     /// `controller` for every cgroup from the mount down to the root's
     /// children (`+controller` in each `cgroup.subtree_control`).

@@ -237,6 +237,7 @@ impl Drop for CgroupsMem {
         if let Some(watcher) = self.watcher.take() {
             let _ = watcher.join();
         }
+        self.hierarchy.remove_root_if_empty(&self.settings.root);
     }
 }
 

@@ -1,0 +1,146 @@
+//! The freezer cgroup (v1) around every container, as Mesos' Linux launcher
+//! keeps one: it holds every process the container ever started, whatever
+//! session or process group they moved to, so destroying a container
+//! without its own pid namespace still reaches `setsid` daemons: freeze,
+//! kill everything, thaw.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+/// How long a freeze may take before the processes are killed anyway.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long removing a cgroup waits for its last processes to go.
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Containers' freezer cgroups under `<mount>/<root>`.
+#[derive(Debug, Clone)]
+pub struct Freezer {
+    base: PathBuf,
+}
+
+/// The mount point of the v1 freezer hierarchy, from `/proc/self/mountinfo`.
+fn freezer_mount(mountinfo: &str) -> Option<PathBuf> {
+    mountinfo.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mut right = right.split_whitespace();
+        let (fstype, options) = (right.next()?, right.nth(1)?);
+        let mount_point = left.split_whitespace().nth(4)?;
+        (fstype == "cgroup" && options.split(',').any(|o| o == "freezer"))
+            .then(|| PathBuf::from(mount_point))
+    })
+}
+
+impl Freezer {
+    /// The freezer under cgroup `root`, when this machine has a v1 freezer
+    /// hierarchy this process may write; otherwise why not.
+    pub fn detect(root: &str) -> Result<Freezer, String> {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+        let mount = freezer_mount(&mountinfo)
+            .ok_or_else(|| "no cgroup v1 freezer hierarchy is mounted".to_owned())?;
+        let base = mount.join(root);
+        std::fs::create_dir_all(&base)
+            .map_err(|e| format!("cannot create {}: {e}", base.display()))?;
+        Ok(Freezer { base })
+    }
+
+    /// Removes `<root>` when no container cgroup is left in it (at agent
+    /// shutdown; a root still holding containers stays).
+    pub fn remove_root_if_empty(&self) {
+        let _ = std::fs::remove_dir(&self.base);
+    }
+
+    /// `<freezer mount>/<root>`.
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
+    fn cgroup(&self, container_id: &str) -> PathBuf {
+        self.base.join(container_id)
+    }
+
+    /// Puts `pid` (the container's first process, not yet released) into
+    /// the container's cgroup.
+    pub fn add(&self, container_id: &str, pid: u32) -> Result<(), String> {
+        let cgroup = self.cgroup(container_id);
+        std::fs::create_dir_all(&cgroup)
+            .map_err(|e| format!("cannot create {}: {e}", cgroup.display()))?;
+        std::fs::write(cgroup.join("cgroup.procs"), pid.to_string())
+            .map_err(|e| format!("cannot move pid {pid} into {}: {e}", cgroup.display()))
+    }
+
+    /// Freezes the container, kills every process in it, and thaws it so
+    /// the kills take effect.
+    pub fn kill_all(&self, container_id: &str) {
+        let cgroup = self.cgroup(container_id);
+        if !cgroup.is_dir() {
+            return;
+        }
+        let state = cgroup.join("freezer.state");
+        let _ = std::fs::write(&state, "FROZEN");
+        let deadline = Instant::now() + FREEZE_TIMEOUT;
+        while std::fs::read_to_string(&state).is_ok_and(|s| s.trim() == "FREEZING")
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for pid in procs(&cgroup) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = std::fs::write(&state, "THAWED");
+    }
+
+    /// Removes the container's cgroup once its processes are gone (killing
+    /// stragglers); succeeds when there is none.
+    pub fn remove(&self, container_id: &str) -> Result<(), String> {
+        let cgroup = self.cgroup(container_id);
+        let deadline = Instant::now() + REMOVE_TIMEOUT;
+        loop {
+            match std::fs::remove_dir(&cgroup) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(format!("cannot remove {}: {e}", cgroup.display()))
+                }
+                Err(_) => {
+                    if !procs(&cgroup).is_empty() {
+                        self.kill_all(container_id);
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+}
+
+fn procs(cgroup: &Path) -> Vec<i32> {
+    std::fs::read_to_string(cgroup.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_v1_freezer_among_the_mounts() {
+        let mountinfo = "\
+30 25 0:26 / /sys/fs/cgroup/cpu rw,relatime shared:9 - cgroup cgroup rw,cpu
+35 25 0:31 / /sys/fs/cgroup/freezer rw,relatime shared:14 - cgroup cgroup rw,freezer
+38 25 0:34 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw";
+        assert_eq!(
+            freezer_mount(mountinfo),
+            Some(PathBuf::from("/sys/fs/cgroup/freezer"))
+        );
+        let v2_only = "38 25 0:34 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw";
+        assert_eq!(freezer_mount(v2_only), None);
+    }
+}
