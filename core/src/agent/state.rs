@@ -90,6 +90,8 @@ pub struct AgentState {
     /// Calls to the master, while connected.
     pub to_master: Option<mpsc::UnboundedSender<ap::AgentCall>>,
     next_connection: u64,
+    /// What `/metrics/snapshot` cannot recompute from the state.
+    pub counters: crate::master::metrics::Counters,
 }
 
 /// The agent: its settings, modules and state.
@@ -101,6 +103,8 @@ pub struct Agent {
     pub endpoint: String,
     pub info: v1::AgentInfo,
     state: Mutex<AgentState>,
+    /// When the agent started.
+    pub started: std::time::Instant,
 }
 
 impl std::fmt::Debug for Agent {
@@ -151,6 +155,7 @@ impl Agent {
             endpoint,
             info,
             state: Mutex::new(AgentState::default()),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -169,9 +174,15 @@ impl Agent {
         tracing::info!(
             framework_id,
             task_id = %status.task_id.value,
+            agent_id = state.agent_id.as_deref().unwrap_or_default(),
             state = state_of(&status).as_str_name(),
-            "task status update"
+            "task state changed"
         );
+        state.counters.task_state(state_of(&status));
+        state.counters.bump(match status.source() {
+            Source::Executor => "valid_status_updates",
+            _ => "agent_status_updates",
+        });
         if let Some(head) = state.updates.add(framework_id, status) {
             self.send_update(state, framework_id, head);
         }
@@ -467,6 +478,7 @@ impl Agent {
             Err(message) => {
                 tracing::error!(framework_id, executor_id, %message, "executor launch failed");
                 framework.executors.insert(executor_id.clone(), run);
+                state.counters.bump("container_launch_errors");
                 let status = StatusBuilder::new(&task_id, TaskState::TaskFailed, Source::Agent)
                     .executor(Some(&executor_id))
                     .reason(Reason::ContainerLaunchFailed)
@@ -1012,6 +1024,25 @@ impl Agent {
     }
 
     /// Every executor, running and completed.
+    /// Resources of the running containers.
+    pub fn used_resources(&self) -> Vec<crate::domain::Resource> {
+        let state = self.lock();
+        state
+            .frameworks
+            .values()
+            .flat_map(|f| f.executors.values())
+            .flat_map(|run| {
+                container_resources(
+                    &run.info,
+                    run.tasks
+                        .values()
+                        .filter(|t| !is_terminal(t.state))
+                        .map(|t| &t.info),
+                )
+            })
+            .collect()
+    }
+
     pub fn executors(&self) -> Vec<ExecutorSummary> {
         let state = self.lock();
         let running = state.frameworks.iter().flat_map(|(fid, f)| {

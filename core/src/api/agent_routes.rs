@@ -30,6 +30,10 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/state", get(state))
         .route("/state.json", get(state))
         .route("/slave(1)/state", get(state))
+        .route("/flags", get(flags))
+        .route("/metrics/snapshot", get(metrics))
+        .route("/files/browse", get(browse))
+        .route("/files/browse.json", get(browse))
         .route("/monitor/statistics", get(statistics))
         .route("/monitor/statistics.json", get(statistics))
         .route("/files/read", get(read))
@@ -108,6 +112,171 @@ async fn statistics(State(agent): State<Arc<Agent>>) -> Response {
     }
 }
 
+/// `GET /flags`: the agent's settings, as strings.
+async fn flags(State(agent): State<Arc<Agent>>) -> Json<Value> {
+    let c = &agent.config;
+    let secs = |d: std::time::Duration| format!("{}secs", d.as_secs_f64());
+    Json(json!({"flags": {
+        "master": c.master,
+        "hostname": c.hostname,
+        "work_dir": c.work_dir.display().to_string(),
+        "resources": crate::master::format_resources(&c.resources_detected),
+        "isolation": agent.containerizer.isolator_names().join(","),
+        "cgroups_root": c.cgroups_root,
+        "executor_registration_timeout": secs(c.executor_registration_timeout),
+        "executor_shutdown_grace_period": secs(c.executor_shutdown_grace),
+        "status_update_retry": secs(c.status_update_retry),
+        "master_timeout": secs(c.master_timeout),
+        "version": crate::VERSION,
+    }}))
+}
+
+/// `GET /metrics/snapshot`: Mesos' `slave/...` keys, flat.
+async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
+    use crate::{domain::ResourceBag, master::metrics::live_metric, proto::v1::TaskState};
+    let executors = agent.executors();
+    let (registered, counters) = {
+        let state = agent.lock();
+        (
+            state.agent_id.is_some() && state.to_master.is_some(),
+            state
+                .counters
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut m = serde_json::Map::new();
+    let mut put = |k: &str, v: f64| {
+        m.insert(format!("slave/{k}"), json!(v));
+    };
+    put("uptime_secs", agent.started.elapsed().as_secs_f64());
+    put("registered", if registered { 1.0 } else { 0.0 });
+    let running: Vec<_> = executors.iter().filter(|e| !e.completed).collect();
+    let frameworks: std::collections::BTreeSet<_> =
+        running.iter().map(|e| e.framework_id.as_str()).collect();
+    put("frameworks_active", frameworks.len() as f64);
+    put("executors_running", running.len() as f64);
+    put(
+        "executors_terminated",
+        executors.iter().filter(|e| e.completed).count() as f64,
+    );
+    for state in [
+        TaskState::TaskStaging,
+        TaskState::TaskStarting,
+        TaskState::TaskRunning,
+        TaskState::TaskKilling,
+    ] {
+        let name = live_metric(state).unwrap_or_default();
+        let count = running
+            .iter()
+            .flat_map(|e| &e.tasks)
+            .filter(|(_, s)| *s == state)
+            .count();
+        put(&format!("tasks_{name}"), count as f64);
+    }
+    for name in ["finished", "failed", "killed", "lost", "error"] {
+        put(&format!("tasks_{name}"), 0.0);
+    }
+    put("container_launch_errors", 0.0);
+    put("valid_status_updates", 0.0);
+    for (key, count) in counters {
+        put(&key, count as f64);
+    }
+    let total = ResourceBag::new(&agent.config.resources_detected);
+    let used = ResourceBag::new(&agent.used_resources());
+    for name in ["cpus", "mem", "disk"] {
+        let (t, u) = (total.scalar(name), used.scalar(name));
+        put(&format!("{name}_total"), t);
+        put(&format!("{name}_used"), u);
+        put(
+            &format!("{name}_percent"),
+            if t > 0.0 { u / t } else { 0.0 },
+        );
+    }
+    Json(Value::Object(m))
+}
+
+#[derive(Debug, Deserialize)]
+struct BrowseQuery {
+    path: String,
+}
+
+/// `GET /files/browse?path=`: the entries of a sandbox directory, as Mesos
+/// lists them (`path`, `nlink`, `size`, `mtime`, `mode`, `uid`, `gid`).
+async fn browse(
+    State(agent): State<Arc<Agent>>,
+    query: Result<Query<BrowseQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    use std::os::unix::fs::MetadataExt;
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(_) => return error(400, "expecting 'path' in the query"),
+    };
+    let dir = match confine(&agent.config.work_dir, &q.path) {
+        Ok(p) => p,
+        Err((status, message)) => return error(status, message),
+    };
+    if !dir.is_dir() {
+        return error(400, format!("'{}' is not a directory", q.path));
+    }
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return error(500, format!("cannot list '{}'", q.path));
+    };
+    let mut list: Vec<Value> = entries
+        .flatten()
+        .filter_map(|e| {
+            let meta = std::fs::symlink_metadata(e.path()).ok()?;
+            Some(json!({
+                "path": Path::new(&q.path).join(e.file_name()).display().to_string(),
+                "nlink": meta.nlink(),
+                "size": meta.size(),
+                "mtime": meta.mtime(),
+                "mode": mode_string(&meta),
+                "uid": user_name(meta.uid()),
+                "gid": group_name(meta.gid()),
+            }))
+        })
+        .collect();
+    list.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+    Json(Value::Array(list)).into_response()
+}
+
+/// `drwxr-xr-x` for a directory with mode 755.
+fn mode_string(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let kind = if meta.is_dir() {
+        'd'
+    } else if meta.file_type().is_symlink() {
+        'l'
+    } else {
+        '-'
+    };
+    let mode = meta.permissions().mode();
+    let mut s = String::from(kind);
+    for shift in [6, 3, 0] {
+        let bits = (mode >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+    }
+    s
+}
+
+fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name)
+}
+
+fn group_name(gid: u32) -> String {
+    nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid))
+        .ok()
+        .flatten()
+        .map_or_else(|| gid.to_string(), |g| g.name)
+}
+
 #[derive(Debug, Deserialize)]
 struct ReadQuery {
     path: String,
@@ -125,6 +294,20 @@ fn confine(work_dir: &Path, path: &str) -> Result<PathBuf, (u16, String)> {
         return Err((
             400,
             format!("path '{path}' must be absolute (as /state reports sandboxes)"),
+        ));
+    }
+    // Refused before touching the filesystem, so nothing outside the
+    // sandboxes can even be probed for existence.
+    if requested
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err((403, format!("path '{path}' may not contain '..'")));
+    }
+    if !requested.starts_with(work_dir) && !requested.starts_with(&root) {
+        return Err((
+            403,
+            format!("path '{path}' is outside the agent's sandboxes"),
         ));
     }
     let real = requested

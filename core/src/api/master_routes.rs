@@ -1,7 +1,9 @@
 //! The master's HTTP surface.
 
+use crate::master::metrics::prometheus;
+
 use axum::{
-    extract::State,
+    extract::{Query, State},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -10,6 +12,8 @@ use axum::{
 
 use super::{
     agent_protocol,
+    http::error,
+    master_state::{self, TasksQuery},
     scheduler::{self, lock, SharedMaster},
 };
 
@@ -25,6 +29,19 @@ pub fn router(master: SharedMaster) -> Router {
         .route("/master/health", get(|| async { StatusCode::OK }))
         .route("/master/slaves", get(slaves))
         .route("/slaves", get(slaves))
+        .route("/master/state", get(state))
+        .route("/master/state.json", get(state))
+        .route("/state", get(state))
+        .route("/state.json", get(state))
+        .route("/master/frameworks", get(frameworks))
+        .route("/frameworks", get(frameworks))
+        .route("/master/tasks", get(tasks))
+        .route("/master/tasks.json", get(tasks))
+        .route("/tasks", get(tasks))
+        .route("/master/flags", get(flags))
+        .route("/flags", get(flags))
+        .route("/metrics/snapshot", get(metrics_snapshot))
+        .route("/metrics", get(metrics_prometheus))
         .with_state(master)
 }
 
@@ -56,22 +73,67 @@ async fn redirect(State(master): State<SharedMaster>) -> Response {
         .into_response()
 }
 
+#[derive(Debug, serde::Deserialize)]
+struct AgentFilter {
+    slave_id: Option<String>,
+}
+
 /// `GET /master/slaves`: the registered agents, in Mesos' JSON shape.
-async fn slaves(State(master): State<SharedMaster>) -> Json<serde_json::Value> {
-    let m = lock(&master);
-    let slaves: Vec<serde_json::Value> = m
-        .agents
-        .values()
-        .map(|a| {
-            serde_json::json!({
-                "id": a.id,
-                "hostname": a.info.hostname,
-                "port": a.info.port.unwrap_or(5051),
-                "pid": format!("slave(1)@{}", a.endpoint),
-                "active": a.connected(),
-                "resources": crate::master::resources_json(&a.info.resources),
-            })
-        })
-        .collect();
-    Json(serde_json::json!({ "slaves": slaves }))
+async fn slaves(
+    State(master): State<SharedMaster>,
+    Query(q): Query<AgentFilter>,
+) -> Json<serde_json::Value> {
+    Json(master_state::slaves(&lock(&master), q.slave_id.as_deref()))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct FrameworkFilter {
+    framework_id: Option<String>,
+}
+
+/// `GET /master/frameworks`.
+async fn frameworks(
+    State(master): State<SharedMaster>,
+    Query(q): Query<FrameworkFilter>,
+) -> Json<serde_json::Value> {
+    Json(master_state::frameworks(
+        &lock(&master),
+        q.framework_id.as_deref(),
+    ))
+}
+
+/// `GET /master/state` (alias `/state.json`).
+async fn state(State(master): State<SharedMaster>) -> Json<serde_json::Value> {
+    Json(master_state::state(&lock(&master)))
+}
+
+/// `GET /master/tasks?framework_id=&task_id=&limit=&offset=&order=`.
+async fn tasks(
+    State(master): State<SharedMaster>,
+    query: Result<Query<TasksQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return error(400, format!("bad query: {e}")),
+    };
+    match master_state::tasks(&lock(&master), &q) {
+        Ok(v) => Json(v).into_response(),
+        Err(message) => error(400, message),
+    }
+}
+
+/// `GET /master/flags`.
+async fn flags(State(master): State<SharedMaster>) -> Json<serde_json::Value> {
+    Json(master_state::flags(&lock(&master)))
+}
+
+/// `GET /metrics/snapshot`: flat JSON, Mesos' key names.
+async fn metrics_snapshot(State(master): State<SharedMaster>) -> Json<serde_json::Value> {
+    Json(serde_json::json!(master_state::metrics(&lock(&master))))
+}
+
+/// `GET /metrics`: the same figures in the Prometheus text format.
+async fn metrics_prometheus(State(master): State<SharedMaster>) -> Response {
+    let text = prometheus(&master_state::metrics(&lock(&master)));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

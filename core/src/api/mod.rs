@@ -6,4 +6,5 @@ pub mod codec;
 pub mod executor;
 pub mod http;
 pub mod master_routes;
+pub mod master_state;
 pub mod scheduler;

@@ -8,6 +8,7 @@
 
 mod allocator;
 mod convert;
+pub mod metrics;
 mod state;
 mod validation;
 
@@ -24,7 +25,7 @@ pub use convert::{
     labels_from_proto, labels_to_proto, resource_to_proto, resources_from_proto, resources_json,
     resources_to_proto,
 };
-pub use state::{CallError, Master, MasterSettings, TaskEntry};
+pub use state::{CallError, Master, MasterSettings, OfferView, TaskEntry};
 pub use validation::format_resources;
 
 use crate::{
@@ -92,6 +93,37 @@ pub async fn run(
         heartbeat_interval: config.heartbeat_interval,
         agent_ping_interval: config.agent_ping_interval,
         agent_timeout: config.agent_timeout,
+        flags: [
+            ("hostname", config.hostname.clone()),
+            ("port", port.to_string()),
+            (
+                "heartbeat_interval",
+                mesos_duration(config.heartbeat_interval),
+            ),
+            (
+                "allocation_interval",
+                mesos_duration(config.allocation_interval),
+            ),
+            (
+                "agent_ping_interval",
+                mesos_duration(config.agent_ping_interval),
+            ),
+            ("agent_timeout", mesos_duration(config.agent_timeout)),
+            ("allocator", modules.allocator.name().to_owned()),
+            (
+                "hooks",
+                modules
+                    .hooks
+                    .iter()
+                    .map(|h| h.name().to_owned())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("version", crate::VERSION.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
     };
     tracing::info!(master_id = %settings.master_id, port, allocator = modules.allocator.name(), "master starting");
     let allocator = AllocatorHandle::spawn(modules.allocator)?;
@@ -121,6 +153,15 @@ pub async fn run(
     result
 }
 
+/// A duration as Mesos prints flags: `15secs`, `500ms`.
+fn mesos_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}secs", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
 async fn allocation_loop(master: Arc<Mutex<Master>>, allocator: AllocatorHandle, every: Duration) {
     let wanted = lock(&master).allocation_wanted.clone();
     let mut ticker = tokio::time::interval(every);
@@ -129,8 +170,13 @@ async fn allocation_loop(master: Arc<Mutex<Master>>, allocator: AllocatorHandle,
             _ = ticker.tick() => {}
             _ = wanted.notified() => {}
         }
-        let now = lock(&master).now_ms();
+        let (now, stats) = {
+            let m = lock(&master);
+            (m.now_ms(), m.allocator_stats.clone())
+        };
+        let started = std::time::Instant::now();
         let grants = allocator.allocate(now).await;
+        stats.record(started.elapsed().as_micros() as u64);
         if !grants.is_empty() {
             lock(&master).apply_grants(grants);
         }

@@ -16,6 +16,7 @@ use tokio::{
 use super::{
     allocator::{AllocatorCommand, AllocatorHandle},
     convert::{labels_from_proto, labels_to_proto, resources_from_proto, resources_to_proto},
+    metrics::{AllocatorStats, Counters},
     validation::{validate_task, Context},
 };
 use crate::{
@@ -48,6 +49,17 @@ pub struct MasterSettings {
     pub agent_ping_interval: Duration,
     /// An agent not heard from for this long is removed.
     pub agent_timeout: Duration,
+    /// Every setting, as `/master/flags` shows it.
+    pub flags: BTreeMap<String, String>,
+}
+
+/// An offer that was made and not yet used, declined or rescinded.
+#[derive(Debug, Clone)]
+pub struct OfferView {
+    pub id: String,
+    pub framework_id: String,
+    pub agent_id: String,
+    pub resources: Vec<Resource>,
 }
 
 /// A refused call: the HTTP status and a message for the client.
@@ -148,6 +160,12 @@ pub struct Master {
     next_connection: u64,
     /// Wakes the allocation loop early.
     pub allocation_wanted: Arc<Notify>,
+    /// What `/metrics/snapshot` cannot recompute from the state.
+    pub counters: Counters,
+    /// Allocation cycles, recorded by the allocation loop.
+    pub allocator_stats: Arc<AllocatorStats>,
+    /// When the master started, in seconds since the epoch.
+    pub start_time: f64,
 }
 
 impl std::fmt::Debug for Master {
@@ -198,7 +216,28 @@ impl Master {
             next_offer: 0,
             next_connection: 0,
             allocation_wanted: Arc::new(Notify::new()),
+            counters: Counters::default(),
+            allocator_stats: AllocatorStats::new(),
+            start_time: crate::status::now_seconds(),
         }
+    }
+
+    /// The offers outstanding.
+    pub fn outstanding_offers(&self) -> Vec<OfferView> {
+        self.offers
+            .iter()
+            .map(|(id, o)| OfferView {
+                id: id.clone(),
+                framework_id: o.framework_id.clone(),
+                agent_id: o.agent_id.clone(),
+                resources: o.resources.clone(),
+            })
+            .collect()
+    }
+
+    /// Seconds since the master started.
+    pub fn uptime_secs(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
     }
 
     /// Milliseconds since the master started (the allocator's clock).
@@ -272,6 +311,7 @@ impl Master {
         call_framework_id: Option<&str>,
         subscribe: call::Subscribe,
     ) -> Result<(String, String, mpsc::UnboundedReceiver<Event>), CallError> {
+        self.counters.bump("messages_register_framework");
         let mut info = subscribe.framework_info;
         let info_id = info.id.as_ref().map(|id| id.value.clone());
         if info_id.as_deref() != call_framework_id {
@@ -392,6 +432,9 @@ impl Master {
             .ok_or_else(|| CallError::bad_request("Expecting 'framework_id' to be present"))?;
         self.check_stream(&framework_id, stream_id)?;
         let kind = call.r#type.and_then(|t| call::Type::try_from(t).ok());
+        if let Some(metric) = kind.and_then(call_metric) {
+            self.counters.bump(metric);
+        }
         fn need<T>(payload: Option<T>, name: &str) -> Result<T, CallError> {
             payload
                 .ok_or_else(|| CallError::bad_request(format!("Expecting '{name}' to be present")))
@@ -855,8 +898,9 @@ impl Master {
         self.recover(framework_id, &agent_id, remaining.to_list(), Some(refuse));
     }
 
-    fn task_error(&self, framework_id: &str, task: &v1::TaskInfo, message: &str) {
+    fn task_error(&mut self, framework_id: &str, task: &v1::TaskInfo, message: &str) {
         tracing::warn!(framework_id, task_id = %task.task_id.value, message, "invalid task");
+        self.counters.task_state(TaskState::TaskError);
         let status = StatusBuilder::new(&task.task_id.value, TaskState::TaskError, Source::Master)
             .reason(Reason::TaskInvalid)
             .message(message)
@@ -996,6 +1040,11 @@ impl Master {
             );
         }
 
+        self.counters.bump(if self.agents.contains_key(&id) {
+            "slave_reregistrations"
+        } else {
+            "slave_registrations"
+        });
         match self.agents.get_mut(&id) {
             Some(agent) => {
                 agent.info = info;
@@ -1141,7 +1190,21 @@ impl Master {
             return;
         };
         let mut recovered = None;
+        self.counters.bump("messages_status_update");
         if let Some(task) = framework.tasks.get_mut(&status.task_id.value) {
+            let state = state_of(&status);
+            if state_of(&task.status) != state {
+                tracing::info!(
+                    framework_id,
+                    task_id = %status.task_id.value,
+                    agent_id,
+                    state = state.as_str_name(),
+                    reason = status.reason.and_then(|r| Reason::try_from(r).ok()).map(|r| r.as_str_name()),
+                    "task state changed"
+                );
+                self.counters.task_state(state);
+            }
+            self.counters.bump("valid_status_updates");
             task.status = status.clone();
             if let Some(executor) = &status.executor_id {
                 task.executor_id = Some(executor.value.clone());
@@ -1163,6 +1226,7 @@ impl Master {
             return;
         };
         tracing::warn!(agent_id, why, "removing agent");
+        self.counters.bump("slave_removals");
         if let Some(conn) = &agent.connection {
             let _ = conn
                 .events
@@ -1200,6 +1264,8 @@ impl Master {
                     .executor(task.executor_id.as_deref())
                     .build();
                 task.status = status.clone();
+                tracing::info!(framework_id = %framework.id, task_id = %id, agent_id, state = "TASK_LOST", "task state changed");
+                self.counters.task_state(TaskState::TaskLost);
                 framework.completed.push_back(task);
                 lost.push((framework.id.clone(), status));
             }
@@ -1277,4 +1343,23 @@ fn master_event_of(
     };
     fill(&mut e);
     e
+}
+
+/// The `messages_*` counter (Mesos' v0 message names) of a scheduler call.
+fn call_metric(kind: call::Type) -> Option<&'static str> {
+    Some(match kind {
+        call::Type::Subscribe => "messages_register_framework",
+        call::Type::Teardown => "messages_unregister_framework",
+        call::Type::Accept => "messages_launch_tasks",
+        call::Type::Decline => "messages_decline_offers",
+        call::Type::Revive => "messages_revive_offers",
+        call::Type::Suppress => "messages_suppress_offers",
+        call::Type::Kill => "messages_kill_task",
+        call::Type::Shutdown => "messages_shutdown_executor",
+        call::Type::Acknowledge => "messages_status_update_acknowledgement",
+        call::Type::Reconcile => "messages_reconcile_tasks",
+        call::Type::Message => "messages_framework_to_executor",
+        call::Type::Request => "messages_resource_request",
+        _ => return None,
+    })
 }

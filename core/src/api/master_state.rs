@@ -1,0 +1,352 @@
+//! The master's operator views in Mesos' JSON shapes (`/master/state`,
+//! `/master/frameworks`, `/master/slaves`, `/master/tasks`,
+//! `/master/flags`, `/metrics/snapshot`), built from a locked [`Master`].
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::{
+    domain::{Resource, ResourceBag, ResourceValue},
+    master::{
+        metrics::{live_metric, terminal_metric},
+        resources_from_proto, Master, TaskEntry,
+    },
+    proto::v1::TaskState,
+    status::{is_terminal, state_of},
+};
+
+/// Resources as Mesos' v0 endpoints write them: an object with scalars
+/// summed (always `cpus`, `gpus`, `mem`, `disk`), ranges and sets as strings.
+pub fn resources_object(list: &[Resource]) -> Value {
+    let mut map = Map::new();
+    for name in ["cpus", "gpus", "mem", "disk"] {
+        map.insert(name.into(), json!(0.0));
+    }
+    for r in ResourceBag::new(list).to_list() {
+        let value = match r.value {
+            ResourceValue::Scalar(v) => {
+                let sum = map.get(&r.name).and_then(Value::as_f64).unwrap_or(0.0) + v;
+                json!(sum)
+            }
+            ResourceValue::Ranges(ranges) => json!(format!(
+                "[{}]",
+                ranges
+                    .iter()
+                    .map(|(b, e)| format!("{b}-{e}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            ResourceValue::Set(items) => json!(format!("{{{}}}", items.join(","))),
+        };
+        map.insert(r.name, value);
+    }
+    Value::Object(map)
+}
+
+pub fn task_json(task: &TaskEntry) -> Value {
+    let state = state_of(&task.status);
+    let mut status = json!({
+        "state": state.as_str_name(),
+        "timestamp": task.status.timestamp.unwrap_or_default(),
+    });
+    if let Some(message) = &task.status.message {
+        status["message"] = json!(message);
+    }
+    let labels: Vec<Value> = crate::master::labels_from_proto(task.info.labels.as_ref())
+        .into_iter()
+        .map(|kv| json!({"key": kv.key, "value": kv.value}))
+        .collect();
+    json!({
+        "id": task.info.task_id.value,
+        "name": task.info.name,
+        "framework_id": task.framework_id,
+        // Mesos leaves this empty for tasks of the command executor.
+        "executor_id": task.info.executor.as_ref().map(|e| e.executor_id.value.clone()).unwrap_or_default(),
+        "slave_id": task.agent_id,
+        "state": state.as_str_name(),
+        "resources": resources_object(&task.resources),
+        "statuses": [status],
+        "labels": labels,
+    })
+}
+
+fn live_resources<'a>(tasks: impl Iterator<Item = &'a TaskEntry>) -> Vec<Resource> {
+    tasks
+        .filter(|t| !is_terminal(state_of(&t.status)))
+        .flat_map(|t| t.resources.iter().cloned())
+        .collect()
+}
+
+fn framework_json(master: &Master, id: &str) -> Option<Value> {
+    let f = master.frameworks.get(id)?;
+    let offers: Vec<Value> = master
+        .outstanding_offers()
+        .into_iter()
+        .filter(|o| o.framework_id == id)
+        .map(|o| {
+            json!({"id": o.id, "framework_id": o.framework_id, "slave_id": o.agent_id,
+                   "resources": resources_object(&o.resources)})
+        })
+        .collect();
+    let offered: Vec<Resource> = master
+        .outstanding_offers()
+        .into_iter()
+        .filter(|o| o.framework_id == id)
+        .flat_map(|o| o.resources)
+        .collect();
+    let used = live_resources(f.tasks.values());
+    Some(json!({
+        "id": f.id,
+        "name": f.info.name,
+        "user": f.info.user,
+        "hostname": f.info.hostname.clone().unwrap_or_default(),
+        "role": f.role,
+        "roles": [f.role],
+        "principal": f.info.principal.clone().unwrap_or_default(),
+        "webui_url": f.info.webui_url.clone().unwrap_or_default(),
+        "failover_timeout": f.info.failover_timeout.unwrap_or(0.0),
+        "checkpoint": f.info.checkpoint.unwrap_or(false),
+        "active": f.connected(),
+        "connected": f.connected(),
+        "recovered": false,
+        "used_resources": resources_object(&used),
+        "resources": resources_object(&used),
+        "offered_resources": resources_object(&offered),
+        "tasks": f.tasks.values().map(task_json).collect::<Vec<_>>(),
+        "unreachable_tasks": [],
+        "completed_tasks": f.completed.iter().rev().map(task_json).collect::<Vec<_>>(),
+        "offers": offers,
+        "executors": [],
+    }))
+}
+
+fn agent_json(master: &Master, id: &str) -> Option<Value> {
+    let a = master.agents.get(id)?;
+    let tasks = master
+        .frameworks
+        .values()
+        .flat_map(|f| f.tasks.values())
+        .filter(|t| t.agent_id == id);
+    let used = live_resources(tasks);
+    let offered: Vec<Resource> = master
+        .outstanding_offers()
+        .into_iter()
+        .filter(|o| o.agent_id == id)
+        .flat_map(|o| o.resources)
+        .collect();
+    let total = resources_from_proto(&a.info.resources);
+    Some(json!({
+        "id": a.id,
+        "hostname": a.info.hostname,
+        "port": a.info.port.unwrap_or(5051),
+        "pid": format!("slave(1)@{}", a.endpoint),
+        "attributes": {},
+        "active": a.connected(),
+        "deactivated": !a.connected(),
+        "version": crate::VERSION,
+        "resources": resources_object(&total),
+        "unreserved_resources": resources_object(&total),
+        "reserved_resources": {},
+        "used_resources": resources_object(&used),
+        "offered_resources": resources_object(&offered),
+    }))
+}
+
+/// `{"frameworks": [...], "completed_frameworks": [], ...}`, optionally one.
+pub fn frameworks(master: &Master, only: Option<&str>) -> Value {
+    let list: Vec<Value> = master
+        .frameworks
+        .keys()
+        .filter(|id| only.is_none_or(|o| o == id.as_str()))
+        .filter_map(|id| framework_json(master, id))
+        .collect();
+    json!({"frameworks": list, "completed_frameworks": [], "unregistered_frameworks": []})
+}
+
+/// `{"slaves": [...], "recovered_slaves": []}`, optionally one.
+pub fn slaves(master: &Master, only: Option<&str>) -> Value {
+    let list: Vec<Value> = master
+        .agents
+        .keys()
+        .filter(|id| only.is_none_or(|o| o == id.as_str()))
+        .filter_map(|id| agent_json(master, id))
+        .collect();
+    json!({"slaves": list, "recovered_slaves": []})
+}
+
+/// Query of `/master/tasks`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct TasksQuery {
+    pub framework_id: Option<String>,
+    pub task_id: Option<String>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+    pub order: Option<String>,
+}
+
+/// `{"tasks": [...]}`: live then completed tasks, filtered and paged as
+/// Mesos does (default limit 100, newest first unless `order=asc`).
+pub fn tasks(master: &Master, q: &TasksQuery) -> Result<Value, String> {
+    let ascending = match q.order.as_deref() {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(other) => return Err(format!("'order' must be 'asc' or 'desc', not '{other}'")),
+    };
+    let mut all: Vec<&TaskEntry> = master
+        .frameworks
+        .values()
+        .filter(|f| q.framework_id.as_deref().is_none_or(|id| id == f.id))
+        .flat_map(|f| f.tasks.values().chain(f.completed.iter()))
+        .filter(|t| {
+            q.task_id
+                .as_deref()
+                .is_none_or(|id| id == t.info.task_id.value)
+        })
+        .collect();
+    all.sort_by(|a, b| {
+        let (ta, tb) = (
+            a.status.timestamp.unwrap_or_default(),
+            b.status.timestamp.unwrap_or_default(),
+        );
+        ta.total_cmp(&tb)
+    });
+    if !ascending {
+        all.reverse();
+    }
+    let list: Vec<Value> = all
+        .into_iter()
+        .skip(q.offset.unwrap_or(0))
+        .take(q.limit.unwrap_or(100))
+        .map(task_json)
+        .collect();
+    Ok(json!({ "tasks": list }))
+}
+
+/// `/master/flags`: every setting, as strings.
+pub fn flags(master: &Master) -> Value {
+    let flags: Map<String, Value> = master
+        .settings
+        .flags
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    json!({ "flags": flags })
+}
+
+/// `/master/state`: the whole master, in Mesos' shape.
+pub fn state(master: &Master) -> Value {
+    let agents = slaves(master, None);
+    let frameworks = frameworks(master, None);
+    let active = master.agents.values().filter(|a| a.connected()).count();
+    let pid = format!(
+        "master@{}:{}",
+        master.settings.hostname, master.settings.port
+    );
+    json!({
+        "version": crate::VERSION,
+        "corral_version": env!("CARGO_PKG_VERSION"),
+        "build_date": "",
+        "build_time": 0,
+        "build_user": "",
+        "start_time": master.start_time,
+        "elected_time": master.start_time,
+        "id": master.settings.master_id,
+        "pid": pid,
+        "hostname": master.settings.hostname,
+        "activated_slaves": active,
+        "deactivated_slaves": master.agents.len() - active,
+        "unreachable_slaves": 0,
+        "leader": pid,
+        "leader_info": {
+            "id": master.settings.master_id,
+            "hostname": master.settings.hostname,
+            "port": master.settings.port,
+            "pid": pid,
+        },
+        "flags": flags(master)["flags"],
+        "slaves": agents["slaves"],
+        "recovered_slaves": [],
+        "frameworks": frameworks["frameworks"],
+        "completed_frameworks": [],
+        "orphan_tasks": [],
+        "unregistered_frameworks": [],
+    })
+}
+
+/// `/metrics/snapshot`: Mesos' key names, flat.
+pub fn metrics(master: &Master) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    let mut put = |k: &str, v: f64| {
+        m.insert(format!("master/{k}"), v);
+    };
+    put("uptime_secs", master.uptime_secs());
+    put("elected", 1.0);
+    let connected = master.agents.values().filter(|a| a.connected()).count() as f64;
+    let agents = master.agents.len() as f64;
+    put("slaves_connected", connected);
+    put("slaves_disconnected", agents - connected);
+    put("slaves_active", connected);
+    put("slaves_inactive", agents - connected);
+    put("slaves_unreachable", 0.0);
+    let fw_connected = master.frameworks.values().filter(|f| f.connected()).count() as f64;
+    let fws = master.frameworks.len() as f64;
+    put("frameworks_connected", fw_connected);
+    put("frameworks_disconnected", fws - fw_connected);
+    put("frameworks_active", fw_connected);
+    put("frameworks_inactive", fws - fw_connected);
+    put(
+        "outstanding_offers",
+        master.outstanding_offers().len() as f64,
+    );
+    // Live states are gauges; terminal ones are counted as they happen.
+    let mut live: BTreeMap<&str, f64> = BTreeMap::new();
+    for state in [
+        TaskState::TaskStaging,
+        TaskState::TaskStarting,
+        TaskState::TaskRunning,
+        TaskState::TaskKilling,
+        TaskState::TaskUnreachable,
+    ] {
+        live.insert(live_metric(state).unwrap_or_default(), 0.0);
+    }
+    for task in master.frameworks.values().flat_map(|f| f.tasks.values()) {
+        if let Some(name) = live_metric(state_of(&task.status)) {
+            *live.entry(name).or_default() += 1.0;
+        }
+    }
+    for (name, count) in live {
+        put(&format!("tasks_{name}"), count);
+    }
+    for state in [
+        TaskState::TaskFinished,
+        TaskState::TaskFailed,
+        TaskState::TaskKilled,
+        TaskState::TaskLost,
+        TaskState::TaskError,
+    ] {
+        let name = format!("tasks_{}", terminal_metric(state).unwrap_or_default());
+        put(&name, master.counters.get(&name) as f64);
+    }
+    for (key, count) in master.counters.iter() {
+        put(key, *count as f64);
+    }
+    let total: Vec<Resource> = master
+        .agents
+        .values()
+        .flat_map(|a| resources_from_proto(&a.info.resources))
+        .collect();
+    let used = live_resources(master.frameworks.values().flat_map(|f| f.tasks.values()));
+    let (total, used) = (ResourceBag::new(&total), ResourceBag::new(&used));
+    for name in ["cpus", "mem", "disk", "gpus"] {
+        let (t, u) = (total.scalar(name), used.scalar(name));
+        put(&format!("{name}_total"), t);
+        put(&format!("{name}_used"), u);
+        put(
+            &format!("{name}_percent"),
+            if t > 0.0 { u / t } else { 0.0 },
+        );
+    }
+    master.allocator_stats.snapshot(&mut m);
+    m
+}

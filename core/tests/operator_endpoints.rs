@@ -1,0 +1,226 @@
+//! The operator surfaces in Mesos' shapes: master and agent state, flags,
+//! metrics (JSON and Prometheus), tasks with filters, and sandbox browsing
+//! and reading that cannot escape the agent's sandboxes.
+
+mod common;
+
+use common::{task, Cluster, Scheduler};
+use corral::api::codec::Encoding;
+use serde_json::{json, Value};
+
+async fn get(url: String) -> (u16, String) {
+    let response = reqwest::get(&url).await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+async fn get_json(url: String) -> Value {
+    let (status, body) = get(url.clone()).await;
+    assert_eq!(status, 200, "{url}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+}
+
+/// A cluster with one framework, one running task (`sleeper`) and one
+/// finished task (`quick`).
+async fn busy_cluster() -> (Cluster, Scheduler) {
+    let cluster = Cluster::start().await;
+    let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    let offer = s.offer().await;
+    s.launch(
+        &offer,
+        vec![
+            task("sleeper", &offer, "echo sleeping; sleep 600", 0.5, 64.0),
+            task("quick", &offer, "echo done", 0.1, 32.0),
+        ],
+    )
+    .await;
+    for id in ["sleeper", "quick"] {
+        assert_eq!(s.update_for(id).await["state"], "TASK_RUNNING");
+    }
+    assert_eq!(s.update_for("quick").await["state"], "TASK_FINISHED");
+    (cluster, s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn master_state_frameworks_tasks_and_flags_have_mesos_shapes() {
+    let (cluster, s) = busy_cluster().await;
+    let master = format!("http://{}", cluster.master);
+    for path in ["/master/state", "/state.json", "/master/state.json"] {
+        let state = get_json(format!("{master}{path}")).await;
+        for key in [
+            "version",
+            "id",
+            "pid",
+            "hostname",
+            "start_time",
+            "leader",
+            "flags",
+        ] {
+            assert!(state.get(key).is_some(), "{path} has '{key}': {state}");
+        }
+        assert_eq!(state["activated_slaves"], 1);
+        let agent = &state["slaves"][0];
+        assert_eq!(agent["resources"]["cpus"], json!(4.0), "{agent}");
+        assert_eq!(agent["resources"]["ports"], "[31000-31100]");
+        assert_eq!(agent["used_resources"]["cpus"], json!(0.5), "{agent}");
+        assert_eq!(agent["active"], true);
+        let framework = &state["frameworks"][0];
+        assert_eq!(framework["id"], s.framework_id.as_str());
+        assert_eq!(framework["active"], true);
+        assert_eq!(framework["used_resources"]["mem"], json!(64.0));
+        let running = &framework["tasks"][0];
+        assert_eq!(running["id"], "sleeper");
+        assert_eq!(running["state"], "TASK_RUNNING");
+        assert_eq!(running["slave_id"], agent["id"]);
+        assert_eq!(running["framework_id"], s.framework_id.as_str());
+        assert_eq!(
+            running["executor_id"], "",
+            "command tasks have no executor id"
+        );
+        assert_eq!(running["statuses"][0]["state"], "TASK_RUNNING");
+        let done = &framework["completed_tasks"][0];
+        assert_eq!(done["id"], "quick");
+        assert_eq!(done["state"], "TASK_FINISHED");
+    }
+
+    let frameworks = get_json(format!("{master}/master/frameworks")).await;
+    assert_eq!(frameworks["frameworks"].as_array().unwrap().len(), 1);
+    let none = get_json(format!("{master}/master/frameworks?framework_id=nope")).await;
+    assert_eq!(none["frameworks"], json!([]));
+    let slaves = get_json(format!("{master}/master/slaves")).await;
+    assert_eq!(slaves["slaves"].as_array().unwrap().len(), 1);
+
+    let tasks = get_json(format!("{master}/master/tasks")).await;
+    let ids: Vec<&str> = tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{tasks}");
+    assert!(
+        ids.contains(&"sleeper") && ids.contains(&"quick"),
+        "{ids:?}"
+    );
+    let one = get_json(format!("{master}/master/tasks?task_id=quick")).await;
+    assert_eq!(one["tasks"][0]["state"], "TASK_FINISHED");
+    let limited = get_json(format!("{master}/master/tasks?limit=1")).await;
+    assert_eq!(limited["tasks"].as_array().unwrap().len(), 1);
+    let (code, body) = get(format!("{master}/master/tasks?order=sideways")).await;
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("'order'"), "{body}");
+    let (code, body) = get(format!("{master}/master/tasks?limit=many")).await;
+    assert_eq!(code, 400, "{body}");
+
+    let flags = get_json(format!("{master}/master/flags")).await;
+    assert_eq!(flags["flags"]["allocator"], "org_corral_allocator_drf");
+    assert_eq!(flags["flags"]["allocation_interval"], "100ms");
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_tasks_agents_frameworks_and_calls() {
+    let (cluster, _s) = busy_cluster().await;
+    let master = format!("http://{}", cluster.master);
+    let m = get_json(format!("{master}/metrics/snapshot")).await;
+    let figure = |k: &str| {
+        m[k].as_f64()
+            .unwrap_or_else(|| panic!("metrics/snapshot has no '{k}': {m}"))
+    };
+    assert_eq!(figure("master/tasks_running"), 1.0);
+    assert_eq!(figure("master/tasks_finished"), 1.0);
+    assert_eq!(figure("master/tasks_failed"), 0.0);
+    assert_eq!(figure("master/slaves_active"), 1.0);
+    assert_eq!(figure("master/frameworks_active"), 1.0);
+    assert_eq!(figure("master/cpus_total"), 4.0);
+    assert_eq!(figure("master/cpus_used"), 0.5);
+    assert!(figure("master/uptime_secs") > 0.0);
+    assert!(figure("master/messages_launch_tasks") >= 1.0);
+    assert_eq!(figure("master/messages_register_framework"), 1.0);
+    assert!(figure("allocator/mesos/allocation_runs") >= 1.0);
+    assert_eq!(figure("master/slave_registrations"), 1.0);
+
+    let (code, text) = get(format!("{master}/metrics")).await;
+    assert_eq!(code, 200);
+    assert!(
+        text.contains("# TYPE corral_master_tasks_running gauge\ncorral_master_tasks_running 1\n"),
+        "{text}"
+    );
+
+    let agent = format!("http://{}", cluster.agent);
+    let a = get_json(format!("{agent}/metrics/snapshot")).await;
+    assert_eq!(a["slave/registered"], json!(1.0), "{a}");
+    assert_eq!(a["slave/tasks_running"], json!(1.0), "{a}");
+    assert_eq!(a["slave/tasks_finished"], json!(1.0), "{a}");
+    assert_eq!(a["slave/cpus_total"], json!(4.0), "{a}");
+    assert_eq!(a["slave/cpus_used"], json!(0.5), "{a}");
+    assert_eq!(a["slave/executors_running"], json!(1.0), "{a}");
+    let flags = get_json(format!("{agent}/flags")).await;
+    assert_eq!(
+        flags["flags"]["work_dir"],
+        cluster.work_dir.path().display().to_string()
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandboxes_can_be_browsed_and_read_but_not_escaped() {
+    let (cluster, _s) = busy_cluster().await;
+    let agent = format!("http://{}", cluster.agent);
+    let sandbox = cluster.sandbox_of("sleeper");
+    let dir = sandbox.display().to_string();
+
+    let listing = get_json(format!("{agent}/files/browse?path={dir}")).await;
+    let stdout = listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == format!("{dir}/stdout"))
+        .unwrap_or_else(|| panic!("stdout listed: {listing}"));
+    assert_eq!(stdout["mode"].as_str().unwrap().len(), 10);
+    assert!(stdout["mode"].as_str().unwrap().starts_with('-'));
+    let owner = nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .unwrap()
+        .unwrap()
+        .name;
+    assert_eq!(stdout["uid"], owner.as_str(), "owners are names: {stdout}");
+    assert!(
+        stdout["gid"].as_str().is_some_and(|g| !g.is_empty()),
+        "{stdout}"
+    );
+    assert!(stdout["size"].as_u64().is_some() && stdout["mtime"].as_i64().is_some());
+
+    let read = get_json(format!("{agent}/files/read?path={dir}/stdout&offset=0")).await;
+    assert!(
+        read["data"].as_str().unwrap().contains("sleeping"),
+        "{read}"
+    );
+    let size = get_json(format!("{agent}/files/read?path={dir}/stdout&offset=-1")).await;
+    assert_eq!(size["data"], "");
+    assert!(size["offset"].as_u64().unwrap() > 0);
+
+    // Escapes: a symlink out of the sandbox, `..`, an absolute path
+    // elsewhere, a relative path; and a path that does not exist.
+    std::os::unix::fs::symlink("/etc/passwd", sandbox.join("passwd")).unwrap();
+    let cases = [
+        (format!("{dir}/passwd"), 403),
+        (format!("{dir}/../../../../../../../../../etc/passwd"), 403),
+        ("/etc/passwd".to_owned(), 403),
+        ("/no/such/file/outside".to_owned(), 403),
+        ("etc/passwd".to_owned(), 400),
+        (format!("{dir}/no-such-file"), 404),
+    ];
+    for (path, expected) in cases {
+        for endpoint in ["read", "browse"] {
+            let (code, body) = get(format!("{agent}/files/{endpoint}?path={path}")).await;
+            assert_eq!(code, expected, "/files/{endpoint}?path={path}: {body}");
+            assert!(
+                !body.contains("root:"),
+                "nothing of /etc/passwd leaks: {body}"
+            );
+        }
+    }
+    let (code, _) = get(format!("{agent}/files/browse")).await;
+    assert_eq!(code, 400, "browse without a path");
+    cluster.stop().await;
+}
