@@ -2,7 +2,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use corral::cli::{Cli, Command};
-use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
@@ -11,12 +10,14 @@ fn main() -> anyhow::Result<ExitCode> {
     if matches!(cli.command, Command::ContainerLaunch) {
         return Ok(corral::containerizer::launch_helper::run());
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("CORRAL_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // --log-level/--log-format, else CORRAL_LOG/CORRAL_LOG_FORMAT; to stderr.
+    let logging = cli
+        .log_settings(|var| std::env::var(var).ok())
+        .and_then(|settings| corral::cli::init_logging(&settings));
+    if let Err(e) = logging {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::FAILURE);
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     let ok = runtime.block_on(corral::cli::run(
         cli,

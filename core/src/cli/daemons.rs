@@ -1,30 +1,23 @@
 //! `corral master`, `corral agent` and `corral local`: configuration, modules
 //! and listeners wired into the daemons, which run until Ctrl-C or SIGTERM.
 
-use std::{io::Write, path::PathBuf, time::Duration};
+use std::{io::Write, time::Duration};
 
 use tokio::{net::TcpListener, sync::watch};
 
-use super::modules_cmd::{print_modules, report};
+use super::{
+    modules_cmd::{print_modules, report},
+    AgentArgs, Daemon, DaemonArgs, LocalArgs, MasterArgs,
+};
 use crate::{
     agent::{self, AgentConfig, AgentModules, ResourceOverrides},
-    config::{AgentSection, LoadedConfig, MasterSection},
+    config::{keys::key, AgentSection, LoadedConfig, MasterSection, Section},
     domain::{parse_resources, ResourceValue},
     master::{self, MasterConfig, MasterModules},
     module_host::{Instances, ModuleRegistry},
 };
 
 type Out<'a> = &'a mut (dyn Write + Send);
-
-/// Agent settings given on the command line (they win over the file).
-#[derive(Debug, Default)]
-pub struct AgentFlags {
-    pub master: Option<String>,
-    pub ip: Option<String>,
-    pub port: Option<u16>,
-    pub work_dir: Option<PathBuf>,
-    pub resources: Option<String>,
-}
 
 fn secs(value: f64) -> Duration {
     Duration::from_secs_f64(value.clamp(0.001, 1e9))
@@ -39,17 +32,51 @@ async fn terminated() {
     }
 }
 
-fn load(
-    config: Option<PathBuf>,
+/// Where `name` of `section` was set: the flag or variable with its value,
+/// or the file.
+fn origin(loaded: &LoadedConfig, section: Section, name: &str) -> String {
+    key(section, name).map_or_else(
+        || loaded.source.display().to_string(),
+        |k| loaded.origin_of(k),
+    )
+}
+
+/// Listens on `ip:port`; an error names where they were set.
+async fn listen(
+    loaded: &LoadedConfig,
+    section: Section,
+    ip: &str,
+    port: u16,
+    err: Out<'_>,
+) -> std::io::Result<Option<TcpListener>> {
+    match TcpListener::bind((ip, port)).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) => {
+            writeln!(
+                err,
+                "error: cannot listen on {ip}:{port} ({section} ip from {}, port from {}): {e}",
+                origin(loaded, section, "ip"),
+                origin(loaded, section, "port"),
+            )?;
+            Ok(None)
+        }
+    }
+}
+
+/// The configuration (file, `CORRAL_*` variables, flags) and its modules.
+fn load<D: Daemon>(
+    args: &DaemonArgs<D>,
     err: Out<'_>,
 ) -> std::io::Result<Option<(LoadedConfig, ModuleRegistry)>> {
-    let loaded = match LoadedConfig::load(config.as_deref()) {
+    let loaded = match args.load_config(std::env::vars_os()) {
         Ok(l) => l,
         Err(e) => {
             writeln!(err, "error: {e}")?;
             return Ok(None);
         }
     };
+    tracing::info!(configuration = %loaded.describe(), "configuration loaded");
+    tracing::debug!(config = ?loaded.config, "effective configuration");
     let (registry, errors) = loaded.load_modules();
     if !report(&errors, err)? {
         return Ok(None);
@@ -80,7 +107,8 @@ fn master_parts(
     let Some(allocator) = instances.allocator else {
         writeln!(
             err,
-            "error: {source}: no allocator module selected; set `allocator` in [modules]"
+            "error: {source}: no allocator module selected; set `allocator` in [modules], \
+             CORRAL_MODULES_ALLOCATOR or --allocator"
         )?;
         return Ok(None);
     };
@@ -93,6 +121,9 @@ fn master_parts(
         allocation_interval: secs(section.allocation_interval_secs),
         agent_ping_interval: secs(section.agent_ping_interval_secs),
         agent_timeout: secs(section.agent_timeout_secs),
+        registry: section.registry.clone(),
+        agent_reregister_timeout: secs(section.agent_reregister_timeout_secs),
+        recovery_agent_removal_limit: section.recovery_agent_removal_limit,
     };
     Ok(Some((
         config,
@@ -124,7 +155,7 @@ fn overrides(text: Option<&str>) -> Result<ResourceOverrides, String> {
 fn agent_config(
     section: &AgentSection,
     master: String,
-    source: &str,
+    loaded: &LoadedConfig,
 ) -> Result<AgentConfig, String> {
     let work_dir = section
         .work_dir
@@ -137,58 +168,53 @@ fn agent_config(
         .hostname
         .clone()
         .unwrap_or_else(|| section.ip.clone());
-    config.resources = overrides(section.resources.as_deref())
-        .map_err(|e| format!("{source}: [agent] resources: {e}"))?;
+    config.resources = overrides(section.resources.as_deref()).map_err(|e| {
+        format!(
+            "{}: [agent] resources: {e}",
+            origin(loaded, Section::Agent, "resources")
+        )
+    })?;
     config.status_update_retry = secs(section.status_update_retry_secs);
     config.executor_registration_timeout = secs(section.executor_registration_timeout_secs);
     config.executor_shutdown_grace = secs(section.executor_shutdown_grace_secs);
+    config.executor_heartbeat_interval = secs(section.executor_heartbeat_interval_secs);
+    config.master_timeout = secs(section.master_timeout_secs);
     config.cgroups_root = section.cgroups_root.clone();
     Ok(config)
 }
 
-pub async fn master(
-    config: Option<PathBuf>,
-    ip: Option<String>,
-    port: Option<u16>,
-    err: Out<'_>,
-) -> std::io::Result<bool> {
-    let Some((mut loaded, registry)) = load(config, err)? else {
+pub async fn master(args: MasterArgs, err: Out<'_>) -> std::io::Result<bool> {
+    let Some((loaded, registry)) = load(&args, err)? else {
         return Ok(false);
     };
-    let section = &mut loaded.config.master;
-    section.ip = ip.unwrap_or_else(|| section.ip.clone());
-    section.port = port.unwrap_or(section.port);
     let Some(instances) = instantiate(&loaded.master_selection(), &registry, err)? else {
         return Ok(false);
     };
-    let source = loaded.source.display().to_string();
+    let source = origin(&loaded, Section::Modules, "allocator");
     let section = loaded.config.master.clone();
     let Some((config, modules)) = master_parts(&section, instances, &source, err)? else {
         return Ok(false);
     };
-    let listener = TcpListener::bind((section.ip.as_str(), section.port)).await?;
+    let Some(listener) = listen(&loaded, Section::Master, &section.ip, section.port, err).await?
+    else {
+        return Ok(false);
+    };
     master::run(listener, config, modules, terminated()).await?;
     Ok(true)
 }
 
-pub async fn agent(
-    config: Option<PathBuf>,
-    flags: AgentFlags,
-    err: Out<'_>,
-) -> std::io::Result<bool> {
-    let Some((mut loaded, registry)) = load(config, err)? else {
+pub async fn agent(args: AgentArgs, err: Out<'_>) -> std::io::Result<bool> {
+    let Some((loaded, registry)) = load(&args, err)? else {
         return Ok(false);
     };
-    let source = loaded.source.display().to_string();
-    let section = &mut loaded.config.agent;
-    if let Some(ip) = flags.ip {
-        section.ip = ip;
-    }
-    section.port = flags.port.unwrap_or(section.port);
-    section.work_dir = flags.work_dir.or(section.work_dir.take());
-    section.resources = flags.resources.or(section.resources.take());
-    let Some(master) = flags.master.or(section.master.clone()) else {
-        writeln!(err, "error: no master given: pass --master HOST:PORT or set `master` in [agent] of {source}")?;
+    let section = loaded.config.agent.clone();
+    let Some(master) = section.master.clone() else {
+        writeln!(
+            err,
+            "error: no master given: pass --master HOST:PORT, set CORRAL_AGENT_MASTER, \
+             or set `master` in [agent] of {}",
+            loaded.source.display()
+        )?;
         return Ok(false);
     };
     let summary = isolation_summary(&loaded);
@@ -200,15 +226,17 @@ pub async fn agent(
     let Some(instances) = instantiate(&loaded.selection(), &registry, err)? else {
         return Ok(false);
     };
-    let section = loaded.config.agent.clone();
-    let config = match agent_config(&section, master, &source) {
+    let config = match agent_config(&section, master, &loaded) {
         Ok(c) => c,
         Err(e) => {
             writeln!(err, "error: {e}")?;
             return Ok(false);
         }
     };
-    let listener = TcpListener::bind((section.ip.as_str(), section.port)).await?;
+    let Some(listener) = listen(&loaded, Section::Agent, &section.ip, section.port, err).await?
+    else {
+        return Ok(false);
+    };
     agent::run(
         listener,
         config,
@@ -240,19 +268,10 @@ fn isolation_summary(loaded: &LoadedConfig) -> String {
     }
 }
 
-pub async fn local(
-    config: Option<PathBuf>,
-    port: Option<u16>,
-    work_dir: Option<PathBuf>,
-    out: Out<'_>,
-    err: Out<'_>,
-) -> std::io::Result<bool> {
-    let Some((mut loaded, registry)) = load(config, err)? else {
+pub async fn local(args: LocalArgs, out: Out<'_>, err: Out<'_>) -> std::io::Result<bool> {
+    let Some((loaded, registry)) = load(&args, err)? else {
         return Ok(false);
     };
-    let source = loaded.source.display().to_string();
-    loaded.config.master.port = port.unwrap_or(loaded.config.master.port);
-    loaded.config.agent.work_dir = work_dir.or(loaded.config.agent.work_dir.take());
     // Master and agent each get their own module instances.
     let Some(master_instances) = instantiate(&loaded.master_selection(), &registry, err)? else {
         return Ok(false);
@@ -260,36 +279,51 @@ pub async fn local(
     let Some(agent_instances) = instantiate(&loaded.selection(), &registry, err)? else {
         return Ok(false);
     };
+    let source = origin(&loaded, Section::Modules, "allocator");
     let section = loaded.config.master.clone();
     let Some((master_config, master_modules)) =
         master_parts(&section, master_instances, &source, err)?
     else {
         return Ok(false);
     };
-    let master_listener = TcpListener::bind((section.ip.as_str(), section.port)).await?;
+    let Some(master_listener) =
+        listen(&loaded, Section::Master, &section.ip, section.port, err).await?
+    else {
+        return Ok(false);
+    };
     let master_addr = master_listener.local_addr()?;
-    let agent_listener = TcpListener::bind((loaded.config.agent.ip.as_str(), 0)).await?;
+    let agent_ip = loaded.config.agent.ip.clone();
+    let Some(agent_listener) = listen(&loaded, Section::Agent, &agent_ip, 0, err).await? else {
+        return Ok(false);
+    };
     let agent_addr = agent_listener.local_addr()?;
-    let agent_config = match agent_config(&loaded.config.agent, master_addr.to_string(), &source) {
+    let agent_config = match agent_config(&loaded.config.agent, master_addr.to_string(), &loaded) {
         Ok(c) => c,
         Err(e) => {
             writeln!(err, "error: {e}")?;
             return Ok(false);
         }
     };
-    writeln!(out, "corral local: configuration {source}")?;
-    print_modules(&registry, out)?;
-    writeln!(out, "{}", isolation_summary(&loaded))?;
-    writeln!(
-        out,
-        "master: http://{master_addr}   agent: http://{agent_addr}   work dir: {}",
-        agent_config.work_dir.display()
-    )?;
-    writeln!(
-        out,
-        "try:    corral execute --master {master_addr} --command 'echo hello'"
-    )?;
-    out.flush()?;
+    // The banner is for whoever started us; a closed stdout (a supervisor
+    // that stopped reading) must not take the cluster down.
+    let banner = (|| -> std::io::Result<()> {
+        writeln!(out, "corral local: configuration {}", loaded.describe())?;
+        print_modules(&registry, out)?;
+        writeln!(out, "{}", isolation_summary(&loaded))?;
+        writeln!(
+            out,
+            "master: http://{master_addr}   agent: http://{agent_addr}   work dir: {}",
+            agent_config.work_dir.display()
+        )?;
+        writeln!(
+            out,
+            "try:    corral execute --master {master_addr} --command 'echo hello'"
+        )?;
+        out.flush()
+    })();
+    if let Err(e) = banner {
+        tracing::warn!(error = %e, "cannot write the banner to stdout; running on");
+    }
 
     let (stop, stopped) = watch::channel(false);
     let wait = |mut rx: watch::Receiver<bool>| async move {

@@ -5,11 +5,27 @@
 mod daemons;
 mod execute;
 mod modules_cmd;
+mod ps;
 mod sandbox;
+mod summary;
+mod tail;
 
-use std::{io::Write, path::PathBuf};
+use std::{
+    ffi::OsString,
+    fmt,
+    io::{IsTerminal, Write},
+    marker::PhantomData,
+    path::PathBuf,
+    sync::OnceLock,
+};
 
-use clap::{Parser, Subcommand};
+use clap::{Arg, ArgMatches, Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{
+    keys::{key, keys_of},
+    ConfigError, Key, LoadedConfig, Origin, Override, Section,
+};
 
 pub use modules_cmd::ModulesCommand;
 
@@ -22,49 +38,30 @@ pub use modules_cmd::ModulesCommand;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// What to log: a level (error, warn, info, debug, trace) or any tracing
+    /// filter, e.g. "info,corral::agent=debug" [env: CORRAL_LOG] [default: info]
+    #[arg(long, global = true, value_name = "FILTER", help_heading = "Logging")]
+    pub log_level: Option<String>,
+    /// How to write logs to stderr: text lines or one JSON object per line
+    /// [env: CORRAL_LOG_FORMAT] [default: text]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        help_heading = "Logging"
+    )]
+    pub log_format: Option<LogFormat>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a master and an agent in one process (all-in-one mode).
-    Local {
-        /// Configuration file; the embedded config/local.toml when omitted.
-        #[arg(long, env = "CORRAL_CONFIG")]
-        config: Option<PathBuf>,
-        /// The master's port (the agent picks a free one).
-        #[arg(long)]
-        port: Option<u16>,
-        /// Where sandboxes live.
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
-    },
+    Local(LocalArgs),
     /// Run a master.
-    Master {
-        #[arg(long, env = "CORRAL_CONFIG")]
-        config: Option<PathBuf>,
-        /// The address to listen on.
-        #[arg(long)]
-        ip: Option<String>,
-        #[arg(long)]
-        port: Option<u16>,
-    },
+    Master(MasterArgs),
     /// Run an agent.
-    Agent {
-        #[arg(long, env = "CORRAL_CONFIG")]
-        config: Option<PathBuf>,
-        /// `host:port` of the master.
-        #[arg(long)]
-        master: Option<String>,
-        #[arg(long)]
-        ip: Option<String>,
-        #[arg(long)]
-        port: Option<u16>,
-        #[arg(long)]
-        work_dir: Option<PathBuf>,
-        /// Resources replacing detected ones, e.g. "cpus:2;mem:1024".
-        #[arg(long)]
-        resources: Option<String>,
-    },
+    Agent(AgentArgs),
     /// Launch one task and follow it, like mesos-execute.
     Execute {
         /// `host:port` of the master.
@@ -78,6 +75,35 @@ pub enum Command {
         /// The task's name.
         #[arg(long, default_value = "corral-execute")]
         name: String,
+    },
+    /// List a cluster's running tasks, like mesos-ps.
+    Ps {
+        /// `host:port` of the master.
+        #[arg(long)]
+        master: String,
+        /// Include finished tasks.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print a task's stdout (or another sandbox file), like mesos-tail.
+    Tail {
+        /// `host:port` of the master.
+        #[arg(long)]
+        master: String,
+        /// The task whose sandbox to read.
+        task_id: String,
+        /// The file in the sandbox.
+        #[arg(long, default_value = "stdout")]
+        file: String,
+        /// Keep printing as the file grows, until the task has ended.
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Summarise a cluster: agents, frameworks, tasks and resources.
+    State {
+        /// `host:port` of the master.
+        #[arg(long)]
+        master: String,
     },
     /// Inspect module libraries.
     Modules {
@@ -93,6 +119,311 @@ pub enum Command {
     ContainerLaunch,
 }
 
+/// How logs are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON format).
+    Json,
+}
+
+/// The logging a command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// A `tracing` filter.
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+impl Cli {
+    /// `--log-level` and `--log-format`, else `CORRAL_LOG` and
+    /// `CORRAL_LOG_FORMAT` (read through `env`; empty counts as unset),
+    /// else `info` and text. A bad value is an error naming where it came
+    /// from.
+    pub fn log_settings(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<LogSettings, String> {
+        let env = |var: &str| env(var).filter(|v| !v.trim().is_empty());
+        let (filter, origin) = match (&self.log_level, env("CORRAL_LOG")) {
+            (Some(level), _) => (level.clone(), "--log-level"),
+            (None, Some(level)) => (level, "CORRAL_LOG"),
+            (None, None) => ("info".to_owned(), "the default log level"),
+        };
+        EnvFilter::try_new(&filter)
+            .map_err(|e| format!("{origin}='{filter}': not a log filter: {e}"))?;
+        let format = match (self.log_format, env("CORRAL_LOG_FORMAT")) {
+            (Some(format), _) => format,
+            (None, Some(format)) => LogFormat::from_str(format.trim(), true)
+                .map_err(|_| format!("CORRAL_LOG_FORMAT='{format}': expected text or json"))?,
+            (None, None) => LogFormat::Text,
+        };
+        Ok(LogSettings { filter, format })
+    }
+}
+
+/// Installs the global `tracing` subscriber: logs to stderr, filtered and
+/// formatted as `settings` say.
+pub fn init_logging(settings: &LogSettings) -> Result<(), String> {
+    let filter = EnvFilter::try_new(&settings.filter).map_err(|e| e.to_string())?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match settings.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    }
+    .map_err(|e| format!("cannot set up logging: {e}"))
+}
+
+/// A flag of `corral master`, `agent` or `local` and the configuration keys
+/// it sets.
+#[derive(Debug)]
+pub struct DaemonFlag {
+    /// The long name, without dashes.
+    pub long: &'static str,
+    pub keys: Vec<&'static Key>,
+    /// Replaces the first key's description.
+    pub help: Option<&'static str>,
+}
+
+impl DaemonFlag {
+    fn of(key: &'static Key) -> DaemonFlag {
+        DaemonFlag {
+            long: key.flag,
+            keys: vec![key],
+            help: None,
+        }
+    }
+
+    fn of_module_keys(names: &'static [&'static str]) -> impl Iterator<Item = DaemonFlag> {
+        names
+            .iter()
+            .filter_map(|name| key(Section::Modules, name))
+            .map(DaemonFlag::of)
+    }
+
+    /// The `--help` text: what it does, its variables and its default.
+    fn help_text(&self) -> String {
+        let first = self.keys[0];
+        let vars: Vec<String> = self.keys.iter().map(|k| k.env_var()).collect();
+        let default = default_text(first).map_or_else(String::new, |d| format!(" [default: {d}]"));
+        format!(
+            "{} [env: {}]{default}",
+            self.help.unwrap_or(first.help),
+            vars.join(", ")
+        )
+    }
+}
+
+/// What `key` is without `--config`, as `--help` shows it: `None` when it
+/// is unset, or a path (whose default the description gives).
+fn default_text(key: &Key) -> Option<String> {
+    static DEFAULTS: OnceLock<toml::Table> = OnceLock::new();
+    let defaults = DEFAULTS.get_or_init(|| {
+        LoadedConfig::load_layered(None, &[])
+            .ok()
+            .and_then(|l| toml::Table::try_from(&l.config).ok())
+            .unwrap_or_default()
+    });
+    if key.kind == crate::config::Kind::Path {
+        return None;
+    }
+    let value = defaults.get(key.section.name())?.get(key.name)?;
+    Some(match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Array(items) if items.is_empty() => "\"\"".to_owned(),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(","),
+        toml::Value::Float(f) => f.to_string(),
+        other => other.to_string(),
+    })
+}
+
+/// `corral master`, `agent` or `local`: which flags it takes.
+pub trait Daemon: fmt::Debug + Clone + Copy + Send + Sync + 'static {
+    /// The flags, in `--help` order (after `--config`).
+    fn flags() -> Vec<DaemonFlag>;
+}
+
+/// `corral master`.
+#[derive(Debug, Clone, Copy)]
+pub struct MasterDaemon;
+
+/// `corral agent`.
+#[derive(Debug, Clone, Copy)]
+pub struct AgentDaemon;
+
+/// `corral local`.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalDaemon;
+
+impl Daemon for MasterDaemon {
+    fn flags() -> Vec<DaemonFlag> {
+        keys_of(Section::Master)
+            .map(DaemonFlag::of)
+            .chain(DaemonFlag::of_module_keys(&[
+                "manifest",
+                "allocator",
+                "hooks",
+            ]))
+            .collect()
+    }
+}
+
+impl Daemon for AgentDaemon {
+    fn flags() -> Vec<DaemonFlag> {
+        keys_of(Section::Agent)
+            .map(DaemonFlag::of)
+            .chain(DaemonFlag::of_module_keys(&[
+                "manifest",
+                "isolation",
+                "isolation_unprivileged",
+                "hooks",
+            ]))
+            .collect()
+    }
+}
+
+impl Daemon for LocalDaemon {
+    fn flags() -> Vec<DaemonFlag> {
+        let master = |name| key(Section::Master, name).expect("a [master] key");
+        let agent = |name| key(Section::Agent, name).expect("an [agent] key");
+        [
+            DaemonFlag {
+                long: "ip",
+                keys: vec![master("ip"), agent("ip")],
+                help: Some("The address master and agent listen on"),
+            },
+            DaemonFlag {
+                long: "port",
+                keys: vec![master("port")],
+                help: Some("The master's port (the agent picks a free one)"),
+            },
+            DaemonFlag::of(agent("work_dir")),
+            DaemonFlag::of(agent("resources")),
+        ]
+        .into_iter()
+        .chain(DaemonFlag::of_module_keys(&[
+            "manifest",
+            "allocator",
+            "isolation",
+            "isolation_unprivileged",
+            "hooks",
+        ]))
+        .collect()
+    }
+}
+
+/// The arguments of a daemon: `--config` and a flag per configuration key,
+/// each kept as an [`Override`] of its keys.
+#[derive(Debug, Clone)]
+pub struct DaemonArgs<D> {
+    /// `--config` (or `CORRAL_CONFIG`); the embedded `config/local.toml`
+    /// when `None`.
+    pub config: Option<PathBuf>,
+    /// The flags given, as overrides of their keys.
+    pub flags: Vec<Override>,
+    daemon: PhantomData<D>,
+}
+
+pub type MasterArgs = DaemonArgs<MasterDaemon>;
+pub type AgentArgs = DaemonArgs<AgentDaemon>;
+pub type LocalArgs = DaemonArgs<LocalDaemon>;
+
+impl<D> Default for DaemonArgs<D> {
+    fn default() -> Self {
+        DaemonArgs {
+            config: None,
+            flags: Vec::new(),
+            daemon: PhantomData,
+        }
+    }
+}
+
+impl<D: Daemon> DaemonArgs<D> {
+    /// The configuration file (or the embedded defaults), then the
+    /// `CORRAL_*` variables among `env`, then the flags.
+    pub fn load_config<I, N, V>(&self, env: I) -> Result<LoadedConfig, ConfigError>
+    where
+        I: IntoIterator<Item = (N, V)>,
+        N: Into<OsString>,
+        V: Into<OsString>,
+    {
+        let mut layers = Override::from_env(env)?;
+        layers.extend(self.flags.iter().cloned());
+        LoadedConfig::load_layered(self.config.as_deref(), &layers)
+    }
+}
+
+impl<D: Daemon> clap::FromArgMatches for DaemonArgs<D> {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = Self::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        if let Some(config) = matches.get_one::<PathBuf>("config") {
+            self.config = Some(config.clone());
+        }
+        for flag in D::flags() {
+            if let Some(raw) = matches.get_one::<String>(flag.long) {
+                self.flags.retain(|o| o.origin != Origin::Flag(flag.long));
+                for key in &flag.keys {
+                    self.flags.push(Override::flag(flag.long, key, raw.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<D: Daemon> clap::Args for DaemonArgs<D> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let cmd = cmd
+            .arg(
+                Arg::new("config")
+                    .long("config")
+                    .env("CORRAL_CONFIG")
+                    .value_name("FILE")
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .help(
+                        "Configuration file with [modules], [master] and [agent] tables; \
+                         the embedded config/local.toml when omitted",
+                    ),
+            )
+            .after_help(
+                "Precedence: a flag, then its CORRAL_* variable, then the --config file, \
+                 then the default. The variable CORRAL_<TABLE>_<KEY> of a flag names the \
+                 key it sets: CORRAL_AGENT_WORK_DIR is work_dir in [agent]. Lists are \
+                 comma-separated. See docs/configuration.md.",
+            );
+        D::flags().into_iter().fold(cmd, |cmd, flag| {
+            let heading = match flag.keys[0].section {
+                Section::Modules => Some("Modules"),
+                Section::Master | Section::Agent => None,
+            };
+            cmd.arg(
+                Arg::new(flag.long)
+                    .long(flag.long)
+                    .value_name(flag.keys[0].value_name)
+                    .help(flag.help_text())
+                    .help_heading(heading),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
 /// Runs a parsed command line.
 pub async fn run(
     cli: Cli,
@@ -100,39 +431,23 @@ pub async fn run(
     err: &mut (dyn Write + Send),
 ) -> std::io::Result<bool> {
     match cli.command {
-        Command::Local {
-            config,
-            port,
-            work_dir,
-        } => daemons::local(config, port, work_dir, out, err).await,
-        Command::Master { config, ip, port } => daemons::master(config, ip, port, err).await,
-        Command::Agent {
-            config,
-            master,
-            ip,
-            port,
-            work_dir,
-            resources,
-        } => {
-            daemons::agent(
-                config,
-                daemons::AgentFlags {
-                    master,
-                    ip,
-                    port,
-                    work_dir,
-                    resources,
-                },
-                err,
-            )
-            .await
-        }
+        Command::Local(args) => daemons::local(args, out, err).await,
+        Command::Master(args) => daemons::master(args, err).await,
+        Command::Agent(args) => daemons::agent(args, err).await,
         Command::Execute {
             master,
             command,
             resources,
             name,
         } => execute::run(&master, &command, &resources, &name, out, err).await,
+        Command::Ps { master, all } => ps::run(&master, all, out, err).await,
+        Command::Tail {
+            master,
+            task_id,
+            file,
+            follow,
+        } => tail::run(&master, &task_id, &file, follow, out, err).await,
+        Command::State { master } => summary::run(&master, out, err).await,
         Command::Modules { command } => modules_cmd::run(command, out, err),
         Command::ContainerLaunch => {
             writeln!(
