@@ -10,7 +10,7 @@ use crate::{
     domain::{Resource, ResourceBag, ResourceValue},
     master::{
         metrics::{live_metric, terminal_metric},
-        resources_from_proto, Master, TaskEntry,
+        resources_from_proto, FrameworkState, Master, TaskEntry,
     },
     proto::v1::TaskState,
     status::{is_terminal, state_of},
@@ -79,7 +79,11 @@ fn live_resources<'a>(tasks: impl Iterator<Item = &'a TaskEntry>) -> Vec<Resourc
 }
 
 fn framework_json(master: &Master, id: &str) -> Option<Value> {
-    let f = master.frameworks.get(id)?;
+    master.frameworks.get(id).map(|f| framework_view(master, f))
+}
+
+fn framework_view(master: &Master, f: &FrameworkState) -> Value {
+    let id = f.id.as_str();
     let offers: Vec<Value> = master
         .outstanding_offers()
         .into_iter()
@@ -96,7 +100,7 @@ fn framework_json(master: &Master, id: &str) -> Option<Value> {
         .flat_map(|o| o.resources)
         .collect();
     let used = live_resources(f.tasks.values());
-    Some(json!({
+    json!({
         "id": f.id,
         "name": f.info.name,
         "user": f.info.user,
@@ -118,7 +122,7 @@ fn framework_json(master: &Master, id: &str) -> Option<Value> {
         "completed_tasks": f.completed.iter().rev().map(task_json).collect::<Vec<_>>(),
         "offers": offers,
         "executors": [],
-    }))
+    })
 }
 
 fn agent_json(master: &Master, id: &str) -> Option<Value> {
@@ -161,7 +165,14 @@ pub fn frameworks(master: &Master, only: Option<&str>) -> Value {
         .filter(|id| only.is_none_or(|o| o == id.as_str()))
         .filter_map(|id| framework_json(master, id))
         .collect();
-    json!({"frameworks": list, "completed_frameworks": [], "unregistered_frameworks": []})
+    let completed: Vec<Value> = master
+        .completed_frameworks
+        .iter()
+        .rev()
+        .filter(|f| only.is_none_or(|o| o == f.id))
+        .map(|f| framework_view(master, f))
+        .collect();
+    json!({"frameworks": list, "completed_frameworks": completed, "unregistered_frameworks": []})
 }
 
 /// `{"slaves": [...], "recovered_slaves": []}`, optionally one.
@@ -197,6 +208,7 @@ pub fn tasks(master: &Master, q: &TasksQuery) -> Result<Value, String> {
         .frameworks
         .values()
         .filter(|f| q.framework_id.as_deref().is_none_or(|id| id == f.id))
+        .chain(master.completed_frameworks.iter())
         .flat_map(|f| f.tasks.values().chain(f.completed.iter()))
         .filter(|t| {
             q.task_id
@@ -268,7 +280,7 @@ pub fn state(master: &Master) -> Value {
         "slaves": agents["slaves"],
         "recovered_slaves": [],
         "frameworks": frameworks["frameworks"],
-        "completed_frameworks": [],
+        "completed_frameworks": frameworks["completed_frameworks"],
         "orphan_tasks": [],
         "unregistered_frameworks": [],
     })

@@ -9,6 +9,7 @@
 mod allocator;
 mod convert;
 pub mod metrics;
+pub mod registry;
 mod state;
 mod validation;
 
@@ -25,7 +26,7 @@ pub use convert::{
     labels_from_proto, labels_to_proto, resource_to_proto, resources_from_proto, resources_json,
     resources_to_proto,
 };
-pub use state::{CallError, Master, MasterSettings, OfferView, TaskEntry};
+pub use state::{CallError, FrameworkState, Master, MasterSettings, OfferView, TaskEntry};
 pub use validation::format_resources;
 
 use crate::{
@@ -42,6 +43,12 @@ pub struct MasterConfig {
     pub allocation_interval: Duration,
     pub agent_ping_interval: Duration,
     pub agent_timeout: Duration,
+    /// The registry file; none keeps nothing across restarts.
+    pub registry: Option<std::path::PathBuf>,
+    /// How long admitted agents have to re-register after a restart.
+    pub agent_reregister_timeout: Duration,
+    /// See [`MasterSettings::recovery_agent_removal_limit`].
+    pub recovery_agent_removal_limit: f64,
 }
 
 impl Default for MasterConfig {
@@ -52,6 +59,9 @@ impl Default for MasterConfig {
             allocation_interval: Duration::from_secs(1),
             agent_ping_interval: Duration::from_secs(15),
             agent_timeout: Duration::from_secs(75),
+            registry: None,
+            agent_reregister_timeout: Duration::from_secs(600),
+            recovery_agent_removal_limit: 1.0,
         }
     }
 }
@@ -93,6 +103,7 @@ pub async fn run(
         heartbeat_interval: config.heartbeat_interval,
         agent_ping_interval: config.agent_ping_interval,
         agent_timeout: config.agent_timeout,
+        recovery_agent_removal_limit: config.recovery_agent_removal_limit,
         flags: [
             ("hostname", config.hostname.clone()),
             ("port", port.to_string()),
@@ -120,6 +131,21 @@ pub async fn run(
                     .join(","),
             ),
             ("version", crate::VERSION.to_owned()),
+            (
+                "registry",
+                config
+                    .registry
+                    .as_ref()
+                    .map_or("in_memory".to_owned(), |p| p.display().to_string()),
+            ),
+            (
+                "agent_reregister_timeout",
+                mesos_duration(config.agent_reregister_timeout),
+            ),
+            (
+                "recovery_agent_removal_limit",
+                format!("{}", config.recovery_agent_removal_limit),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -127,11 +153,19 @@ pub async fn run(
     };
     tracing::info!(master_id = %settings.master_id, port, allocator = modules.allocator.name(), "master starting");
     let allocator = AllocatorHandle::spawn(modules.allocator)?;
-    let master = Arc::new(Mutex::new(Master::new(
-        settings,
-        allocator.clone(),
-        modules.hooks,
-    )));
+    let mut state = Master::new(settings, allocator.clone(), modules.hooks);
+    if let Some(path) = &config.registry {
+        let (registry, recovered) =
+            registry::Registry::open(path).map_err(std::io::Error::other)?;
+        tracing::info!(
+            registry = %path.display(),
+            agents = recovered.agents.len(),
+            frameworks = recovered.frameworks.len(),
+            "registry read"
+        );
+        state.recover_from_registry(registry, recovered, config.agent_reregister_timeout);
+    }
+    let master = Arc::new(Mutex::new(state));
 
     let allocation = tokio::spawn(allocation_loop(
         master.clone(),

@@ -17,6 +17,7 @@ use super::{
     allocator::{AllocatorCommand, AllocatorHandle},
     convert::{labels_from_proto, labels_to_proto, resources_from_proto, resources_to_proto},
     metrics::{AllocatorStats, Counters},
+    registry::{AgentRecord, FrameworkRecord, Recovered, Registry},
     validation::{validate_task, Context},
 };
 use crate::{
@@ -36,6 +37,8 @@ use crate::{
 
 /// How many finished tasks to remember per framework.
 const COMPLETED_TASKS_KEPT: usize = 1000;
+/// How many removed frameworks the master keeps for operators.
+const COMPLETED_FRAMEWORKS_KEPT: usize = 50;
 /// `Filters.refuse_seconds` when a DECLINE or ACCEPT gives none (Mesos' default).
 const DEFAULT_REFUSE_SECONDS: f64 = 5.0;
 
@@ -51,6 +54,10 @@ pub struct MasterSettings {
     pub agent_timeout: Duration,
     /// Every setting, as `/master/flags` shows it.
     pub flags: BTreeMap<String, String>,
+    /// The largest share of admitted agents that may be removed at once
+    /// for not re-registering after a failover (Mesos'
+    /// `recovery_agent_removal_limit`).
+    pub recovery_agent_removal_limit: f64,
 }
 
 /// An offer that was made and not yet used, declined or rescinded.
@@ -166,6 +173,17 @@ pub struct Master {
     pub allocator_stats: Arc<AllocatorStats>,
     /// When the master started, in seconds since the epoch.
     pub start_time: f64,
+    /// Where admitted agents and frameworks are kept across restarts.
+    registry: Option<Registry>,
+    /// Admitted agents that have not re-registered since the master
+    /// started, and when they are given up on.
+    recovering: BTreeMap<String, AgentRecord>,
+    recovery_deadline: Instant,
+    /// Agents removed since the master started (their unknown tasks
+    /// reconcile as lost with `REASON_AGENT_REMOVED`).
+    removed_agents: BTreeSet<String>,
+    /// Frameworks removed since the master started, newest last.
+    pub completed_frameworks: VecDeque<FrameworkState>,
 }
 
 impl std::fmt::Debug for Master {
@@ -219,6 +237,11 @@ impl Master {
             counters: Counters::default(),
             allocator_stats: AllocatorStats::new(),
             start_time: crate::status::now_seconds(),
+            registry: None,
+            recovering: BTreeMap::new(),
+            recovery_deadline: Instant::now(),
+            removed_agents: BTreeSet::new(),
+            completed_frameworks: VecDeque::new(),
         }
     }
 
@@ -384,6 +407,7 @@ impl Master {
                 tracing::info!(framework_id = %id, "framework subscribed");
             }
         }
+        self.persist_framework(&id);
         self.allocation_wanted.notify_one();
         Ok((id, stream_id, rx))
     }
@@ -400,6 +424,7 @@ impl Master {
         framework.disconnected_at = Some(Instant::now());
         let offers: Vec<String> = std::mem::take(&mut framework.offers).into_iter().collect();
         tracing::info!(framework_id, "framework disconnected");
+        self.persist_framework(framework_id);
         self.allocator.send(AllocatorCommand::SetFrameworkActive(
             framework_id.to_owned(),
             false,
@@ -537,6 +562,11 @@ impl Master {
             return;
         };
         tracing::info!(framework_id, why, "removing framework");
+        if let Some(registry) = &self.registry {
+            if let Err(e) = registry.remove_framework(framework_id) {
+                tracing::error!(framework_id, error = %e, "cannot remove the framework from the registry");
+            }
+        }
         for offer in std::mem::take(&mut framework.offers) {
             self.offers.remove(&offer);
         }
@@ -561,6 +591,27 @@ impl Master {
             .send(AllocatorCommand::RemoveFramework(framework_id.to_owned()));
         // Dropping the connection ends the SUBSCRIBE stream.
         drop(framework.connection.take());
+        // Kept for operators (Mesos' completed_frameworks): tasks still
+        // live are killed with the framework.
+        for (task_id, mut task) in std::mem::take(&mut framework.tasks) {
+            if !is_terminal(state_of(&task.status)) {
+                task.status = StatusBuilder::new(&task_id, TaskState::TaskKilled, Source::Master)
+                    .reason(Reason::FrameworkRemoved)
+                    .message(format!("Framework removed: {why}"))
+                    .agent(&task.agent_id)
+                    .executor(task.executor_id.as_deref())
+                    .build();
+                self.counters.task_state(TaskState::TaskKilled);
+            }
+            framework.completed.push_back(task);
+        }
+        while framework.completed.len() > COMPLETED_TASKS_KEPT {
+            framework.completed.pop_front();
+        }
+        self.completed_frameworks.push_back(framework);
+        if self.completed_frameworks.len() > COMPLETED_FRAMEWORKS_KEPT {
+            self.completed_frameworks.pop_front();
+        }
     }
 
     fn kill(&mut self, framework_id: &str, kill: call::Kill) {
@@ -657,8 +708,29 @@ impl Master {
             reconcile
                 .tasks
                 .iter()
+                .filter(|t| {
+                    // Tasks of an agent still re-registering get no answer
+                    // until it is back or removed, as in Mesos.
+                    framework.tasks.contains_key(&t.task_id.value)
+                        || !t
+                            .agent_id
+                            .as_ref()
+                            .is_some_and(|a| self.recovering.contains_key(&a.value))
+                })
                 .map(|t| match framework.tasks.get(&t.task_id.value) {
                     Some(task) => answer(task),
+                    None if t
+                        .agent_id
+                        .as_ref()
+                        .is_some_and(|a| self.removed_agents.contains(&a.value)) =>
+                    {
+                        let agent = &t.agent_id.as_ref().expect("checked").value;
+                        StatusBuilder::new(&t.task_id.value, TaskState::TaskLost, Source::Master)
+                            .reason(Reason::AgentRemoved)
+                            .message(format!("Reconciliation: agent {agent} was removed"))
+                            .agent(agent)
+                            .build()
+                    }
                     None => {
                         let mut b = StatusBuilder::new(
                             &t.task_id.value,
@@ -1040,11 +1112,21 @@ impl Master {
             );
         }
 
-        self.counters.bump(if self.agents.contains_key(&id) {
+        let known = self.agents.contains_key(&id) || self.recovering.remove(&id).is_some();
+        self.counters.bump(if known {
             "slave_reregistrations"
         } else {
             "slave_registrations"
         });
+        if let Some(registry) = &self.registry {
+            let record = AgentRecord {
+                info: info.clone(),
+                endpoint: subscribe.endpoint.clone(),
+            };
+            if let Err(e) = registry.admit_agent(&id, &record) {
+                tracing::error!(agent_id = %id, error = %e, "cannot admit the agent to the registry");
+            }
+        }
         match self.agents.get_mut(&id) {
             Some(agent) => {
                 agent.info = info;
@@ -1227,6 +1309,7 @@ impl Master {
         };
         tracing::warn!(agent_id, why, "removing agent");
         self.counters.bump("slave_removals");
+        self.forget_agent(agent_id);
         if let Some(conn) = &agent.connection {
             let _ = conn
                 .events
@@ -1279,6 +1362,9 @@ impl Master {
     /// frameworks whose failover timeout passed.
     pub fn tick(&mut self) {
         let now = Instant::now();
+        if !self.recovering.is_empty() && now >= self.recovery_deadline {
+            self.give_up_recovering_agents();
+        }
         let silent: Vec<String> = self
             .agents
             .values()
@@ -1314,6 +1400,9 @@ impl Master {
 
     /// Closes every stream (the master is shutting down).
     pub fn close_all(&mut self) {
+        // The registry file is released now, so a master started in its
+        // place (in this process too) can open it.
+        self.registry = None;
         for framework in self.frameworks.values_mut() {
             framework.connection = None;
         }
@@ -1343,6 +1432,136 @@ fn master_event_of(
     };
     fill(&mut e);
     e
+}
+
+// ----- registry and recovery ---------------------------------------------------
+
+impl Master {
+    /// Starts from what the registry kept: frameworks wait (inactive) for
+    /// their schedulers until their failover deadline; admitted agents have
+    /// `reregister_timeout` to come back before they are removed.
+    pub fn recover_from_registry(
+        &mut self,
+        registry: Registry,
+        recovered: Recovered,
+        reregister_timeout: Duration,
+    ) {
+        let now = Instant::now();
+        let wall = crate::status::now_seconds();
+        for (id, record) in recovered.frameworks {
+            let timeout = record.info.failover_timeout.unwrap_or(0.0).clamp(0.0, 1e9);
+            // A framework connected when the master went down gets its whole
+            // failover timeout from now.
+            let remaining = record
+                .failover_deadline
+                .map_or(timeout, |d| (d - wall).clamp(0.0, timeout));
+            let disconnected_at = now
+                .checked_sub(Duration::from_secs_f64(timeout - remaining))
+                .unwrap_or(now);
+            let role = role_of(&record.info);
+            self.allocator
+                .send(AllocatorCommand::AddFramework(framework_spec(
+                    &id, &role, false,
+                )));
+            tracing::info!(framework_id = %id, remaining_secs = remaining, "framework recovered from the registry");
+            self.frameworks.insert(
+                id.clone(),
+                FrameworkState {
+                    id,
+                    info: record.info,
+                    role,
+                    connection: None,
+                    tasks: BTreeMap::new(),
+                    completed: VecDeque::new(),
+                    offers: BTreeSet::new(),
+                    disconnected_at: Some(disconnected_at),
+                },
+            );
+        }
+        for (id, record) in recovered.agents {
+            tracing::info!(agent_id = %id, endpoint = %record.endpoint, "agent recovered from the registry; waiting for it to re-register");
+            self.recovering.insert(id, record);
+        }
+        self.recovery_deadline = now + reregister_timeout;
+        self.registry = Some(registry);
+    }
+
+    /// Writes a framework's record (connected, or with its deadline).
+    fn persist_framework(&self, framework_id: &str) {
+        let (Some(registry), Some(framework)) = (&self.registry, self.frameworks.get(framework_id))
+        else {
+            return;
+        };
+        let failover_deadline = framework.disconnected_at.map(|at| {
+            let timeout = framework
+                .info
+                .failover_timeout
+                .unwrap_or(0.0)
+                .clamp(0.0, 1e9);
+            crate::status::now_seconds() - at.elapsed().as_secs_f64() + timeout
+        });
+        let record = FrameworkRecord {
+            info: framework.info.clone(),
+            failover_deadline,
+        };
+        if let Err(e) = registry.put_framework(framework_id, &record) {
+            tracing::error!(framework_id, error = %e, "cannot write the framework to the registry");
+        }
+    }
+
+    /// An agent is gone for good: out of the registry, remembered as removed.
+    fn forget_agent(&mut self, agent_id: &str) {
+        if let Some(registry) = &self.registry {
+            if let Err(e) = registry.remove_agent(agent_id) {
+                tracing::error!(agent_id, error = %e, "cannot remove the agent from the registry");
+            }
+        }
+        self.removed_agents.insert(agent_id.to_owned());
+    }
+
+    /// The re-registration timeout passed: admitted agents that did not come
+    /// back are removed, unless that would be more than the removal limit.
+    fn give_up_recovering_agents(&mut self) {
+        let missing = self.recovering.len();
+        let admitted = missing + self.agents.len();
+        let share = missing as f64 / admitted.max(1) as f64;
+        if share > self.settings.recovery_agent_removal_limit {
+            tracing::error!(
+                missing,
+                admitted,
+                limit = self.settings.recovery_agent_removal_limit,
+                "refusing to remove agents that did not re-register: more than the recovery removal limit; they stay admitted until they return or an operator intervenes"
+            );
+            self.recovery_deadline = Instant::now() + self.settings.agent_timeout;
+            return;
+        }
+        for (agent_id, _) in std::mem::take(&mut self.recovering) {
+            tracing::warn!(
+                agent_id,
+                "agent did not re-register after master failover; removing it"
+            );
+            self.counters.bump("recovery_slave_removals");
+            self.counters.bump("slave_removals");
+            self.forget_agent(&agent_id);
+            let ids: Vec<String> = self.frameworks.keys().cloned().collect();
+            for framework_id in ids {
+                self.send(
+                    &framework_id,
+                    Event {
+                        r#type: Some(event::Type::Failure as i32),
+                        failure: Some(event::Failure {
+                            agent_id: Some(v1::AgentId {
+                                value: agent_id.clone(),
+                            }),
+                            executor_id: None,
+                            status: None,
+                        }),
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+    }
 }
 
 /// The `messages_*` counter (Mesos' v0 message names) of a scheduler call.

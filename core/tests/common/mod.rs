@@ -55,6 +55,8 @@ pub struct Cluster {
     pub work_dir: tempfile::TempDir,
     /// Where the agent makes its containers' freezer cgroups.
     pub cgroups_root: String,
+    master_config: MasterConfig,
+    modules: ModuleRegistry,
     stop: Vec<tokio::sync::oneshot::Sender<()>>,
     handles: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -66,6 +68,10 @@ pub struct Options {
     pub agent_timeout: Duration,
     /// Manifest text added to the shipped allocator and hook.
     pub extra_manifest: String,
+    /// Whether the master keeps a registry (in the work dir).
+    pub registry: bool,
+    pub agent_reregister_timeout: Duration,
+    pub recovery_agent_removal_limit: f64,
     /// Isolator modules the agent uses, in order.
     pub isolation: Vec<String>,
 }
@@ -82,12 +88,50 @@ impl Default for Options {
             },
             agent_timeout: Duration::from_secs(75),
             extra_manifest: String::new(),
+            registry: false,
+            agent_reregister_timeout: Duration::from_secs(600),
+            recovery_agent_removal_limit: 1.0,
             isolation: Vec::new(),
         }
     }
 }
 
+/// Starts a master on `listener`; stop it with the returned sender.
+fn spawn_master(
+    listener: TcpListener,
+    config: MasterConfig,
+    modules: &ModuleRegistry,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    JoinHandle<std::io::Result<()>>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let modules = MasterModules {
+        allocator: modules
+            .create_allocator("org_corral_allocator_drf", "test")
+            .unwrap(),
+        hooks: vec![modules.create_hook("org_corral_hook_env", "test").unwrap()],
+    };
+    let handle = tokio::spawn(master::run(listener, config, modules, async move {
+        let _ = stopped.await;
+    }));
+    (stop, handle)
+}
+
 impl Cluster {
+    /// Stops the master (its streams end) and starts a new one on the same
+    /// address, with the same settings and registry. (A `kill -9` of a
+    /// master process is tested with real processes.)
+    pub async fn restart_master(&mut self) {
+        let (placeholder, _) = tokio::sync::oneshot::channel();
+        let _ = std::mem::replace(&mut self.stop[0], placeholder).send(());
+        let _ = tokio::time::timeout(Duration::from_secs(20), &mut self.handles[0]).await;
+        let listener = TcpListener::bind(self.master).await.unwrap();
+        let (stop, handle) = spawn_master(listener, self.master_config.clone(), &self.modules);
+        self.stop[0] = stop;
+        self.handles[0] = handle;
+    }
+
     pub async fn start() -> Cluster {
         Self::start_with(Options::default()).await
     }
@@ -98,25 +142,21 @@ impl Cluster {
         let agent_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let master_addr = master_listener.local_addr().unwrap();
         let agent_addr = agent_listener.local_addr().unwrap();
-        let (stop_master, master_stopped) = tokio::sync::oneshot::channel::<()>();
         let (stop_agent, agent_stopped) = tokio::sync::oneshot::channel::<()>();
-        let config = MasterConfig {
+        let work_dir = tempfile::tempdir().unwrap();
+        let master_config = MasterConfig {
             heartbeat_interval: Duration::from_secs(1),
             allocation_interval: Duration::from_millis(100),
             agent_ping_interval: Duration::from_secs(1),
             agent_timeout: options.agent_timeout,
+            registry: options
+                .registry
+                .then(|| work_dir.path().join("master/registry.redb")),
+            agent_reregister_timeout: options.agent_reregister_timeout,
+            recovery_agent_removal_limit: options.recovery_agent_removal_limit,
             ..MasterConfig::default()
         };
-        let modules = MasterModules {
-            allocator: registry
-                .create_allocator("org_corral_allocator_drf", "test")
-                .unwrap(),
-            hooks: vec![registry.create_hook("org_corral_hook_env", "test").unwrap()],
-        };
-        let m = tokio::spawn(master::run(master_listener, config, modules, async move {
-            let _ = master_stopped.await;
-        }));
-        let work_dir = tempfile::tempdir().unwrap();
+        let (stop_master, m) = spawn_master(master_listener, master_config.clone(), &registry);
         let mut agent_config = AgentConfig::new(
             master_addr.to_string(),
             work_dir.path().to_path_buf(),
@@ -147,6 +187,8 @@ impl Cluster {
             agent: agent_addr,
             work_dir,
             cgroups_root,
+            master_config,
+            modules: registry,
             stop: vec![stop_master, stop_agent],
             handles: vec![m, a],
         }
@@ -221,6 +263,36 @@ impl Cluster {
         found
             .pop()
             .unwrap_or_else(|| panic!("no sandbox for executor {executor_id}"))
+    }
+}
+
+impl Drop for Cluster {
+    /// A test that failed before `stop` still leaves nothing behind: the
+    /// processes of its sandboxes are killed and its freezer cgroups removed.
+    fn drop(&mut self) {
+        for (pid, _) in processes_under(self.work_dir.path()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        if let Ok(freezer) = corral::containerizer::Freezer::detect(&self.cgroups_root) {
+            let base = freezer.base().to_path_buf();
+            for _ in 0..100 {
+                let children: Vec<_> = std::fs::read_dir(&base)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.path())
+                    .collect();
+                if children.iter().all(|c| std::fs::remove_dir(c).is_ok()) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = std::fs::remove_dir(&base);
+        }
     }
 }
 
