@@ -130,3 +130,92 @@ fn local_runs_tasks_submitted_with_execute() {
 
     assert!(local.stop().success());
 }
+
+fn corral(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_corral"))
+        .args(args)
+        .env("CORRAL_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// The README's operator session: a task started with `corral execute` is
+/// seen by `corral ps`, followed by `corral tail -f`, and counted by
+/// `corral state`.
+#[test]
+fn an_operator_watches_a_task_with_ps_tail_and_state() {
+    let local = Local::start();
+    let master = local.master.clone();
+    let mut execute = Command::new(env!("CARGO_BIN_EXE_corral"))
+        .args([
+            "execute",
+            "--master",
+            &master,
+            "--name",
+            "watched",
+            "--command",
+            "echo first-line; sleep 2; echo second-line",
+        ])
+        .env("CORRAL_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // `ps` lists it while it runs.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let task_id = loop {
+        let ps = corral(&["ps", "--master", &master]);
+        assert!(
+            ps.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ps.stderr)
+        );
+        let text = String::from_utf8_lossy(&ps.stdout).into_owned();
+        assert!(text.starts_with("TASK"), "a header first:\n{text}");
+        if let Some(row) = text
+            .lines()
+            .find(|l| l.contains("watched") && l.contains("RUNNING"))
+        {
+            break row.split_whitespace().next().unwrap().to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the task never showed up:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+
+    let state = corral(&["state", "--master", &master]);
+    let summary = String::from_utf8_lossy(&state.stdout);
+    assert!(summary.contains("agents: 1 active"), "{summary}");
+    assert!(summary.contains("1 running"), "{summary}");
+
+    // `tail -f` prints both lines and returns once the task has ended.
+    let tail = corral(&["tail", "--master", &master, "--follow", &task_id]);
+    let text = String::from_utf8_lossy(&tail.stdout);
+    assert!(
+        tail.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tail.stderr)
+    );
+    let first = text.find("first-line").expect("first line tailed");
+    let second = text.find("second-line").expect("second line tailed");
+    assert!(first < second, "{text}");
+    assert!(execute.wait().unwrap().success());
+
+    let ps = corral(&["ps", "--master", &master, "--all"]);
+    let text = String::from_utf8_lossy(&ps.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&task_id) && l.contains("FINISHED")),
+        "{text}"
+    );
+    let unknown = corral(&["tail", "--master", &master, "no-such-task"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("knows no task 'no-such-task'"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    assert!(local.stop().success());
+}

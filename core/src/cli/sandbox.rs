@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
+pub async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
     let response = http
         .get(url)
         .send()
@@ -84,4 +84,22 @@ pub async fn read_file(
     .map_err(|e| e.to_string())?;
     let body = get_json(http, url.as_str()).await?;
     Ok(body["data"].as_str().unwrap_or_default().to_owned())
+}
+
+/// Reads `path` on `agent` from `offset`: the data and the offset after it.
+pub async fn read_from(
+    http: &reqwest::Client,
+    agent: &str,
+    path: &str,
+    offset: u64,
+) -> Result<(String, u64), String> {
+    let url = reqwest::Url::parse_with_params(
+        &format!("http://{agent}/files/read"),
+        &[("path", path.to_owned()), ("offset", offset.to_string())],
+    )
+    .map_err(|e| e.to_string())?;
+    let body = get_json(http, url.as_str()).await?;
+    let data = body["data"].as_str().unwrap_or_default().to_owned();
+    let next = body["offset"].as_u64().unwrap_or(offset) + data.len() as u64;
+    Ok((data, next))
 }
