@@ -691,8 +691,15 @@ impl Master {
         Ok(())
     }
 
+    /// Answers a RECONCILE (see docs/reconciliation.md): one UPDATE per
+    /// task asked about, or per live task when the list is empty; answers
+    /// come from the master (`SOURCE_MASTER`, no uuid, never acknowledged).
     fn reconcile(&mut self, framework_id: &str, reconcile: call::Reconcile) {
         let framework = &self.frameworks[framework_id];
+        let partition_aware =
+            framework.info.capabilities.iter().any(|c| {
+                c.r#type == Some(v1::framework_info::capability::Type::PartitionAware as i32)
+            });
         let answer = |task: &TaskEntry| {
             let mut status = task.status.clone();
             status.source = Some(Source::Master as i32);
@@ -703,6 +710,7 @@ impl Master {
             status
         };
         let statuses: Vec<v1::TaskStatus> = if reconcile.tasks.is_empty() {
+            // Implicit: every task the master has not forgotten as done.
             framework.tasks.values().map(answer).collect()
         } else {
             reconcile
@@ -717,33 +725,46 @@ impl Master {
                             .as_ref()
                             .is_some_and(|a| self.recovering.contains_key(&a.value))
                 })
-                .map(|t| match framework.tasks.get(&t.task_id.value) {
-                    Some(task) => answer(task),
-                    None if t
-                        .agent_id
-                        .as_ref()
-                        .is_some_and(|a| self.removed_agents.contains(&a.value)) =>
-                    {
-                        let agent = &t.agent_id.as_ref().expect("checked").value;
-                        StatusBuilder::new(&t.task_id.value, TaskState::TaskLost, Source::Master)
-                            .reason(Reason::AgentRemoved)
-                            .message(format!("Reconciliation: agent {agent} was removed"))
-                            .agent(agent)
-                            .build()
+                .map(|t| {
+                    let id = &t.task_id.value;
+                    let known = framework.tasks.get(id).or_else(|| {
+                        framework
+                            .completed
+                            .iter()
+                            .rev()
+                            .find(|c| c.info.task_id.value == *id)
+                    });
+                    if let Some(task) = known {
+                        return answer(task);
                     }
-                    None => {
-                        let mut b = StatusBuilder::new(
-                            &t.task_id.value,
-                            TaskState::TaskLost,
-                            Source::Master,
-                        )
-                        .reason(Reason::Reconciliation)
-                        .message("Reconciliation: Task is unknown");
-                        if let Some(agent) = &t.agent_id {
-                            b = b.agent(&agent.value);
-                        }
-                        b.build()
+                    let agent = t.agent_id.as_ref().map(|a| a.value.as_str());
+                    let (state, reason, message) = match agent {
+                        Some(a) if self.removed_agents.contains(a) => (
+                            if partition_aware {
+                                TaskState::TaskGone
+                            } else {
+                                TaskState::TaskLost
+                            },
+                            Reason::AgentRemoved,
+                            format!("Reconciliation: agent {a} was removed"),
+                        ),
+                        _ => (
+                            if partition_aware {
+                                TaskState::TaskUnknown
+                            } else {
+                                TaskState::TaskLost
+                            },
+                            Reason::Reconciliation,
+                            "Reconciliation: Task is unknown".to_owned(),
+                        ),
+                    };
+                    let mut b = StatusBuilder::new(id, state, Source::Master)
+                        .reason(reason)
+                        .message(message);
+                    if let Some(agent) = agent {
+                        b = b.agent(agent);
                     }
+                    b.build()
                 })
                 .collect()
         };

@@ -468,6 +468,15 @@ impl Scheduler {
 
     /// The next UPDATE for `task_id`, acknowledged when it carries a uuid.
     pub async fn update_for(&mut self, task_id: &str) -> Value {
+        let status = self.unacknowledged_update_for(task_id).await;
+        if status.get("uuid").is_some() {
+            self.acknowledge(&status).await;
+        }
+        status
+    }
+
+    /// The next UPDATE for `task_id`, not acknowledged.
+    pub async fn unacknowledged_update_for(&mut self, task_id: &str) -> Value {
         loop {
             let i = self.backlog.iter().position(|e| {
                 e["type"] == "UPDATE" && e["update"]["status"]["task_id"]["value"] == task_id
@@ -483,16 +492,17 @@ impl Scheduler {
                     e
                 }
             };
-            let status = event["update"]["status"].clone();
-            if let Some(uuid) = status.get("uuid") {
-                let (code, body) = self
-                    .call(json!({"type": "ACKNOWLEDGE", "acknowledge": {
-                        "agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": uuid}}))
-                    .await;
-                assert_eq!(code, 202, "{body}");
-            }
-            return status;
+            return event["update"]["status"].clone();
         }
+    }
+
+    /// Acknowledges `status` (which carries a uuid).
+    pub async fn acknowledge(&self, status: &Value) {
+        let (code, body) = self
+            .call(json!({"type": "ACKNOWLEDGE", "acknowledge": {
+                "agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": status["uuid"]}}))
+            .await;
+        assert_eq!(code, 202, "{body}");
     }
 
     /// Waits for an offer and returns it.
