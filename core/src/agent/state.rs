@@ -76,6 +76,10 @@ pub struct ExecutorSummary {
     pub sandbox: PathBuf,
     pub tasks: Vec<(String, TaskState)>,
     pub completed: bool,
+    /// The framework and the tasks themselves, reported to a master the
+    /// agent re-registers with (so it learns how finished tasks ended).
+    pub framework_info: v1::FrameworkInfo,
+    pub task_infos: Vec<v1::TaskInfo>,
 }
 
 /// How many finished executors (and their sandboxes) `/state` lists.
@@ -832,25 +836,31 @@ impl Agent {
         self.lock().agent_id = None;
     }
 
-    /// Tasks to report when re-registering.
+    /// Tasks to report when re-registering: every task of its executors,
+    /// live or ended, and those of recently finished executors, so that a
+    /// restarted master knows how they ended.
     pub fn running_tasks(&self) -> Vec<ap::RunningTask> {
         let state = self.lock();
-        state
-            .frameworks
-            .values()
-            .flat_map(|f| {
-                f.executors.values().flat_map(move |e| {
-                    e.tasks
-                        .values()
-                        .filter(|t| !is_terminal(t.state))
-                        .map(move |t| ap::RunningTask {
-                            framework_info: f.info.clone(),
-                            task: t.info.clone(),
-                            state: t.state as i32,
-                        })
+        let live = state.frameworks.values().flat_map(|f| {
+            f.executors.values().flat_map(move |e| {
+                e.tasks.values().map(move |t| ap::RunningTask {
+                    framework_info: f.info.clone(),
+                    task: t.info.clone(),
+                    state: t.state as i32,
                 })
             })
-            .collect()
+        });
+        let finished = state.completed.iter().flat_map(|e| {
+            e.task_infos.iter().filter_map(move |info| {
+                let (_, task_state) = e.tasks.iter().find(|(id, _)| *id == info.task_id.value)?;
+                Some(ap::RunningTask {
+                    framework_info: e.framework_info.clone(),
+                    task: info.clone(),
+                    state: *task_state as i32,
+                })
+            })
+        });
+        live.chain(finished).collect()
     }
 
     // ----- executor API -------------------------------------------------------
@@ -1075,6 +1085,8 @@ fn summary(
             .map(|(id, t)| (id.clone(), t.state))
             .collect(),
         completed,
+        framework_info: framework.info.clone(),
+        task_infos: run.tasks.values().map(|t| t.info.clone()).collect(),
     }
 }
 

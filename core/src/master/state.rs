@@ -1069,6 +1069,26 @@ impl Master {
         subscribe: ap::Subscribe,
     ) -> (String, u64, mpsc::UnboundedReceiver<ap::MasterEvent>) {
         let mut info = subscribe.agent_info;
+        if let Some(id) = info
+            .id
+            .as_ref()
+            .filter(|id| self.removed_agents.contains(&id.value))
+        {
+            // A removed agent may not come back under its old id: it is told
+            // to shut its tasks down, then registers afresh (as in Mesos).
+            tracing::warn!(agent_id = %id.value, "a removed agent tried to re-register; telling it to shut down");
+            let (tx, rx) = mpsc::unbounded_channel();
+            let _ = tx.send(master_event_of(master_event::Type::Shutdown, |e| {
+                e.shutdown = Some(master_event::Shutdown {
+                    message: format!(
+                        "agent {} was removed; register again as a new agent",
+                        id.value
+                    ),
+                })
+            }));
+            self.next_connection += 1;
+            return (id.value.clone(), self.next_connection, rx);
+        }
         let id = match info.id.as_ref() {
             Some(id) if !id.value.is_empty() => id.value.clone(),
             _ => {
@@ -1105,14 +1125,38 @@ impl Master {
                 continue;
             };
             let task_id = running.task.task_id.value.clone();
-            if framework.tasks.contains_key(&task_id) {
+            let already_completed = framework
+                .completed
+                .iter()
+                .any(|t| t.info.task_id.value == task_id);
+            if framework.tasks.contains_key(&task_id) || already_completed {
                 continue;
             }
             let resources = resources_from_proto(&running.task.resources);
+            let state = TaskState::try_from(running.state).unwrap_or(TaskState::TaskRunning);
+            let entry = TaskEntry {
+                framework_id: framework_id.clone(),
+                agent_id: id.clone(),
+                executor_id: running
+                    .task
+                    .executor
+                    .as_ref()
+                    .map(|e| e.executor_id.value.clone()),
+                status: StatusBuilder::new(&task_id, state, Source::Agent)
+                    .agent(&id)
+                    .build(),
+                info: running.task.clone(),
+                resources: resources.clone(),
+                resources_recovered: is_terminal(state),
+            };
+            if is_terminal(state) {
+                // How a task ended before the master restarted.
+                framework.completed.push_back(entry);
+                continue;
+            }
             used.entry(framework_id.clone())
                 .or_default()
                 .extend(resources.iter().cloned());
-            let state = TaskState::try_from(running.state).unwrap_or(TaskState::TaskRunning);
             framework.tasks.insert(
                 task_id.clone(),
                 TaskEntry {
