@@ -40,11 +40,17 @@ fn env(name: &'static str) -> Result<String, ExecutorError> {
     std::env::var(name).map_err(|_| ExecutorError::MissingEnv(name))
 }
 
+/// The bytes of an executor event stream.
+type EventBytes = futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>;
+
 struct Session {
     client: reqwest::Client,
     url: String,
     framework_id: String,
     executor_id: String,
+    /// Updates sent and not yet acknowledged, oldest first: resent after
+    /// re-subscribing to a recovered agent.
+    unacknowledged: std::sync::Mutex<Vec<v1::TaskStatus>>,
 }
 
 impl Session {
@@ -72,16 +78,91 @@ impl Session {
             .map_err(|e| e.to_string())
     }
 
-    async fn update(&self, status: v1::TaskStatus) {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<v1::TaskStatus>> {
+        self.unacknowledged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends an update; it is kept until acknowledged. Returns whether the
+    /// agent took it.
+    async fn update(&self, status: v1::TaskStatus) -> bool {
+        self.pending().push(status.clone());
+        self.send(status).await
+    }
+
+    async fn send(&self, status: v1::TaskStatus) -> bool {
         let mut call = self.call(call::Type::Update);
         call.update = Some(call::Update { status });
         match self.post(&call).await {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => eprintln!(
-                "corral executor: the agent refused an update: {}",
-                r.status()
-            ),
-            Err(e) => eprintln!("corral executor: sending an update failed: {e}"),
+            Ok(r) if r.status().is_success() => true,
+            Ok(r) => {
+                eprintln!(
+                    "corral executor: the agent refused an update: {}",
+                    r.status()
+                );
+                false
+            }
+            Err(e) => {
+                eprintln!("corral executor: sending an update failed: {e}");
+                false
+            }
+        }
+    }
+
+    fn acknowledged(&self, uuid: &[u8]) {
+        self.pending().retain(|s| s.uuid.as_deref() != Some(uuid));
+    }
+
+    /// Subscribes; the event stream's bytes.
+    async fn subscribe(&self) -> Result<EventBytes, String> {
+        let mut call = self.call(call::Type::Subscribe);
+        let pending = self.pending().clone();
+        call.subscribe = Some(call::Subscribe {
+            unacknowledged_updates: pending
+                .into_iter()
+                .map(|status| call::Update { status })
+                .collect(),
+            ..Default::default()
+        });
+        let response = self.post(&call).await?;
+        if !response.status().is_success() {
+            let code = response.status();
+            let text = response.text().await.unwrap_or_default();
+            return Err(format!("subscription refused ({code}): {text}"));
+        }
+        Ok(response.bytes_stream().boxed())
+    }
+
+    /// The agent went away. A checkpointing framework's executor waits for
+    /// the agent to recover (up to `timeout`), re-subscribes and resends
+    /// what was not acknowledged; otherwise there is nobody to report to.
+    async fn resubscribe(
+        &self,
+        timeout: Option<Duration>,
+        backoff_max: Duration,
+    ) -> Result<EventBytes, String> {
+        let Some(timeout) = timeout else {
+            return Err("the event stream ended".into());
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            tokio::time::sleep(backoff).await;
+            match self.subscribe().await {
+                Ok(stream) => {
+                    eprintln!("corral executor: re-subscribed to the recovered agent");
+                    let pending = self.pending().clone();
+                    for status in pending {
+                        self.send(status).await;
+                    }
+                    return Ok(stream);
+                }
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    return Err(format!("the agent did not recover within {timeout:?}: {e}"))
+                }
+                Err(_) => backoff = (backoff * 2).min(backoff_max),
+            }
         }
     }
 }
@@ -116,6 +197,26 @@ fn command_for(info: &v1::CommandInfo) -> Option<Command> {
 }
 
 /// Runs the executor until its task is done and acknowledged.
+/// A Mesos duration such as `15mins`, `2secs`, `500ms`.
+fn mesos_duration(text: &str) -> Option<Duration> {
+    let digits: String = text
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let value: f64 = digits.parse().ok()?;
+    let secs = match &text[digits.len()..] {
+        "ns" => value / 1e9,
+        "us" => value / 1e6,
+        "ms" => value / 1e3,
+        "secs" | "s" => value,
+        "mins" => value * 60.0,
+        "hrs" => value * 3600.0,
+        "days" => value * 86400.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
 pub async fn run() -> Result<(), ExecutorError> {
     let endpoint = env("MESOS_AGENT_ENDPOINT")?;
     let session = Session {
@@ -123,23 +224,24 @@ pub async fn run() -> Result<(), ExecutorError> {
         url: format!("http://{endpoint}/api/v1/executor"),
         framework_id: env("MESOS_FRAMEWORK_ID")?,
         executor_id: env("MESOS_EXECUTOR_ID")?,
+        unacknowledged: std::sync::Mutex::new(Vec::new()),
     };
     let agent_error = |reason: String| ExecutorError::Agent {
         endpoint: endpoint.clone(),
         reason,
     };
-    let response = session
-        .post(&session.call(call::Type::Subscribe))
-        .await
-        .map_err(agent_error)?;
-    if !response.status().is_success() {
-        let code = response.status();
-        let text = response.text().await.unwrap_or_default();
-        return Err(agent_error(format!(
-            "subscription refused ({code}): {text}"
-        )));
-    }
-    let mut events = response.bytes_stream();
+    // With checkpointing, the executor outlives an agent restart.
+    let recovery_timeout = (std::env::var("MESOS_CHECKPOINT").as_deref() == Ok("1")).then(|| {
+        std::env::var("MESOS_RECOVERY_TIMEOUT")
+            .ok()
+            .and_then(|t| mesos_duration(&t))
+            .unwrap_or(Duration::from_secs(15 * 60))
+    });
+    let backoff_max = std::env::var("MESOS_SUBSCRIPTION_BACKOFF_MAX")
+        .ok()
+        .and_then(|t| mesos_duration(&t))
+        .unwrap_or(Duration::from_secs(2));
+    let mut events = session.subscribe().await.map_err(agent_error)?;
     let mut reader = RecordReader::default();
     let (exits_tx, mut exits) = mpsc::unbounded_channel::<std::process::ExitStatus>();
     let mut running: Option<Running> = None;
@@ -151,8 +253,18 @@ pub async fn run() -> Result<(), ExecutorError> {
         tokio::select! {
             chunk = events.next() => {
                 let Some(Ok(chunk)) = chunk else {
-                    // The agent went away; nothing more can be reported.
-                    return Err(agent_error("the event stream ended".into()));
+                    events = match session.resubscribe(recovery_timeout, backoff_max).await {
+                        Ok(events) => events,
+                        Err(e) => {
+                            // Nobody is left to report to: the task goes too.
+                            if let Some(pid) = running.as_ref().and_then(|t| t.pid).and_then(|p| i32::try_from(p).ok()) {
+                                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+                            }
+                            return Err(agent_error(e));
+                        }
+                    };
+                    reader = RecordReader::default();
+                    continue;
                 };
                 for record in reader.push(&chunk).map_err(agent_error)? {
                     let Ok(event) = decode::<Event>(&record, Encoding::Protobuf) else { continue };
@@ -174,9 +286,11 @@ pub async fn run() -> Result<(), ExecutorError> {
                     };
                     let update = update.build();
                     task.terminal_uuid = update.uuid.clone();
-                    session.update(update).await;
-                    // Leave even if the acknowledgement never comes.
-                    shutdown_deadline.get_or_insert(tokio::time::Instant::now() + Duration::from_secs(30));
+                    // Leave even if the acknowledgement never comes (once the
+                    // agent has the update: it delivers it on its own).
+                    if session.update(update).await {
+                        shutdown_deadline.get_or_insert(tokio::time::Instant::now() + Duration::from_secs(30));
+                    }
                 }
             }
             _ = tokio::time::sleep_until(deadline), if shutdown_deadline.is_some() => return Ok(()),
@@ -298,6 +412,9 @@ async fn handle(
         }
         Some(event::Type::Acknowledged) => {
             let acked = event.acknowledged.map(|a| a.uuid);
+            if let Some(uuid) = &acked {
+                session.acknowledged(uuid);
+            }
             if running
                 .as_ref()
                 .is_some_and(|t| t.terminal_uuid.is_some() && t.terminal_uuid == acked)

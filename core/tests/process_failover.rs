@@ -102,17 +102,20 @@ impl Drop for MasterProcess {
 struct AgentProcess {
     child: Child,
     cgroups_root: String,
+    args: Vec<String>,
 }
 
 impl AgentProcess {
     fn start(master: &MasterProcess, work_dir: &Path) -> AgentProcess {
+        // A fixed port: executors find a restarted agent where they left it.
+        let port = free_port();
         let cgroups_root = format!("corral-test-{}-{}", std::process::id(), master.port);
-        let child = corral(&[
+        let args: Vec<String> = [
             "agent",
             "--master",
             &format!("127.0.0.1:{}", master.port),
             "--port",
-            "0",
+            &port.to_string(),
             "--work-dir",
             work_dir.to_str().unwrap(),
             "--resources",
@@ -121,11 +124,22 @@ impl AgentProcess {
             "",
             "--cgroups-root",
             &cgroups_root,
-        ]);
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let child = corral(&args.iter().map(String::as_str).collect::<Vec<_>>());
         AgentProcess {
             child,
             cgroups_root,
+            args,
         }
+    }
+
+    /// SIGKILL, then the same agent again (same port and work dir).
+    fn kill_and_restart(&mut self) {
+        signal(&self.child, Signal::SIGKILL);
+        self.child.wait().unwrap();
+        self.child = corral(&self.args.iter().map(String::as_str).collect::<Vec<_>>());
     }
 
     /// Stops it with SIGTERM (it kills its executors and leaves).
@@ -267,6 +281,103 @@ async fn a_stopped_agent_is_removed_its_tasks_lost_and_it_comes_back_as_a_new_ag
         assert!(
             Instant::now() < deadline,
             "the removed agent's task was not shut down"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    agent.stop();
+}
+
+fn checkpointing_framework(checkpoint: bool) -> Value {
+    json!({"user": "root", "name": "agent-failover", "failover_timeout": 300.0, "checkpoint": checkpoint})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpointed_task_outlives_an_agent_killed_with_sigkill_and_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = MasterProcess::start(&dir.path().join("registry.redb"), "60");
+    let work_dir = dir.path().join("agent");
+    let mut agent = AgentProcess::start(&master, &work_dir);
+    let agent_id = wait_for_agent(master.addr(), None).await;
+    let mut s =
+        Scheduler::subscribe_with(master.addr(), Encoding::Json, checkpointing_framework(true))
+            .await;
+    let offer = s.offer().await;
+    s.launch(
+        &offer,
+        vec![task(
+            "survivor",
+            &offer,
+            "sleep 4; echo survived",
+            0.1,
+            32.0,
+        )],
+    )
+    .await;
+    let running = s.update_for("survivor").await;
+    assert_eq!(running["state"], "TASK_RUNNING");
+
+    agent.kill_and_restart();
+    // The task kept running while the agent was down.
+    assert!(
+        !common::processes_under(&work_dir).is_empty(),
+        "the checkpointed executor and its task outlive the agent"
+    );
+    assert_eq!(
+        wait_for_agent(master.addr(), None).await,
+        agent_id,
+        "same agent id"
+    );
+    // At least once, in order: the acknowledgement may not have reached the
+    // agent before it died, so TASK_RUNNING may come again, with its uuid.
+    let finished = loop {
+        let update = s.update_for("survivor").await;
+        if update["state"] == "TASK_RUNNING" {
+            assert_eq!(
+                update["uuid"], running["uuid"],
+                "a resend, not a new update"
+            );
+            continue;
+        }
+        break update;
+    };
+    assert_eq!(finished["state"], "TASK_FINISHED", "{finished}");
+    assert_eq!(finished["source"], "SOURCE_EXECUTOR");
+    agent.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_checkpointing_an_agent_restart_loses_the_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = MasterProcess::start(&dir.path().join("registry.redb"), "60");
+    let work_dir = dir.path().join("agent");
+    let mut agent = AgentProcess::start(&master, &work_dir);
+    let agent_id = wait_for_agent(master.addr(), None).await;
+    let mut s = Scheduler::subscribe_with(
+        master.addr(),
+        Encoding::Json,
+        checkpointing_framework(false),
+    )
+    .await;
+    let offer = s.offer().await;
+    s.launch(
+        &offer,
+        vec![task("fragile", &offer, "sleep 600", 0.1, 32.0)],
+    )
+    .await;
+    assert_eq!(s.update_for("fragile").await["state"], "TASK_RUNNING");
+
+    agent.kill_and_restart();
+    assert_eq!(wait_for_agent(master.addr(), None).await, agent_id);
+    let lost = s.update_for("fragile").await;
+    assert_eq!(lost["state"], "TASK_LOST", "{lost}");
+    assert_eq!(lost["reason"], "REASON_AGENT_RESTARTED", "{lost}");
+    assert_eq!(lost["source"], "SOURCE_MASTER");
+    // The executor gave up on the agent and took its task down.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !common::processes_under(&work_dir).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the unrecoverable task was left running"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -6,6 +6,7 @@
 //! - `status_updates.rs`: per-task update streams, resent until acknowledged;
 //! - `resources.rs`: what the agent offers.
 
+pub mod checkpoint;
 mod master_link;
 mod resources;
 mod state;
@@ -159,6 +160,7 @@ pub async fn run(
             }
         }
     });
+    agent.recover();
     let link = tokio::spawn(master_link::maintain(agent.clone()));
     let resender = tokio::spawn({
         let agent = agent.clone();

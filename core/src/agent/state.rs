@@ -11,11 +11,15 @@ use std::{
 use nix::sys::signal::Signal;
 use tokio::sync::mpsc;
 
-use super::{status_updates::StatusUpdates, AgentConfig};
+use super::{
+    checkpoint::{self, ExecutorCheckpoint},
+    status_updates::StatusUpdates,
+    AgentConfig,
+};
 use crate::{
     containerizer::{self, command_environment, launcher, Containerizer, LaunchRequest},
     domain::{ExecutorDescription, KeyValue, TaskDescription},
-    extension::{ContainerLimitation, ContainerSpec, HookPlugin, VolumeSpec},
+    extension::{ContainerLimitation, ContainerSpec, ContainerSummary, HookPlugin, VolumeSpec},
     master::{labels_from_proto, labels_to_proto, resources_from_proto},
     proto::{
         agent::{self as ap, agent_call},
@@ -82,6 +86,9 @@ pub struct ExecutorSummary {
     pub task_infos: Vec<v1::TaskInfo>,
 }
 
+/// How many acknowledged finished tasks the agent remembers.
+const FINISHED_TASKS_KEPT: usize = 1000;
+
 /// How many finished executors (and their sandboxes) `/state` lists.
 const COMPLETED_EXECUTORS_KEPT: usize = 200;
 
@@ -96,6 +103,9 @@ pub struct AgentState {
     next_connection: u64,
     /// What `/metrics/snapshot` cannot recompute from the state.
     pub counters: crate::master::metrics::Counters,
+    /// Finished tasks whose updates were all acknowledged, newest last
+    /// (reported to a master the agent re-registers with).
+    finished_tasks: std::collections::VecDeque<ap::RunningTask>,
 }
 
 /// The agent: its settings, modules and state.
@@ -187,9 +197,11 @@ impl Agent {
             Source::Executor => "valid_status_updates",
             _ => "agent_status_updates",
         });
+        let task_id = status.task_id.value.clone();
         if let Some(head) = state.updates.add(framework_id, status) {
             self.send_update(state, framework_id, head);
         }
+        self.checkpoint_task(state, framework_id, &task_id);
     }
 
     fn send_update(&self, state: &mut AgentState, framework_id: &str, status: v1::TaskStatus) {
@@ -257,6 +269,9 @@ impl Agent {
     pub fn on_registered(&self, agent_id: String) {
         let mut state = self.lock();
         tracing::info!(agent_id, "registered with the master");
+        if let Err(e) = checkpoint::write_agent_id(&self.config.work_dir, &agent_id) {
+            tracing::error!(error = %e, "cannot checkpoint the agent id");
+        }
         state.agent_id = Some(agent_id);
         // Whatever was in flight goes out again on this connection.
         state.updates.reset_sent();
@@ -429,6 +444,7 @@ impl Agent {
             // The container grows by the task's resources.
             let resources = container_resources(&run.info, run.tasks.values().map(|t| &t.info));
             self.containerizer.update(&run.container_id, &resources);
+            self.checkpoint(&state, &framework_id, &executor_id);
             return;
         }
 
@@ -476,6 +492,7 @@ impl Agent {
                 run.pid = child.id();
                 tracing::info!(framework_id, executor_id, container_id, pid = ?run.pid, "executor started");
                 framework.executors.insert(executor_id.clone(), run);
+                self.checkpoint(&state, &framework_id, &executor_id);
                 drop(state);
                 self.watch_executor(framework_id, executor_id, container_id, child);
             }
@@ -614,6 +631,7 @@ impl Agent {
             self.agent_update(&mut state, framework_id, status);
         }
         remove_executor(&mut state, framework_id, executor_id);
+        checkpoint::remove_executor(&self.config.work_dir, framework_id, executor_id);
         if let Some(agent_id) = state.agent_id.clone() {
             Self::send_to_master(
                 &state,
@@ -792,20 +810,266 @@ impl Agent {
 
     pub fn on_acknowledge(&self, framework_id: &str, task_id: &str, uuid: &[u8]) {
         let mut state = self.lock();
+        self.checkpoint_task_after(&mut state, framework_id, task_id, |agent, state| {
+            agent.acknowledge_locked(state, framework_id, task_id, uuid)
+        });
+    }
+
+    fn acknowledge_locked(
+        &self,
+        state: &mut AgentState,
+        framework_id: &str,
+        task_id: &str,
+        uuid: &[u8],
+    ) {
         match state.updates.acknowledge(framework_id, task_id, uuid) {
-            Ok(Some(next)) => self.send_update(&mut state, framework_id, next),
+            Ok(Some(next)) => self.send_update(state, framework_id, next),
             Ok(None) => {
-                // Every update of the task is acknowledged: forget a finished task.
+                // Every update of the task is acknowledged: a finished task
+                // leaves its executor (remembered, bounded, for masters).
+                let mut finished = Vec::new();
                 if let Some(framework) = state.frameworks.get_mut(framework_id) {
                     for run in framework.executors.values_mut() {
                         if run.tasks.get(task_id).is_some_and(|t| is_terminal(t.state)) {
-                            run.tasks.remove(task_id);
+                            if let Some(t) = run.tasks.remove(task_id) {
+                                finished.push(ap::RunningTask {
+                                    framework_info: framework.info.clone(),
+                                    task: t.info,
+                                    state: t.state as i32,
+                                });
+                            }
                         }
                     }
+                }
+                state.finished_tasks.extend(finished);
+                while state.finished_tasks.len() > FINISHED_TASKS_KEPT {
+                    state.finished_tasks.pop_front();
                 }
             }
             Err(()) => tracing::debug!(framework_id, task_id, "ignoring a stale acknowledgement"),
         }
+    }
+
+    /// Runs `change`, then checkpoints the executor that held `task_id`
+    /// before it (the change may forget the task).
+    fn checkpoint_task_after(
+        &self,
+        state: &mut AgentState,
+        framework_id: &str,
+        task_id: &str,
+        change: impl FnOnce(&Self, &mut AgentState),
+    ) {
+        let executor = executor_of_task(state, framework_id, task_id);
+        change(self, state);
+        if let Some(executor_id) = executor {
+            self.checkpoint(state, framework_id, &executor_id);
+        }
+    }
+
+    fn checkpoint_task(&self, state: &AgentState, framework_id: &str, task_id: &str) {
+        if let Some(executor_id) = executor_of_task(state, framework_id, task_id) {
+            self.checkpoint(state, framework_id, &executor_id);
+        }
+    }
+
+    /// Writes the checkpoint of an executor of a checkpointing framework.
+    fn checkpoint(&self, state: &AgentState, framework_id: &str, executor_id: &str) {
+        let Some(framework) = state.frameworks.get(framework_id) else {
+            return;
+        };
+        if framework.info.checkpoint != Some(true) {
+            return;
+        }
+        let Some((run, pid)) = framework
+            .executors
+            .get(executor_id)
+            .and_then(|run| Some((run, run.pid?)))
+        else {
+            return;
+        };
+        let record = ExecutorCheckpoint {
+            framework_info: checkpoint::encode(&framework.info),
+            executor_info: checkpoint::encode(&run.info),
+            container_id: run.container_id.clone(),
+            sandbox: run.sandbox.clone(),
+            pid,
+            tasks: run
+                .tasks
+                .values()
+                .map(|t| (checkpoint::encode(&t.info), t.state as i32))
+                .collect(),
+            queued: run.queued.iter().map(checkpoint::encode).collect(),
+            updates: run
+                .tasks
+                .keys()
+                .flat_map(|id| state.updates.pending_of(framework_id, id))
+                .map(|s| checkpoint::encode(&s))
+                .collect(),
+        };
+        if let Err(e) =
+            checkpoint::write_executor(&self.config.work_dir, framework_id, executor_id, &record)
+        {
+            tracing::error!(framework_id, executor_id, error = %e, "cannot checkpoint the executor");
+        }
+    }
+
+    /// After a restart: takes back the checkpointed executors still running
+    /// (they re-subscribe), fails the tasks of those that died meanwhile,
+    /// and queues their unacknowledged updates again.
+    pub fn recover(self: &Arc<Self>) {
+        let work_dir = self.config.work_dir.clone();
+        let mut state = self.lock();
+        if let Some(id) = checkpoint::read_agent_id(&work_dir) {
+            tracing::info!(agent_id = %id, "recovering as the same agent");
+            state.agent_id = Some(id);
+        }
+        let mut alive = Vec::new();
+        for record in checkpoint::read_executors(&work_dir) {
+            let decoded = (|| -> Result<_, String> {
+                let framework: v1::FrameworkInfo = checkpoint::decode(&record.framework_info)?;
+                let executor: v1::ExecutorInfo = checkpoint::decode(&record.executor_info)?;
+                let tasks = record
+                    .tasks
+                    .iter()
+                    .map(|(info, s)| {
+                        Ok((
+                            checkpoint::decode::<v1::TaskInfo>(info)?,
+                            TaskState::try_from(*s).unwrap_or(TaskState::TaskStaging),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                let queued = record
+                    .queued
+                    .iter()
+                    .map(|q| checkpoint::decode::<v1::TaskInfo>(q))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let updates = record
+                    .updates
+                    .iter()
+                    .map(|u| checkpoint::decode::<v1::TaskStatus>(u))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((framework, executor, tasks, queued, updates))
+            })();
+            let (framework, executor, tasks, queued, updates) = match decoded {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(container_id = %record.container_id, error = %e, "corrupt executor checkpoint; skipped");
+                    continue;
+                }
+            };
+            let framework_id = framework
+                .id
+                .as_ref()
+                .map(|f| f.value.clone())
+                .unwrap_or_default();
+            let executor_id = executor.executor_id.value.clone();
+            for update in updates {
+                state.updates.add(&framework_id, update);
+            }
+            if process_alive(record.pid) {
+                tracing::info!(
+                    framework_id,
+                    executor_id,
+                    pid = record.pid,
+                    "recovered a running executor; waiting for it to re-subscribe"
+                );
+                let run = ExecutorRun {
+                    info: executor,
+                    container_id: record.container_id.clone(),
+                    sandbox: record.sandbox.clone(),
+                    pid: Some(record.pid),
+                    connection: None,
+                    queued,
+                    tasks: tasks
+                        .into_iter()
+                        .map(|(info, state)| {
+                            (info.task_id.value.clone(), TaskRecord { info, state })
+                        })
+                        .collect(),
+                    subscribed: false,
+                    shutting_down: false,
+                    limitation: None,
+                };
+                state
+                    .frameworks
+                    .entry(framework_id.clone())
+                    .or_insert_with(|| FrameworkRun {
+                        info: framework.clone(),
+                        executors: BTreeMap::new(),
+                    })
+                    .executors
+                    .insert(executor_id.clone(), run);
+                alive.push((framework_id, executor_id, record.container_id, record.pid));
+            } else {
+                tracing::warn!(
+                    framework_id,
+                    executor_id,
+                    "a checkpointed executor died while the agent was down"
+                );
+                for (task, task_state) in tasks.iter().filter(|(_, s)| !is_terminal(*s)) {
+                    let status = StatusBuilder::new(
+                        &task.task_id.value,
+                        TaskState::TaskFailed,
+                        Source::Agent,
+                    )
+                    .executor(Some(&executor_id))
+                    .reason(Reason::ExecutorTerminated)
+                    .message(format!(
+                        "Executor terminated while the agent was down (task was {})",
+                        task_state.as_str_name()
+                    ));
+                    self.agent_update(&mut state, &framework_id, status);
+                }
+                for task in &queued {
+                    let status =
+                        StatusBuilder::new(&task.task_id.value, TaskState::TaskLost, Source::Agent)
+                            .executor(Some(&executor_id))
+                            .reason(Reason::AgentRestarted)
+                            .message("The agent restarted before the task reached its executor");
+                    self.agent_update(&mut state, &framework_id, status);
+                }
+                self.containerizer.cleanup(&record.container_id);
+                checkpoint::remove_executor(&work_dir, &framework_id, &executor_id);
+            }
+        }
+        let containers: Vec<ContainerSummary> = alive
+            .iter()
+            .map(
+                |(framework_id, executor_id, container_id, pid)| ContainerSummary {
+                    container_id: container_id.clone(),
+                    pid: *pid,
+                    sandbox: state.frameworks[framework_id].executors[executor_id]
+                        .sandbox
+                        .display()
+                        .to_string(),
+                },
+            )
+            .collect();
+        drop(state);
+        self.containerizer.recover(&containers);
+        for (framework_id, executor_id, container_id, pid) in alive {
+            self.watch_recovered(framework_id, executor_id, container_id, pid);
+        }
+    }
+
+    /// Waits for a recovered executor (not this agent's child) to end.
+    fn watch_recovered(
+        self: &Arc<Self>,
+        framework_id: String,
+        executor_id: String,
+        container_id: String,
+        pid: u32,
+    ) {
+        let agent = Arc::clone(self);
+        tokio::spawn(async move {
+            while process_alive(pid) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let unknown = std::io::Error::other(
+                "its exit status is unknown (it was started before the agent restarted)",
+            );
+            agent.executor_exited(&framework_id, &executor_id, &container_id, Err(unknown));
+        });
     }
 
     pub fn on_message(&self, framework_id: &str, executor_id: &str, data: Vec<u8>) {
@@ -860,7 +1124,9 @@ impl Agent {
                 })
             })
         });
-        live.chain(finished).collect()
+        live.chain(finished)
+            .chain(state.finished_tasks.iter().cloned())
+            .collect()
     }
 
     // ----- executor API -------------------------------------------------------
@@ -911,6 +1177,7 @@ impl Agent {
         run.connection = Some((connection_id, tx));
         run.subscribed = true;
         tracing::info!(framework_id, executor_id, "executor subscribed");
+        self.checkpoint(&state, framework_id, executor_id);
         Ok((connection_id, rx))
     }
 
@@ -1031,6 +1298,12 @@ impl Agent {
             }
             self.containerizer.cleanup(&run.container_id);
         }
+        // Stopped on purpose: nothing is left to recover.
+        for (framework_id, framework) in &state.frameworks {
+            for executor_id in framework.executors.keys() {
+                checkpoint::remove_executor(&self.config.work_dir, framework_id, executor_id);
+            }
+        }
     }
 
     /// Every executor, running and completed.
@@ -1088,6 +1361,28 @@ fn summary(
         framework_info: framework.info.clone(),
         task_infos: run.tasks.values().map(|t| t.info.clone()).collect(),
     }
+}
+
+/// Whether `pid` names a live process (not a zombie).
+fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
+}
+
+/// The executor of `framework_id` that runs `task_id`.
+fn executor_of_task(state: &AgentState, framework_id: &str, task_id: &str) -> Option<String> {
+    state
+        .frameworks
+        .get(framework_id)?
+        .executors
+        .iter()
+        .find(|(_, run)| {
+            run.tasks.contains_key(task_id) || run.queued.iter().any(|t| t.task_id.value == task_id)
+        })
+        .map(|(id, _)| id.clone())
 }
 
 /// What a container holds: its executor's resources and its tasks'.

@@ -95,6 +95,14 @@ impl StatusUpdates {
         out
     }
 
+    /// The task's unacknowledged updates, oldest first.
+    pub fn pending_of(&self, framework_id: &str, task_id: &str) -> Vec<v1::TaskStatus> {
+        self.streams
+            .get(&(framework_id.to_owned(), task_id.to_owned()))
+            .map(|s| s.pending.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Forgets every stream (sent ones are resent by `due`).
     pub fn reset_sent(&mut self) {
         for stream in self.streams.values_mut() {

@@ -46,6 +46,26 @@ impl Freezer {
         Ok(Freezer { base })
     }
 
+    /// Destroys every container cgroup not in `keep` (containers of an
+    /// earlier run of the agent that nobody will take back), as Mesos'
+    /// launcher does on recovery.
+    pub fn destroy_orphans(&self, keep: &[&str]) {
+        let Ok(entries) = std::fs::read_dir(&self.base) else {
+            return;
+        };
+        for entry in entries.flatten().filter(|e| e.path().is_dir()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if keep.contains(&name.as_str()) {
+                continue;
+            }
+            tracing::warn!(container_id = %name, "destroying an orphan container left by an earlier run");
+            self.kill_all(&name);
+            if let Err(e) = self.remove(&name) {
+                tracing::error!(container_id = %name, error = %e, "cannot remove an orphan container");
+            }
+        }
+    }
+
     /// Removes `<root>` when no container cgroup is left in it (at agent
     /// shutdown; a root still holding containers stays).
     pub fn remove_root_if_empty(&self) {

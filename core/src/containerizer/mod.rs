@@ -205,6 +205,20 @@ impl Containerizer {
         }
     }
 
+    /// After an agent restart: these containers still run; isolators
+    /// rebuild their state for them and release what belongs to others.
+    pub fn recover(&self, containers: &[crate::extension::ContainerSummary]) {
+        if let Some(freezer) = &self.freezer {
+            let keep: Vec<&str> = containers.iter().map(|c| c.container_id.as_str()).collect();
+            freezer.destroy_orphans(&keep);
+        }
+        for isolator in self.isolators().iter_mut() {
+            if let Err(e) = isolator.recover(containers) {
+                tracing::error!(isolator = isolator.name(), error = %e, "isolator recovery failed");
+            }
+        }
+    }
+
     /// Resources of the container changed (a task was added).
     pub fn update(&self, container_id: &str, resources: &[crate::domain::Resource]) {
         for isolator in self.isolators().iter_mut() {

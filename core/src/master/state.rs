@@ -1112,6 +1112,17 @@ impl Master {
         };
         let total = resources_from_proto(&info.resources);
 
+        let reported: BTreeSet<(String, String)> = subscribe
+            .tasks
+            .iter()
+            .map(|t| {
+                let framework_id = t.framework_info.id.as_ref().map(|f| f.value.clone());
+                (
+                    framework_id.unwrap_or_default(),
+                    t.task.task_id.value.clone(),
+                )
+            })
+            .collect();
         // Tasks the agent already runs (it re-registers after a disconnect).
         let mut used: BTreeMap<String, Vec<Resource>> = BTreeMap::new();
         for running in subscribe.tasks {
@@ -1201,6 +1212,7 @@ impl Master {
                 self.allocator
                     .send(AllocatorCommand::SetAgentActive(id.clone(), true));
                 tracing::info!(agent_id = %id, "agent re-registered");
+                self.lose_unreported_tasks(&id, &reported);
             }
             None => {
                 self.allocator.send(AllocatorCommand::AddAgent(AgentSpec {
@@ -1549,6 +1561,47 @@ impl Master {
         }
         self.recovery_deadline = now + reregister_timeout;
         self.registry = Some(registry);
+    }
+
+    /// A known agent re-registered without some of the live tasks the
+    /// master placed on it (it restarted without recovering them): they are
+    /// lost, with `REASON_AGENT_RESTARTED`.
+    fn lose_unreported_tasks(&mut self, agent_id: &str, reported: &BTreeSet<(String, String)>) {
+        let mut lost = Vec::new();
+        for framework in self.frameworks.values_mut() {
+            let ids: Vec<String> = framework
+                .tasks
+                .iter()
+                .filter(|(id, t)| {
+                    t.agent_id == agent_id
+                        && !is_terminal(state_of(&t.status))
+                        && !reported.contains(&(framework.id.clone(), (*id).clone()))
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in ids {
+                let mut task = framework.tasks.remove(&id).expect("just listed");
+                let status = StatusBuilder::new(&id, TaskState::TaskLost, Source::Master)
+                    .reason(Reason::AgentRestarted)
+                    .message(format!("agent {agent_id} restarted without this task"))
+                    .agent(agent_id)
+                    .executor(task.executor_id.as_deref())
+                    .build();
+                task.status = status.clone();
+                tracing::info!(framework_id = %framework.id, task_id = %id, agent_id, state = "TASK_LOST", "task state changed");
+                let resources = (!task.resources_recovered).then(|| task.resources.clone());
+                task.resources_recovered = true;
+                framework.completed.push_back(task);
+                lost.push((framework.id.clone(), status, resources));
+            }
+        }
+        for (framework_id, status, resources) in lost {
+            self.counters.task_state(TaskState::TaskLost);
+            if let Some(resources) = resources {
+                self.recover(&framework_id, agent_id, resources, None);
+            }
+            self.send_update(&framework_id, status);
+        }
     }
 
     /// Writes a framework's record (connected, or with its deadline).
