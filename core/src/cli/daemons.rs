@@ -23,12 +23,26 @@ fn secs(value: f64) -> Duration {
     Duration::from_secs_f64(value.clamp(0.001, 1e9))
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn terminated() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled: a daemon asked to stop
+/// right after it starts listening stops cleanly instead of dying.
+fn terminated() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    async move {
+        async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            _ = recv(&mut term) => {}
+            _ = recv(&mut int) => {}
+        }
     }
 }
 
@@ -184,6 +198,7 @@ fn agent_config(
 }
 
 pub async fn master(args: MasterArgs, err: Out<'_>) -> std::io::Result<bool> {
+    let stop = terminated();
     let Some((loaded, registry)) = load(&args, err)? else {
         return Ok(false);
     };
@@ -199,11 +214,12 @@ pub async fn master(args: MasterArgs, err: Out<'_>) -> std::io::Result<bool> {
     else {
         return Ok(false);
     };
-    master::run(listener, config, modules, terminated()).await?;
+    master::run(listener, config, modules, stop).await?;
     Ok(true)
 }
 
 pub async fn agent(args: AgentArgs, err: Out<'_>) -> std::io::Result<bool> {
+    let stop = terminated();
     let Some((loaded, registry)) = load(&args, err)? else {
         return Ok(false);
     };
@@ -244,7 +260,7 @@ pub async fn agent(args: AgentArgs, err: Out<'_>) -> std::io::Result<bool> {
             hooks: instances.hooks,
             isolators: instances.isolators,
         },
-        terminated(),
+        stop,
     )
     .await?;
     Ok(true)
@@ -269,6 +285,7 @@ fn isolation_summary(loaded: &LoadedConfig) -> String {
 }
 
 pub async fn local(args: LocalArgs, out: Out<'_>, err: Out<'_>) -> std::io::Result<bool> {
+    let terminate = terminated();
     let Some((loaded, registry)) = load(&args, err)? else {
         return Ok(false);
     };
@@ -344,7 +361,7 @@ pub async fn local(args: LocalArgs, out: Out<'_>, err: Out<'_>) -> std::io::Resu
         },
         wait(stopped),
     ));
-    terminated().await;
+    terminate.await;
     let _ = stop.send(true);
     let (m, a) = tokio::join!(master, agent);
     m.map_err(std::io::Error::other)??;

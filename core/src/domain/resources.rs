@@ -129,8 +129,8 @@ impl ResourceBag {
         self.scalars
             .iter()
             .filter(|((n, _), _)| n == name)
-            .map(|(_, v)| v)
-            .sum()
+            // From +0.0: an empty `sum` of floats is -0.0, which reads badly.
+            .fold(0.0, |total, (_, v)| total + v)
     }
 
     pub fn is_empty(&self) -> bool {
