@@ -116,22 +116,51 @@ async fn resubscribing_with_the_same_id_fails_the_old_stream_over() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silent_agent_is_removed_and_its_tasks_are_lost() {
+async fn a_gone_agent_loses_tasks_at_once_or_after_its_timeout_with_checkpointing() {
     let mut cluster = common::Cluster::start_with(common::Options {
         agent_timeout: std::time::Duration::from_secs(2),
         ..common::Options::default()
     })
     .await;
-    let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
-    let offer = s.offer().await;
-    s.launch(&offer, vec![task("doomed", &offer, "sleep 600", 0.1, 32.0)])
+    // A checkpointing framework's task may outlive its agent's process...
+    let mut durable = Scheduler::subscribe_with(
+        cluster.master,
+        Encoding::Json,
+        json!({"user": "tester", "name": "durable", "checkpoint": true}),
+    )
+    .await;
+    let offer = durable.offer().await;
+    durable
+        .launch(&offer, vec![task("doomed", &offer, "sleep 600", 0.1, 32.0)])
         .await;
-    assert_eq!(s.update_for("doomed").await["state"], "TASK_RUNNING");
+    assert_eq!(durable.update_for("doomed").await["state"], "TASK_RUNNING");
+    // ...another framework's may not.
+    let mut fragile = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    let offer = fragile.offer().await;
+    fragile
+        .launch(
+            &offer,
+            vec![task("fragile", &offer, "sleep 600", 0.1, 32.0)],
+        )
+        .await;
+    assert_eq!(fragile.update_for("fragile").await["state"], "TASK_RUNNING");
+
     cluster.stop_agent().await;
-    let lost = s.update_for("doomed").await;
+    let disconnected = fragile.update_for("fragile").await;
+    assert_eq!(disconnected["state"], "TASK_LOST", "{disconnected}");
+    assert_eq!(disconnected["source"], "SOURCE_MASTER");
+    assert_eq!(disconnected["reason"], "REASON_AGENT_DISCONNECTED");
+    assert!(disconnected.get("uuid").is_none());
+
+    let started = std::time::Instant::now();
+    let lost = durable.update_for("doomed").await;
     assert_eq!(lost["state"], "TASK_LOST", "{lost}");
     assert_eq!(lost["source"], "SOURCE_MASTER");
     assert_eq!(lost["reason"], "REASON_AGENT_REMOVED");
     assert!(lost.get("uuid").is_none());
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(500),
+        "the checkpointing framework's task waits for the agent timeout"
+    );
     cluster.stop().await;
 }

@@ -105,7 +105,14 @@ async fn tasks_of_a_removed_agent_reconcile_lost_or_gone_for_partition_aware_fra
         ..Options::default()
     })
     .await;
-    let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    // Checkpointing: its tasks wait for the agent's timeout, not its
+    // connection.
+    let mut s = Scheduler::subscribe_with(
+        cluster.master,
+        Encoding::Json,
+        json!({"user": "root", "name": "durable", "checkpoint": true}),
+    )
+    .await;
     let aware = Scheduler::subscribe_with(
         cluster.master,
         Encoding::Json,

@@ -1256,6 +1256,16 @@ impl Master {
         }
         agent.connection = None;
         tracing::warn!(agent_id, "agent disconnected");
+        // As in Mesos: only checkpointing frameworks' tasks can outlive
+        // their agent's process; the others are lost now.
+        let message = format!("agent {agent_id} disconnected");
+        self.lose_tasks(
+            agent_id,
+            Reason::AgentDisconnected,
+            &message,
+            true,
+            |f, _| f.info.checkpoint != Some(true),
+        );
         self.allocator
             .send(AllocatorCommand::SetAgentActive(agent_id.to_owned(), false));
         let offers: Vec<String> = self
@@ -1407,32 +1417,8 @@ impl Master {
         }
         self.allocator
             .send(AllocatorCommand::RemoveAgent(agent_id.to_owned()));
-        let mut lost = Vec::new();
-        for framework in self.frameworks.values_mut() {
-            let ids: Vec<String> = framework
-                .tasks
-                .iter()
-                .filter(|(_, t)| t.agent_id == agent_id)
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in ids {
-                let mut task = framework.tasks.remove(&id).expect("just listed");
-                let status = StatusBuilder::new(&id, TaskState::TaskLost, Source::Master)
-                    .reason(Reason::AgentRemoved)
-                    .message(format!("agent {agent_id} removed: {why}"))
-                    .agent(agent_id)
-                    .executor(task.executor_id.as_deref())
-                    .build();
-                task.status = status.clone();
-                tracing::info!(framework_id = %framework.id, task_id = %id, agent_id, state = "TASK_LOST", "task state changed");
-                self.counters.task_state(TaskState::TaskLost);
-                framework.completed.push_back(task);
-                lost.push((framework.id.clone(), status));
-            }
-        }
-        for (framework_id, status) in lost {
-            self.send_update(&framework_id, status);
-        }
+        let message = format!("agent {agent_id} removed: {why}");
+        self.lose_tasks(agent_id, Reason::AgentRemoved, &message, false, |_, _| true);
     }
 
     /// Periodic upkeep: pings agents, removes silent ones, and removes
@@ -1563,10 +1549,17 @@ impl Master {
         self.registry = Some(registry);
     }
 
-    /// A known agent re-registered without some of the live tasks the
-    /// master placed on it (it restarted without recovering them): they are
-    /// lost, with `REASON_AGENT_RESTARTED`.
-    fn lose_unreported_tasks(&mut self, agent_id: &str, reported: &BTreeSet<(String, String)>) {
+    /// Marks the live tasks on `agent_id` that `which` selects as lost
+    /// (master-generated updates, no uuid), keeps them as completed and,
+    /// with `recover`, returns their resources to the allocator.
+    fn lose_tasks(
+        &mut self,
+        agent_id: &str,
+        reason: Reason,
+        message: &str,
+        recover: bool,
+        which: impl Fn(&FrameworkState, &str) -> bool,
+    ) {
         let mut lost = Vec::new();
         for framework in self.frameworks.values_mut() {
             let ids: Vec<String> = framework
@@ -1575,21 +1568,22 @@ impl Master {
                 .filter(|(id, t)| {
                     t.agent_id == agent_id
                         && !is_terminal(state_of(&t.status))
-                        && !reported.contains(&(framework.id.clone(), (*id).clone()))
+                        && which(framework, id)
                 })
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in ids {
                 let mut task = framework.tasks.remove(&id).expect("just listed");
                 let status = StatusBuilder::new(&id, TaskState::TaskLost, Source::Master)
-                    .reason(Reason::AgentRestarted)
-                    .message(format!("agent {agent_id} restarted without this task"))
+                    .reason(reason)
+                    .message(message)
                     .agent(agent_id)
                     .executor(task.executor_id.as_deref())
                     .build();
                 task.status = status.clone();
-                tracing::info!(framework_id = %framework.id, task_id = %id, agent_id, state = "TASK_LOST", "task state changed");
-                let resources = (!task.resources_recovered).then(|| task.resources.clone());
+                tracing::info!(framework_id = %framework.id, task_id = %id, agent_id, state = "TASK_LOST", reason = reason.as_str_name(), "task state changed");
+                let resources =
+                    (recover && !task.resources_recovered).then(|| task.resources.clone());
                 task.resources_recovered = true;
                 framework.completed.push_back(task);
                 lost.push((framework.id.clone(), status, resources));
@@ -1602,6 +1596,16 @@ impl Master {
             }
             self.send_update(&framework_id, status);
         }
+    }
+
+    /// A known agent re-registered without some of the live tasks the
+    /// master placed on it (it restarted without recovering them): they are
+    /// lost, with `REASON_AGENT_RESTARTED`.
+    fn lose_unreported_tasks(&mut self, agent_id: &str, reported: &BTreeSet<(String, String)>) {
+        let message = format!("agent {agent_id} restarted without this task");
+        self.lose_tasks(agent_id, Reason::AgentRestarted, &message, true, |f, id| {
+            !reported.contains(&(f.id.clone(), id.to_owned()))
+        });
     }
 
     /// Writes a framework's record (connected, or with its deadline).
