@@ -66,15 +66,8 @@ async fn after_a_master_restart_agents_and_frameworks_come_back_and_reconcile() 
     // within its backoff, then reconciliation sees the task running.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let answers = loop {
-        let slaves: Value = serde_json::from_str(
-            &reqwest::get(format!("http://{}/master/slaves", cluster.master))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let slaves: Value =
+            common::get_json(format!("http://{}/master/slaves", cluster.master)).await;
         if slaves["slaves"].as_array().is_some_and(|l| !l.is_empty()) {
             break reconcile(
                 &mut s,
@@ -98,15 +91,7 @@ async fn after_a_master_restart_agents_and_frameworks_come_back_and_reconcile() 
     assert_eq!(answers[1]["state"], "TASK_LOST", "{}", answers[1]);
 
     // The agent kept its id across the restart.
-    let state: Value = serde_json::from_str(
-        &reqwest::get(format!("http://{}/master/state", cluster.master))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let state: Value = common::get_json(format!("http://{}/master/state", cluster.master)).await;
     assert_eq!(state["slaves"][0]["id"], agent_id.as_str());
     assert_eq!(state["frameworks"][0]["tasks"][0]["id"], "long");
     cluster.stop().await;
@@ -184,15 +169,8 @@ async fn removing_more_agents_than_the_limit_is_refused() {
     .await;
     // The only agent is 100% of the admitted ones: more than 50%.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let metrics: Value = serde_json::from_str(
-        &reqwest::get(format!("http://{}/metrics/snapshot", cluster.master))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let metrics: Value =
+        common::get_json(format!("http://{}/metrics/snapshot", cluster.master)).await;
     assert!(
         metrics.get("master/recovery_slave_removals").is_none(),
         "no agent was removed: {metrics}"

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use common::{task, Cluster, Options, Scheduler};
 use corral::api::codec::Encoding;
 use corral_tests::{library_entry, module_library};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const CPU: &str = "org_corral_isolator_cgroups_cpu";
 const MEM: &str = "org_corral_isolator_cgroups_mem";
@@ -140,13 +140,7 @@ async fn limits_follow_the_tasks_resources_and_usage_is_served() {
         println!("note: no cgroup v1 cpu/memory hierarchy; limits checked through usage only");
     }
 
-    let stats: Value = reqwest::get(format!("http://{}/monitor/statistics", cluster.agent))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|body| serde_json::from_str(&body).unwrap())
-        .unwrap();
+    let stats = common::get_json(format!("http://{}/monitor/statistics", cluster.agent)).await;
     let list = stats.as_array().unwrap();
     assert_eq!(list.len(), 1, "{stats}");
     let entry = &list[0];

@@ -4,21 +4,9 @@
 
 mod common;
 
-use common::{task, Cluster, Scheduler};
+use common::{get, get_json, task, Cluster, Scheduler};
 use corral::api::codec::Encoding;
-use serde_json::{json, Value};
-
-async fn get(url: String) -> (u16, String) {
-    let response = reqwest::get(&url).await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
-}
-
-async fn get_json(url: String) -> Value {
-    let (status, body) = get(url.clone()).await;
-    assert_eq!(status, 200, "{url}: {body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
-}
+use serde_json::json;
 
 /// A cluster with one framework, one running task (`sleeper`) and one
 /// finished task (`quick`).

@@ -54,6 +54,19 @@ pub struct Resource {
     pub value: ResourceValue,
 }
 
+/// The sum of the scalar resources called `name` (every role), `None` when
+/// there is none. A helper for modules; it does not cross the boundary.
+pub fn scalar_sum(resources: &[Resource], name: &str) -> Option<f64> {
+    resources
+        .iter()
+        .filter(|r| r.name.as_str() == name)
+        .filter_map(|r| match r.value {
+            ResourceValue::Scalar(value) => Some(value),
+            _ => None,
+        })
+        .reduce(|a, b| a + b)
+}
+
 impl Resource {
     /// An unreserved scalar resource such as `cpus:2`.
     pub fn scalar(name: impl Into<String>, value: f64) -> Self {

@@ -1156,7 +1156,7 @@ impl Master {
                 status: StatusBuilder::new(&task_id, state, Source::Agent)
                     .agent(&id)
                     .build(),
-                info: running.task.clone(),
+                info: running.task,
                 resources: resources.clone(),
                 resources_recovered: is_terminal(state),
             };
@@ -1168,24 +1168,7 @@ impl Master {
             used.entry(framework_id.clone())
                 .or_default()
                 .extend(resources.iter().cloned());
-            framework.tasks.insert(
-                task_id.clone(),
-                TaskEntry {
-                    framework_id: framework_id.clone(),
-                    agent_id: id.clone(),
-                    executor_id: running
-                        .task
-                        .executor
-                        .as_ref()
-                        .map(|e| e.executor_id.value.clone()),
-                    status: StatusBuilder::new(&task_id, state, Source::Agent)
-                        .agent(&id)
-                        .build(),
-                    info: running.task,
-                    resources,
-                    resources_recovered: false,
-                },
-            );
+            framework.tasks.insert(task_id.clone(), entry);
         }
 
         let known = self.agents.contains_key(&id) || self.recovering.remove(&id).is_some();

@@ -523,6 +523,21 @@ impl Scheduler {
     }
 }
 
+/// GET `url`: the status and the body.
+pub async fn get(url: impl AsRef<str>) -> (u16, String) {
+    let response = reqwest::get(url.as_ref()).await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// GET `url`, which must answer 200 with JSON.
+pub async fn get_json(url: impl AsRef<str>) -> Value {
+    let url = url.as_ref();
+    let (status, body) = get(url).await;
+    assert_eq!(status, 200, "{url}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+}
+
 /// A command task with the given resources.
 pub fn task(id: &str, offer: &Value, command: &str, cpus: f64, mem: f64) -> Value {
     json!({

@@ -3,7 +3,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use corral_module_api::{guest::Params, types::ResourceValue, ModuleError, Resource};
+use corral_module_api::{guest::Params, ModuleError};
 
 /// Default of the `root` parameter.
 pub const DEFAULT_ROOT: &str = "corral";
@@ -53,19 +53,12 @@ impl Settings {
 }
 
 /// The sum of the scalar resources called `name`, `None` when there is none.
-pub fn scalar(resources: &[Resource], name: &str) -> Option<f64> {
-    resources
-        .iter()
-        .filter(|r| r.name.as_str() == name)
-        .filter_map(|r| match r.value {
-            ResourceValue::Scalar(value) => Some(value),
-            _ => None,
-        })
-        .reduce(|a, b| a + b)
-}
+pub use corral_module_api::types::scalar_sum as scalar;
 
 #[cfg(test)]
 mod tests {
+    use corral_module_api::Resource;
+
     use super::*;
 
     fn settings(entries: &[(&str, &str)], extra: &[&str]) -> Result<Settings, ModuleError> {

@@ -6,7 +6,6 @@ use std::{collections::HashMap, fmt, marker::PhantomData, path::Path};
 use corral_module_api::{
     guest::{IsolatorModule, Params},
     isolator::{ContainerConfig, ContainerState, LaunchSpec, Statistic},
-    types::ResourceValue,
     Host, ModuleError, Resource,
 };
 
@@ -45,16 +44,7 @@ impl<F: Figures> fmt::Debug for PosixIsolator<F> {
 }
 
 /// The sum of the scalar resources called `name`, `None` when there is none.
-pub fn scalar(resources: &[Resource], name: &str) -> Option<f64> {
-    resources
-        .iter()
-        .filter(|r| r.name.as_str() == name)
-        .filter_map(|r| match r.value {
-            ResourceValue::Scalar(value) => Some(value),
-            _ => None,
-        })
-        .reduce(|a, b| a + b)
-}
+pub use corral_module_api::types::scalar_sum as scalar;
 
 impl<F: Figures> PosixIsolator<F> {
     fn container(&mut self, container_id: &str) -> Result<&mut Container, ModuleError> {
