@@ -136,7 +136,20 @@ async fn metrics_count_tasks_agents_frameworks_and_calls() {
     );
 
     let agent = format!("http://{}", cluster.agent);
-    let a = get_json(format!("{agent}/metrics/snapshot")).await;
+    // The finished task's executor leaves once its last update is
+    // acknowledged; wait for that before reading the agent's figures.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let a = loop {
+        let a = get_json(format!("{agent}/metrics/snapshot")).await;
+        if a["slave/executors_running"] == json!(1.0) {
+            break a;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "executors never settled: {a}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(a["slave/registered"], json!(1.0), "{a}");
     assert_eq!(a["slave/tasks_running"], json!(1.0), "{a}");
     assert_eq!(a["slave/tasks_finished"], json!(1.0), "{a}");

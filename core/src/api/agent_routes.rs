@@ -133,7 +133,10 @@ async fn flags(State(agent): State<Arc<Agent>>) -> Json<Value> {
 
 /// `GET /metrics/snapshot`: Mesos' `slave/...` keys, flat.
 async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
-    use crate::{domain::ResourceBag, master::metrics::live_metric, proto::v1::TaskState};
+    use crate::{
+        master::metrics::{live_metric, usage_figures},
+        proto::v1::TaskState,
+    };
     let executors = agent.executors();
     let (registered, counters) = {
         let state = agent.lock();
@@ -183,16 +186,13 @@ async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
     for (key, count) in counters {
         put(&key, count as f64);
     }
-    let total = ResourceBag::new(&agent.config.resources_detected);
-    let used = ResourceBag::new(&agent.used_resources());
-    for name in ["cpus", "mem", "disk"] {
-        let (t, u) = (total.scalar(name), used.scalar(name));
-        put(&format!("{name}_total"), t);
-        put(&format!("{name}_used"), u);
-        put(
-            &format!("{name}_percent"),
-            if t > 0.0 { u / t } else { 0.0 },
-        );
+    let figures = usage_figures(
+        &agent.config.resources_detected,
+        &agent.used_resources(),
+        &["cpus", "mem", "disk"],
+    );
+    for (key, value) in figures {
+        put(&key, value);
     }
     Json(Value::Object(m))
 }

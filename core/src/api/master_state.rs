@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use crate::{
     domain::{Resource, ResourceBag, ResourceValue},
     master::{
-        metrics::{live_metric, terminal_metric},
+        metrics::{live_metric, terminal_metric, usage_figures},
         resources_from_proto, FrameworkState, Master, TaskEntry,
     },
     proto::v1::TaskState,
@@ -29,15 +29,7 @@ pub fn resources_object(list: &[Resource]) -> Value {
                 let sum = map.get(&r.name).and_then(Value::as_f64).unwrap_or(0.0) + v;
                 json!(sum)
             }
-            ResourceValue::Ranges(ranges) => json!(format!(
-                "[{}]",
-                ranges
-                    .iter()
-                    .map(|(b, e)| format!("{b}-{e}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-            ResourceValue::Set(items) => json!(format!("{{{}}}", items.join(","))),
+            ResourceValue::Ranges(_) | ResourceValue::Set(_) => json!(r.value.to_string()),
         };
         map.insert(r.name, value);
     }
@@ -349,15 +341,8 @@ pub fn metrics(master: &Master) -> BTreeMap<String, f64> {
         .flat_map(|a| resources_from_proto(&a.info.resources))
         .collect();
     let used = live_resources(master.frameworks.values().flat_map(|f| f.tasks.values()));
-    let (total, used) = (ResourceBag::new(&total), ResourceBag::new(&used));
-    for name in ["cpus", "mem", "disk", "gpus"] {
-        let (t, u) = (total.scalar(name), used.scalar(name));
-        put(&format!("{name}_total"), t);
-        put(&format!("{name}_used"), u);
-        put(
-            &format!("{name}_percent"),
-            if t > 0.0 { u / t } else { 0.0 },
-        );
+    for (key, value) in usage_figures(&total, &used, &["cpus", "mem", "disk", "gpus"]) {
+        put(&key, value);
     }
     master.allocator_stats.snapshot(&mut m);
     m

@@ -17,6 +17,20 @@ pub enum ResourceValue {
     Set(Vec<String>),
 }
 
+/// Mesos' text form: `2.5`, `[31000-32000, 33000-33100]`, `{a,b}`.
+impl std::fmt::Display for ResourceValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResourceValue::Scalar(v) => write!(f, "{v}"),
+            ResourceValue::Ranges(ranges) => {
+                let list: Vec<String> = ranges.iter().map(|(b, e)| format!("{b}-{e}")).collect();
+                write!(f, "[{}]", list.join(", "))
+            }
+            ResourceValue::Set(items) => write!(f, "{{{}}}", items.join(",")),
+        }
+    }
+}
+
 /// One named resource reserved for a role (`*` when unreserved).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resource {

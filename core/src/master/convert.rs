@@ -89,25 +89,3 @@ pub fn labels_to_proto(list: &[KeyValue]) -> v1::Labels {
             .collect(),
     }
 }
-
-/// Resources as Mesos' operator endpoints show them: scalars as numbers,
-/// ranges as `"[31000-32000]"`, sets as `"{a,b}"`.
-pub fn resources_json(list: &[v1::Resource]) -> serde_json::Value {
-    let mut map = serde_json::Map::new();
-    for r in resources_from_proto(list) {
-        let value = match r.value {
-            ResourceValue::Scalar(v) => serde_json::json!(v),
-            ResourceValue::Ranges(ranges) => serde_json::json!(format!(
-                "[{}]",
-                ranges
-                    .iter()
-                    .map(|(b, e)| format!("{b}-{e}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
-            ResourceValue::Set(items) => serde_json::json!(format!("{{{}}}", items.join(","))),
-        };
-        map.insert(r.name, value);
-    }
-    serde_json::Value::Object(map)
-}

@@ -69,6 +69,30 @@ pub fn live_metric(state: TaskState) -> Option<&'static str> {
     })
 }
 
+/// `<name>_total`, `<name>_used` and `<name>_percent` (a share, 0 to 1)
+/// for each resource `name`.
+pub fn usage_figures(
+    total: &[crate::domain::Resource],
+    used: &[crate::domain::Resource],
+    names: &[&str],
+) -> Vec<(String, f64)> {
+    let (total, used) = (
+        crate::domain::ResourceBag::new(total),
+        crate::domain::ResourceBag::new(used),
+    );
+    names
+        .iter()
+        .flat_map(|name| {
+            let (t, u) = (total.scalar(name), used.scalar(name));
+            [
+                (format!("{name}_total"), t),
+                (format!("{name}_used"), u),
+                (format!("{name}_percent"), if t > 0.0 { u / t } else { 0.0 }),
+            ]
+        })
+        .collect()
+}
+
 /// Allocation cycles, shared with the allocation loop.
 #[derive(Debug, Default)]
 pub struct AllocatorStats {

@@ -23,8 +23,7 @@ use tokio::net::TcpListener;
 
 pub use allocator::{AllocatorCommand, AllocatorHandle};
 pub use convert::{
-    labels_from_proto, labels_to_proto, resource_to_proto, resources_from_proto, resources_json,
-    resources_to_proto,
+    labels_from_proto, labels_to_proto, resource_to_proto, resources_from_proto, resources_to_proto,
 };
 pub use state::{CallError, FrameworkState, Master, MasterSettings, OfferView, TaskEntry};
 pub use validation::format_resources;

@@ -14,24 +14,12 @@ use crate::{
 pub fn format_resources(list: &[Resource]) -> String {
     list.iter()
         .map(|r| {
-            let value = match &r.value {
-                ResourceValue::Scalar(v) => format!("{v}"),
-                ResourceValue::Ranges(ranges) => format!(
-                    "[{}]",
-                    ranges
-                        .iter()
-                        .map(|(b, e)| format!("{b}-{e}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                ResourceValue::Set(items) => format!("{{{}}}", items.join(", ")),
-            };
             let role = if r.role == "*" {
                 String::new()
             } else {
                 format!("({})", r.role)
             };
-            format!("{}{role}:{value}", r.name)
+            format!("{}{role}:{}", r.name, r.value)
         })
         .collect::<Vec<_>>()
         .join(";")
