@@ -1006,7 +1006,12 @@ impl Agent {
                     executor_id,
                     "a checkpointed executor died while the agent was down"
                 );
-                for (task, task_state) in tasks.iter().filter(|(_, s)| !is_terminal(*s)) {
+                // Tasks the executor never got are lost below, not failed.
+                let undelivered = |t: &v1::TaskInfo| queued.iter().any(|q| q.task_id == t.task_id);
+                let failed = tasks
+                    .iter()
+                    .filter(|(t, s)| !is_terminal(*s) && !undelivered(t));
+                for (task, task_state) in failed {
                     let status = StatusBuilder::new(
                         &task.task_id.value,
                         TaskState::TaskFailed,

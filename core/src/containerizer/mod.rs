@@ -131,12 +131,7 @@ impl Containerizer {
                 }
             };
         let pid = child.id().unwrap_or_default();
-        let sink = {
-            let tx = self.limitations.clone();
-            Arc::new(move |container: &str, limitation: ContainerLimitation| {
-                let _ = tx.send((container.to_owned(), limitation));
-            })
-        };
+        let sink = self.limitation_sink();
         let frozen = match &self.freezer {
             Some(freezer) => freezer.add(&spec.container_id, pid),
             None => Ok(()),
@@ -212,11 +207,26 @@ impl Containerizer {
             let keep: Vec<&str> = containers.iter().map(|c| c.container_id.as_str()).collect();
             freezer.destroy_orphans(&keep);
         }
+        let sink = self.limitation_sink();
         for isolator in self.isolators().iter_mut() {
             if let Err(e) = isolator.recover(containers) {
                 tracing::error!(isolator = isolator.name(), error = %e, "isolator recovery failed");
             }
+            // Limits are watched again for the containers taken back.
+            for c in containers {
+                if let Err(e) = isolator.watch(&c.container_id, sink.clone()) {
+                    tracing::warn!(isolator = isolator.name(), container_id = %c.container_id, error = %e, "cannot watch a recovered container");
+                }
+            }
         }
+    }
+
+    /// Where isolators report limitations.
+    fn limitation_sink(&self) -> crate::extension::LimitationSink {
+        let tx = self.limitations.clone();
+        Arc::new(move |container: &str, limitation: ContainerLimitation| {
+            let _ = tx.send((container.to_owned(), limitation));
+        })
     }
 
     /// Resources of the container changed (a task was added).
