@@ -3,7 +3,7 @@
 use crate::master::metrics::prometheus;
 
 use axum::{
-    extract::{Query, State},
+    extract::{DefaultBodyLimit, Query, State},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -17,9 +17,17 @@ use super::{
     scheduler::{self, lock, SharedMaster},
 };
 
+/// The largest scheduler call accepted.
+const MAX_CALL_BYTES: usize = 64 * 1024 * 1024;
+
 pub fn router(master: SharedMaster) -> Router {
     Router::new()
-        .route("/api/v1/scheduler", post(scheduler::handle))
+        .route(
+            "/api/v1/scheduler",
+            // A RECONCILE or ACCEPT of many tasks is larger than axum's
+            // default 2 MiB limit (100k task ids are ~3 MiB of JSON).
+            post(scheduler::handle).layer(DefaultBodyLimit::max(MAX_CALL_BYTES)),
+        )
         .route("/agent/v1/subscribe", post(agent_protocol::subscribe))
         .route("/agent/v1/call", post(agent_protocol::call))
         .route("/version", get(version))

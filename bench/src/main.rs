@@ -1,0 +1,38 @@
+//! `corral-bench`: Corral's benchmarks against Mesos' published numbers
+//! (issue 7). Each subcommand prints a table of medians, the comparison it
+//! is about measured in the same run, and the target. See
+//! docs/performance.md for the commands and results.
+
+mod allocator;
+mod module_call;
+mod modules;
+mod reconcile;
+mod stats;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "corral-bench", about = "Corral benchmarks (issue 7)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// DRF allocator, Mesos' DeclineOffers and AddAndUpdateSlave: cdylib vs in-process.
+    Allocator(allocator::Args),
+    /// A trivial hook call through the module ABI vs a direct call.
+    ModuleCall(module_call::Args),
+    /// One RECONCILE of N unknown tasks over the HTTP API of an in-process master.
+    Reconcile(reconcile::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Allocator(args) => allocator::run(args),
+        Command::ModuleCall(args) => module_call::run(args),
+        Command::Reconcile(args) => reconcile::run(args),
+    }
+}
