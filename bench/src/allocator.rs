@@ -537,7 +537,7 @@ fn run_decline(args: &Args, registry: &ModuleRegistry) -> Result<()> {
         let vs_mesos = if agents == 2_000 && frameworks == 200 {
             let x = MESOS_ANCHOR_MS / cm;
             format!(
-                "{x:.0}× faster ({})",
+                "{x:.2}× faster than Mesos ({})",
                 if x >= 100.0 {
                     "target met"
                 } else {

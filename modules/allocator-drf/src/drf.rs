@@ -331,24 +331,37 @@ impl Drf {
             agent_ids.swap(i, j);
         }
         let mut grants = Vec::new();
+        // Shares change only with grants: the order is recomputed for the
+        // next agent after one, and kept otherwise (a round in which every
+        // framework declines everything sorts once).
+        let mut order = self.framework_order();
+        let mut order_stale = false;
         for agent_id in agent_ids {
-            // Shares change with every grant, so the order is recomputed.
-            for framework_id in self.framework_order() {
-                let framework = &self.frameworks[&framework_id];
-                let offerable = self.agents[&agent_id]
-                    .available()
-                    .offerable_to(&framework.role);
-                if !self.allocatable(&offerable) {
+            if order_stale {
+                order = self.framework_order();
+                order_stale = false;
+            }
+            // What the agent has left, kept up to date as it is granted,
+            // and what of it each role may be offered.
+            let mut available = self.agents[&agent_id].available();
+            let mut offerable_to: HashMap<String, Resources> = HashMap::new();
+            for framework_id in &order {
+                let framework = &self.frameworks[framework_id];
+                let offerable = offerable_to
+                    .entry(framework.role.clone())
+                    .or_insert_with(|| available.offerable_to(&framework.role));
+                if !self.allocatable(offerable) {
                     continue;
                 }
                 if let Some(filter) = framework.filters.get(&agent_id) {
-                    if filter.resources.contains(&offerable) {
+                    if filter.resources.contains(offerable) {
                         continue;
                     }
                 }
+                let offerable = offerable.clone();
                 let f = self
                     .frameworks
-                    .get_mut(&framework_id)
+                    .get_mut(framework_id)
                     .expect("ordered frameworks exist");
                 f.allocated.add(&offerable);
                 f.allocations += 1;
@@ -361,8 +374,11 @@ impl Drf {
                     .entry(framework_id.clone())
                     .or_default()
                     .add(&offerable);
+                available.subtract(&offerable);
+                offerable_to.clear();
+                order_stale = true;
                 grants.push(Grant {
-                    framework_id,
+                    framework_id: framework_id.clone(),
                     agent_id: agent_id.clone(),
                     resources: offerable,
                 });
