@@ -23,6 +23,16 @@ struct Local {
     _work_dir: tempfile::TempDir,
 }
 
+/// A failed test still leaves no `corral local` running.
+impl Drop for Local {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Local {
     fn start() -> Local {
         let work_dir = tempfile::tempdir().unwrap();

@@ -262,6 +262,37 @@ async fn a_private_tmp_lands_in_the_sandbox_and_is_not_shared() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_installed_under_tmp_still_starts_executors_behind_a_private_tmp() {
+    require!(CLONE_NEWNS);
+    // The agent's own binary lives under /tmp (a checkout or an unpacked
+    // release there), which the container's private /tmp hides.
+    let install = tempfile::tempdir_in("/tmp").unwrap();
+    let program = install.path().join("corral");
+    std::fs::copy(env!("CARGO_BIN_EXE_corral"), &program).unwrap();
+    let mut manifest = library_entry(
+        &module_library("corral_isolator_filesystem_shared"),
+        &[SHARED],
+    );
+    manifest.push_str(&format!(
+        "  parameters = {{ default_container_info = '{PRIVATE_TMP}' }}\n"
+    ));
+    let cluster = Cluster::start_with(Options {
+        extra_manifest: manifest,
+        isolation: vec![SHARED.to_owned()],
+        executor_program: program,
+        ..Options::default()
+    })
+    .await;
+    let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    let offer = s.offer().await;
+    s.launch(&offer, vec![task("hidden", &offer, "echo ran", 0.1, 32.0)])
+        .await;
+    finish(&mut s, "hidden").await;
+    assert!(stdout_of(&cluster, "hidden").contains("ran"));
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_volume_fails_the_task_with_the_rule_it_broke() {
     require!(CLONE_NEWNS);
     let cluster = cluster_with(&[SHARED], PRIVATE_TMP).await;

@@ -56,8 +56,10 @@ async fn a_short_filter_expires_by_itself() {
 async fn suppressed_frameworks_get_no_offers_until_they_revive() {
     let cluster = Cluster::start().await;
     let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    // The first offer, given back at once, then suppressed: nothing more
+    // comes although the resources are free.
+    let offer = s.offer().await;
     s.call(json!({"type": "SUPPRESS"})).await;
-    let offer = s.offer().await; // possibly made before SUPPRESS arrived
     s.call(json!({"type": "DECLINE", "decline": {"offer_ids": [offer["id"]], "filters": {"refuse_seconds": 0.0}}}))
         .await;
     no_offer_within(&mut s, QUIET).await;

@@ -75,6 +75,14 @@ fn launch() -> Result<Infallible, String> {
     nix::unistd::dup2_stdin(&null).map_err(|e| format!("cannot redirect stdin: {e}"))?;
     drop(null);
     setsid().map_err(|e| format!("setsid: {e}"))?;
+    // Opened before any mount: a volume over the directory that holds the
+    // executor (a private /tmp, with the agent's binaries under /tmp) must
+    // not hide it.
+    let program = instructions
+        .program
+        .contains('/')
+        .then(|| std::fs::File::open(&instructions.program).ok())
+        .flatten();
 
     let bits = i32::try_from(instructions.namespaces).map_err(|_| {
         format!(
@@ -98,7 +106,7 @@ fn launch() -> Result<Infallible, String> {
     }
     if !namespaces.contains(CloneFlags::CLONE_NEWPID) {
         prepare(&instructions)?;
-        return exec(&instructions);
+        return exec(&instructions, program.as_ref());
     }
 
     let signals = forwarded_signals();
@@ -113,7 +121,7 @@ fn launch() -> Result<Infallible, String> {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
                 .map_err(|e| format!("cannot set the parent-death signal: {e}"))?;
             prepare(&instructions)?;
-            std::process::exit(container_init(&instructions, &signals)?)
+            std::process::exit(container_init(&instructions, program.as_ref(), &signals)?)
         }
     }
 }
@@ -206,8 +214,13 @@ fn apply_mount(step: &MountStep) -> Result<(), String> {
     Ok(())
 }
 
-/// Replaces this process with the executor.
-fn exec(instructions: &LaunchInstructions) -> Result<Infallible, String> {
+/// Replaces this process with the executor: from the file opened before
+/// the mounts when there is one (a binary; a script is run by its path, as
+/// its interpreter needs one), else looked up by name in `PATH`.
+fn exec(
+    instructions: &LaunchInstructions,
+    opened: Option<&std::fs::File>,
+) -> Result<Infallible, String> {
     let cstring = |s: &str| CString::new(s).map_err(|_| format!("'{s}' contains a NUL byte"));
     let program = cstring(&instructions.program)?;
     let argv = instructions
@@ -215,20 +228,39 @@ fn exec(instructions: &LaunchInstructions) -> Result<Infallible, String> {
         .iter()
         .map(|a| cstring(a))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(file) = opened {
+        use std::os::unix::ffi::OsStrExt;
+        let env = std::env::vars_os()
+            .map(|(k, v)| {
+                let mut pair = k.as_bytes().to_vec();
+                pair.push(b'=');
+                pair.extend_from_slice(v.as_bytes());
+                CString::new(pair)
+                    .map_err(|_| "an environment variable contains a NUL byte".to_owned())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Only returns on failure (e.g. a script, whose close-on-exec
+        // descriptor its interpreter cannot open): then by path.
+        let _ = nix::unistd::fexecve(file, &argv, &env);
+    }
     let e = execvp(&program, &argv).unwrap_err();
     Err(format!("cannot execute '{}': {e}", instructions.program))
 }
 
 /// Pid 1 of the container: starts the executor, then reaps and forwards
 /// signals until the executor exits. Returns the status to exit with.
-fn container_init(instructions: &LaunchInstructions, signals: &SigSet) -> Result<i32, String> {
+fn container_init(
+    instructions: &LaunchInstructions,
+    program: Option<&std::fs::File>,
+    signals: &SigSet,
+) -> Result<i32, String> {
     // SAFETY: single-threaded, as in `launch`.
     let executor = match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
         ForkResult::Child => {
             signals
                 .thread_unblock()
                 .map_err(|e| format!("cannot unblock signals: {e}"))?;
-            exec(instructions)?;
+            exec(instructions, program)?;
             unreachable!("exec returned without an error")
         }
         ForkResult::Parent { child } => child,

@@ -72,6 +72,8 @@ pub struct Options {
     pub registry: bool,
     pub agent_reregister_timeout: Duration,
     pub recovery_agent_removal_limit: f64,
+    /// The `corral` program the agent runs executors with.
+    pub executor_program: PathBuf,
     /// Isolator modules the agent uses, in order.
     pub isolation: Vec<String>,
 }
@@ -91,6 +93,7 @@ impl Default for Options {
             registry: false,
             agent_reregister_timeout: Duration::from_secs(600),
             recovery_agent_removal_limit: 1.0,
+            executor_program: PathBuf::from(env!("CARGO_BIN_EXE_corral")),
             isolation: Vec::new(),
         }
     }
@@ -160,7 +163,7 @@ impl Cluster {
         let mut agent_config = AgentConfig::new(
             master_addr.to_string(),
             work_dir.path().to_path_buf(),
-            PathBuf::from(env!("CARGO_BIN_EXE_corral")),
+            options.executor_program.clone(),
         );
         agent_config.resources = options.agent_resources;
         let cgroups_root = unique_cgroups_root();
