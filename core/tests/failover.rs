@@ -19,6 +19,26 @@ fn framework_info(id: Option<&str>) -> Value {
     info
 }
 
+/// A new framework (with a failover timeout) and its first offer, with the
+/// offering agent's id.
+async fn subscribe_for_an_offer(cluster: &Cluster) -> (Scheduler, Value, String) {
+    let mut s =
+        Scheduler::subscribe_with(cluster.master, Encoding::Json, framework_info(None)).await;
+    let offer = s.offer().await;
+    let agent_id = offer["agent_id"]["value"].as_str().unwrap().to_owned();
+    (s, offer, agent_id)
+}
+
+/// The framework `framework_id` subscribing again, as after a failover.
+async fn resubscribe(cluster: &Cluster, framework_id: &str) -> Scheduler {
+    Scheduler::subscribe_with(
+        cluster.master,
+        Encoding::Json,
+        framework_info(Some(framework_id)),
+    )
+    .await
+}
+
 /// Asks about `tasks` (task id, agent id) and returns the answers by task id.
 async fn reconcile(s: &mut Scheduler, tasks: &[(&str, &str)]) -> Vec<Value> {
     let list: Vec<Value> = tasks
@@ -43,10 +63,7 @@ async fn after_a_master_restart_agents_and_frameworks_come_back_and_reconcile() 
         ..Options::default()
     })
     .await;
-    let mut s =
-        Scheduler::subscribe_with(cluster.master, Encoding::Json, framework_info(None)).await;
-    let offer = s.offer().await;
-    let agent_id = offer["agent_id"]["value"].as_str().unwrap().to_owned();
+    let (mut s, offer, agent_id) = subscribe_for_an_offer(&cluster).await;
     s.launch(&offer, vec![task("long", &offer, "sleep 600", 0.1, 32.0)])
         .await;
     assert_eq!(s.update_for("long").await["state"], "TASK_RUNNING");
@@ -55,12 +72,7 @@ async fn after_a_master_restart_agents_and_frameworks_come_back_and_reconcile() 
     cluster.restart_master().await;
 
     // The framework re-subscribes with its id: the registry knows it.
-    let mut s = Scheduler::subscribe_with(
-        cluster.master,
-        Encoding::Json,
-        framework_info(Some(&framework_id)),
-    )
-    .await;
+    let mut s = resubscribe(&cluster, &framework_id).await;
     assert_eq!(s.framework_id, framework_id);
     // Until the agent is back, its tasks get no answer; it re-registers
     // within its backoff, then reconciliation sees the task running.
@@ -105,10 +117,7 @@ async fn an_agent_that_does_not_come_back_is_removed_and_its_tasks_reconcile_los
         ..Options::default()
     })
     .await;
-    let mut s =
-        Scheduler::subscribe_with(cluster.master, Encoding::Json, framework_info(None)).await;
-    let offer = s.offer().await;
-    let agent_id = offer["agent_id"]["value"].as_str().unwrap().to_owned();
+    let (mut s, offer, agent_id) = subscribe_for_an_offer(&cluster).await;
     s.launch(
         &offer,
         vec![task("stranded", &offer, "sleep 600", 0.1, 32.0)],
@@ -120,12 +129,7 @@ async fn an_agent_that_does_not_come_back_is_removed_and_its_tasks_reconcile_los
     // The agent goes away for good, then the master restarts.
     cluster.stop_agent().await;
     cluster.restart_master().await;
-    let mut s = Scheduler::subscribe_with(
-        cluster.master,
-        Encoding::Json,
-        framework_info(Some(&framework_id)),
-    )
-    .await;
+    let mut s = resubscribe(&cluster, &framework_id).await;
     // While the agent may still re-register, its task gets no answer...
     let (code, body) = s
         .call(json!({"type": "RECONCILE", "reconcile": {"tasks": [
@@ -154,19 +158,11 @@ async fn removing_more_agents_than_the_limit_is_refused() {
         ..Options::default()
     })
     .await;
-    let mut s =
-        Scheduler::subscribe_with(cluster.master, Encoding::Json, framework_info(None)).await;
-    let offer = s.offer().await;
-    let agent_id = offer["agent_id"]["value"].as_str().unwrap().to_owned();
+    let (s, _offer, agent_id) = subscribe_for_an_offer(&cluster).await;
     let framework_id = s.framework_id.clone();
     cluster.stop_agent().await;
     cluster.restart_master().await;
-    let mut s = Scheduler::subscribe_with(
-        cluster.master,
-        Encoding::Json,
-        framework_info(Some(&framework_id)),
-    )
-    .await;
+    let mut s = resubscribe(&cluster, &framework_id).await;
     // The only agent is 100% of the admitted ones: more than 50%.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let metrics: Value =
