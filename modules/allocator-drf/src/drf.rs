@@ -4,6 +4,7 @@
 //! first framework in that order that wants them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::resources::Resources;
 
@@ -11,12 +12,16 @@ use crate::resources::Resources;
 const MAX_REFUSE_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 /// Used when a filter asks for a negative or non-finite duration.
 const DEFAULT_REFUSE_SECONDS: f64 = 5.0;
+/// Filter verdicts remembered per role and agent within a round.
+const VERDICTS_KEPT: usize = 4;
 
 #[derive(Debug, Clone)]
 struct Filter {
     until_ms: u64,
-    /// Offers made entirely of these resources are filtered.
-    resources: Resources,
+    /// Offers made entirely of these resources are filtered. Frameworks
+    /// that decline the same offer of an agent share one copy, so a round
+    /// compares it with what the agent has once, not once per framework.
+    resources: Arc<Resources>,
 }
 
 #[derive(Debug)]
@@ -28,7 +33,8 @@ struct Framework {
     allocated: Resources,
     /// Number of offers made, the first tie-breaker after the share.
     allocations: u64,
-    filters: HashMap<String, Filter>,
+    /// A number of its own, never reused: filters are keyed by it.
+    slot: u32,
 }
 
 #[derive(Debug)]
@@ -37,6 +43,25 @@ struct Agent {
     active: bool,
     /// Offered or used, per framework.
     allocated: HashMap<String, Resources>,
+    /// Decline filters on this agent, per framework (looked up per agent
+    /// in every round, so kept with the agent).
+    filters: foldhash::HashMap<u32, Filter>,
+    /// What the latest filter on this agent declined, for sharing.
+    last_declined: Option<Arc<Resources>>,
+    /// Set when a round found that no framework wants what the agent has
+    /// left; cleared by anything that changes what it has left.
+    quiet: Option<Quiet>,
+}
+
+/// "Every framework passed this agent over": true for as long as neither
+/// the agent's free resources nor the set of frameworks changes, and no
+/// filter that took part in the verdict expires.
+#[derive(Debug, Clone, Copy)]
+struct Quiet {
+    /// `Drf::frameworks_epoch` when the verdict was reached.
+    epoch: u64,
+    /// The earliest expiry among the filters that passed the agent over.
+    until_ms: u64,
 }
 
 impl Agent {
@@ -69,6 +94,15 @@ pub struct Drf {
     cluster: Resources,
     /// For shuffling the agent order of each cycle (xorshift).
     rng: u64,
+    /// Bumped whenever a framework comes, goes, or changes whether and
+    /// how it takes offers; agents' `Quiet` verdicts from another epoch
+    /// no longer hold.
+    frameworks_epoch: u64,
+    /// The earliest expiry of any filter: expired filters are dropped in
+    /// the first round at or after it, not scanned for every round.
+    next_filter_expiry_ms: u64,
+    /// The next framework's `slot`.
+    next_slot: u32,
 }
 
 /// Errors naming what was unknown.
@@ -97,6 +131,9 @@ impl Drf {
             agents: BTreeMap::new(),
             cluster: Resources::default(),
             rng: 0x9E37_79B9_7F4A_7C15,
+            frameworks_epoch: 0,
+            next_filter_expiry_ms: u64::MAX,
+            next_slot: 0,
         }
     }
 
@@ -132,12 +169,18 @@ impl Drf {
     }
 
     pub fn add_framework(&mut self, id: &str, role: &str, active: bool) {
-        // Re-adding (a framework that re-subscribed) keeps its allocations.
-        let allocated = self
-            .frameworks
-            .remove(id)
-            .map(|f| f.allocated)
-            .unwrap_or_default();
+        self.frameworks_epoch += 1;
+        // Re-adding (a framework that re-subscribed) keeps its allocations
+        // and starts without filters.
+        let allocated = match self.frameworks.remove(id) {
+            Some(old) => {
+                self.clear_filters_of(old.slot);
+                old.allocated
+            }
+            None => Resources::default(),
+        };
+        let slot = self.next_slot;
+        self.next_slot = self.next_slot.wrapping_add(1);
         self.frameworks.insert(
             id.to_owned(),
             Framework {
@@ -146,20 +189,31 @@ impl Drf {
                 suppressed: false,
                 allocated,
                 allocations: 0,
-                filters: HashMap::new(),
+                slot,
             },
         );
     }
 
     pub fn remove_framework(&mut self, id: &str) {
-        self.frameworks.remove(id);
+        self.frameworks_epoch += 1;
+        let slot = self.frameworks.remove(id).map(|f| f.slot);
         for agent in self.agents.values_mut() {
             agent.allocated.remove(id);
+            if let Some(slot) = slot {
+                agent.filters.remove(&slot);
+            }
+        }
+    }
+
+    fn clear_filters_of(&mut self, slot: u32) {
+        for agent in self.agents.values_mut() {
+            agent.filters.remove(&slot);
         }
     }
 
     pub fn set_framework_active(&mut self, id: &str, active: bool) -> Result<(), DrfError> {
         self.framework_mut(id)?.active = active;
+        self.frameworks_epoch += 1;
         Ok(())
     }
 
@@ -170,12 +224,21 @@ impl Drf {
         used: Vec<(String, Resources)>,
         active: bool,
     ) {
+        // An agent added again (it re-registered) keeps its filters.
+        let filters = self
+            .agents
+            .get_mut(id)
+            .map(|a| std::mem::take(&mut a.filters))
+            .unwrap_or_default();
         self.remove_agent(id);
         self.cluster.add(&total);
         let mut agent = Agent {
             total,
             active,
             allocated: HashMap::new(),
+            filters,
+            last_declined: None,
+            quiet: None,
         };
         for (framework, resources) in used {
             if let Some(f) = self.frameworks.get_mut(&framework) {
@@ -198,6 +261,7 @@ impl Drf {
         self.cluster.subtract(&agent.total);
         self.cluster.add(&total);
         agent.total = total;
+        agent.quiet = None;
         Ok(())
     }
 
@@ -213,7 +277,9 @@ impl Drf {
     }
 
     pub fn set_agent_active(&mut self, id: &str, active: bool) -> Result<(), DrfError> {
-        self.agent_mut(id)?.active = active;
+        let agent = self.agent_mut(id)?;
+        agent.active = active;
+        agent.quiet = None;
         Ok(())
     }
 
@@ -227,12 +293,17 @@ impl Drf {
         refuse_seconds: Option<f64>,
         now_ms: u64,
     ) {
-        if let Some(a) = self.agents.get_mut(agent) {
-            if let Some(held) = a.allocated.get_mut(framework) {
-                held.subtract(resources);
-                if held.is_empty() {
-                    a.allocated.remove(framework);
-                }
+        let Some(a) = self.agents.get_mut(agent) else {
+            if let Some(f) = self.frameworks.get_mut(framework) {
+                f.allocated.subtract(resources);
+            }
+            return;
+        };
+        a.quiet = None;
+        if let Some(held) = a.allocated.get_mut(framework) {
+            held.subtract(resources);
+            if held.is_empty() {
+                a.allocated.remove(framework);
             }
         }
         let Some(f) = self.frameworks.get_mut(framework) else {
@@ -251,24 +322,36 @@ impl Drf {
             return;
         }
         let until_ms = now_ms.saturating_add((seconds.min(MAX_REFUSE_SECONDS) * 1000.0) as u64);
-        f.filters.insert(
-            agent.to_owned(),
+        self.next_filter_expiry_ms = self.next_filter_expiry_ms.min(until_ms);
+        let resources = match &a.last_declined {
+            Some(last) if **last == *resources => Arc::clone(last),
+            _ => {
+                let fresh = Arc::new(resources.clone());
+                a.last_declined = Some(Arc::clone(&fresh));
+                fresh
+            }
+        };
+        a.filters.insert(
+            f.slot,
             Filter {
                 until_ms,
-                resources: resources.clone(),
+                resources,
             },
         );
     }
 
     pub fn revive(&mut self, framework: &str) -> Result<(), DrfError> {
         let f = self.framework_mut(framework)?;
-        f.filters.clear();
         f.suppressed = false;
+        let slot = f.slot;
+        self.clear_filters_of(slot);
+        self.frameworks_epoch += 1;
         Ok(())
     }
 
     pub fn suppress(&mut self, framework: &str) -> Result<(), DrfError> {
         self.framework_mut(framework)?.suppressed = true;
+        self.frameworks_epoch += 1;
         Ok(())
     }
 
@@ -283,8 +366,9 @@ impl Drf {
         self.rng
     }
 
-    /// Roles, then frameworks within each, in DRF order.
-    fn framework_order(&self) -> Vec<String> {
+    /// Roles, then frameworks within each, in DRF order: every framework
+    /// that takes offers.
+    fn framework_order(&self) -> Vec<Ordered> {
         /// A role's allocation and its wanting frameworks.
         type RoleGroup<'a> = (Resources, Vec<(&'a String, &'a Framework)>);
         let mut roles: BTreeMap<&str, RoleGroup<'_>> = BTreeMap::new();
@@ -302,38 +386,67 @@ impl Drf {
             .collect();
         roles.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
         let mut order = Vec::new();
-        for (_, _, (_, mut members)) in roles {
-            members.sort_by(|(ida, a), (idb, b)| {
-                self.share(&a.allocated)
-                    .total_cmp(&self.share(&b.allocated))
-                    .then(a.allocations.cmp(&b.allocations))
-                    .then(ida.cmp(idb))
-            });
-            order.extend(members.into_iter().map(|(id, _)| id.clone()));
+        for (_, role, (_, members)) in roles {
+            // Each share once, not once per comparison.
+            let mut keyed: Vec<(f64, u64, &String, u32)> = members
+                .into_iter()
+                .map(|(id, f)| (self.share(&f.allocated), f.allocations, id, f.slot))
+                .collect();
+            keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(b.2)));
+            order.extend(keyed.into_iter().map(|(_, _, id, slot)| Ordered {
+                id: id.clone(),
+                role: role.to_owned(),
+                slot,
+            }));
         }
         order
     }
 
+    /// Drops expired filters and notes when the next one expires.
+    fn prune_filters(&mut self, now_ms: u64) {
+        let mut next = u64::MAX;
+        for agent in self.agents.values_mut() {
+            agent.filters.retain(|_, filter| filter.until_ms > now_ms);
+            for filter in agent.filters.values() {
+                next = next.min(filter.until_ms);
+            }
+        }
+        self.next_filter_expiry_ms = next;
+    }
+
+    /// Whether an earlier round's "nobody wants this agent" still holds.
+    fn still_quiet(&self, agent: &Agent, now_ms: u64) -> bool {
+        agent
+            .quiet
+            .is_some_and(|q| q.epoch == self.frameworks_epoch && now_ms < q.until_ms)
+    }
+
     /// One allocation cycle.
     pub fn allocate(&mut self, now_ms: u64) -> Vec<Grant> {
-        for f in self.frameworks.values_mut() {
-            f.filters.retain(|_, filter| filter.until_ms > now_ms);
+        if now_ms >= self.next_filter_expiry_ms {
+            self.prune_filters(now_ms);
         }
+        // Agents every framework passed over last time, with nothing
+        // changed since, are passed over again without a look: a round in
+        // which everyone keeps declining costs O(agents), not
+        // O(agents × frameworks).
         let mut agent_ids: Vec<String> = self
             .agents
             .iter()
-            .filter(|(_, a)| a.active)
+            .filter(|(_, a)| a.active && !self.still_quiet(a, now_ms))
             .map(|(id, _)| id.clone())
             .collect();
+        let mut grants = Vec::new();
+        if agent_ids.is_empty() {
+            return grants;
+        }
         // Fisher-Yates, so no agent is always first.
         for i in (1..agent_ids.len()).rev() {
             let j = (self.next_random() % (i as u64 + 1)) as usize;
             agent_ids.swap(i, j);
         }
-        let mut grants = Vec::new();
         // Shares change only with grants: the order is recomputed for the
-        // next agent after one, and kept otherwise (a round in which every
-        // framework declines everything sorts once).
+        // next agent after one, and kept otherwise.
         let mut order = self.framework_order();
         let mut order_stale = false;
         for agent_id in agent_ids {
@@ -341,49 +454,124 @@ impl Drf {
                 order = self.framework_order();
                 order_stale = false;
             }
-            // What the agent has left, kept up to date as it is granted,
-            // and what of it each role may be offered.
-            let mut available = self.agents[&agent_id].available();
-            let mut offerable_to: HashMap<String, Resources> = HashMap::new();
-            for framework_id in &order {
-                let framework = &self.frameworks[framework_id];
-                let offerable = offerable_to
-                    .entry(framework.role.clone())
-                    .or_insert_with(|| available.offerable_to(&framework.role));
-                if !self.allocatable(offerable) {
-                    continue;
-                }
-                if let Some(filter) = framework.filters.get(&agent_id) {
-                    if filter.resources.contains(offerable) {
-                        continue;
-                    }
-                }
-                let offerable = offerable.clone();
-                let f = self
-                    .frameworks
-                    .get_mut(framework_id)
-                    .expect("ordered frameworks exist");
-                f.allocated.add(&offerable);
-                f.allocations += 1;
-                let agent = self
-                    .agents
-                    .get_mut(&agent_id)
-                    .expect("shuffled agents exist");
-                agent
-                    .allocated
-                    .entry(framework_id.clone())
-                    .or_default()
-                    .add(&offerable);
-                available.subtract(&offerable);
-                offerable_to.clear();
-                order_stale = true;
-                grants.push(Grant {
-                    framework_id: framework_id.clone(),
-                    agent_id: agent_id.clone(),
-                    resources: offerable,
-                });
-            }
+            let granted = self.allocate_agent(&agent_id, &order, now_ms, &mut grants);
+            order_stale |= granted;
         }
         grants
+    }
+
+    /// Offers what `agent_id` has left to the first framework in `order`
+    /// that may take it, and so on while something is left. Returns
+    /// whether anything was granted; if not, the agent is marked quiet.
+    fn allocate_agent(
+        &mut self,
+        agent_id: &str,
+        order: &[Ordered],
+        now_ms: u64,
+        grants: &mut Vec<Grant>,
+    ) -> bool {
+        let agent = &self.agents[agent_id];
+        // What the agent has left, kept up to date as it is granted, and
+        // what of it each role may be offered.
+        let mut available = agent.available();
+        let mut offerable_to: Vec<Offerable<'_>> = Vec::new();
+        let mut to_grant: Vec<(usize, Resources)> = Vec::new();
+        let mut quiet_until = u64::MAX;
+        for (index, Ordered { role, slot, .. }) in order.iter().enumerate() {
+            let offerable = match offerable_to.iter().position(|o| o.role == role) {
+                Some(i) => &mut offerable_to[i],
+                None => {
+                    let resources = available.offerable_to(role);
+                    offerable_to.push(Offerable {
+                        role,
+                        allocatable: self.allocatable(&resources),
+                        resources,
+                        verdicts: Vec::new(),
+                    });
+                    offerable_to.last_mut().expect("just pushed")
+                }
+            };
+            if !offerable.allocatable {
+                continue;
+            }
+            if let Some(filter) = agent.filters.get(slot) {
+                if filter.until_ms > now_ms && offerable.filtered_by(&filter.resources) {
+                    quiet_until = quiet_until.min(filter.until_ms);
+                    continue;
+                }
+            }
+            let offerable = offerable.resources.clone();
+            available.subtract(&offerable);
+            offerable_to.clear();
+            to_grant.push((index, offerable));
+        }
+        let epoch = self.frameworks_epoch;
+        let agent = self
+            .agents
+            .get_mut(agent_id)
+            .expect("allocated agents exist");
+        if to_grant.is_empty() {
+            agent.quiet = Some(Quiet {
+                epoch,
+                until_ms: quiet_until,
+            });
+            return false;
+        }
+        agent.quiet = None;
+        for (index, offerable) in to_grant {
+            let framework_id = &order[index].id;
+            agent
+                .allocated
+                .entry(framework_id.clone())
+                .or_default()
+                .add(&offerable);
+            let f = self
+                .frameworks
+                .get_mut(framework_id)
+                .expect("ordered frameworks exist");
+            f.allocated.add(&offerable);
+            f.allocations += 1;
+            grants.push(Grant {
+                framework_id: framework_id.clone(),
+                agent_id: agent_id.to_owned(),
+                resources: offerable,
+            });
+        }
+        true
+    }
+}
+
+/// A framework in DRF order.
+struct Ordered {
+    id: String,
+    role: String,
+    slot: u32,
+}
+
+/// What an agent can offer to one role during a round, with the verdicts
+/// of the (shared) filters already compared with it.
+struct Offerable<'a> {
+    role: &'a str,
+    resources: Resources,
+    allocatable: bool,
+    /// (filter resources, whether they cover `resources`), by identity;
+    /// the few latest only, so frameworks that all declined differently
+    /// cost a comparison each, not a search.
+    verdicts: Vec<(*const Resources, bool)>,
+}
+
+impl Offerable<'_> {
+    /// Whether a filter of `declined` hides these resources.
+    fn filtered_by(&mut self, declined: &Arc<Resources>) -> bool {
+        let key = Arc::as_ptr(declined);
+        if let Some(&(_, covered)) = self.verdicts.iter().find(|(k, _)| *k == key) {
+            return covered;
+        }
+        let covered = declined.contains(&self.resources);
+        if self.verdicts.len() == VERDICTS_KEPT {
+            self.verdicts.remove(0);
+        }
+        self.verdicts.push((key, covered));
+        covered
     }
 }

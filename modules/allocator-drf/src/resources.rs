@@ -62,10 +62,13 @@ fn subtract_ranges(from: &[(u64, u64)], take: &[(u64, u64)]) -> Vec<(u64, u64)> 
     out
 }
 
+/// Both sides sorted and disjoint (as `normalise` leaves them): one pass.
 fn ranges_contain(outer: &[(u64, u64)], inner: &[(u64, u64)]) -> bool {
-    inner
-        .iter()
-        .all(|&(b, e)| outer.iter().any(|&(ob, oe)| ob <= b && e <= oe))
+    let mut outer = outer.iter().peekable();
+    inner.iter().all(|&(b, e)| {
+        while outer.next_if(|&&(_, oe)| oe < b).is_some() {}
+        outer.peek().is_some_and(|&&(ob, oe)| ob <= b && e <= oe)
+    })
 }
 
 impl Resources {

@@ -212,3 +212,108 @@ fn bad_weights_are_refused_by_name() {
         assert!(err.starts_with("parameter 'weights'"), "{bad}: {err}");
     }
 }
+
+/// Declines every offer of `offers` with a filter of `refuse` seconds.
+fn decline_all(a: &mut DrfAllocator, offers: &[Allocation], refuse: f64, now: u64) {
+    for offer in offers {
+        give_back(a, offer, Some(refuse), now);
+    }
+}
+
+#[test]
+fn an_agent_everyone_declined_is_offered_again_when_anything_changes() {
+    // Rounds skip agents every framework passed over; each of these
+    // changes must bring the agent back.
+    let mut a = allocator();
+    framework(&mut a, "f1", "*");
+    agent(&mut a, "a", 2.0, 1024.0);
+    let offers = a.allocate(0).unwrap();
+    decline_all(&mut a, &offers, 3600.0, 0);
+    assert!(a.allocate(1).unwrap().is_empty());
+    assert!(a.allocate(2).unwrap().is_empty(), "still declined");
+
+    // A framework joins.
+    framework(&mut a, "f2", "*");
+    let offers = a.allocate(3).unwrap();
+    assert_eq!(count_for(&offers, "f2"), 1, "a new framework is offered");
+    decline_all(&mut a, &offers, 3600.0, 3);
+    assert!(a.allocate(4).unwrap().is_empty());
+
+    // The agent grows: more is free than either framework declined.
+    a.update_agent(
+        "a",
+        vec![
+            Resource::scalar("cpus", 4.0),
+            Resource::scalar("mem", 2048.0),
+        ],
+    )
+    .unwrap();
+    let offers = a.allocate(5).unwrap();
+    assert_eq!(offers.len(), 1, "a grown agent is offered");
+    decline_all(&mut a, &offers, 3600.0, 5);
+    let other = if offers[0].framework_id.as_str() == "f1" {
+        "f2"
+    } else {
+        "f1"
+    };
+    let offers = a.allocate(6).unwrap();
+    assert_eq!(count_for(&offers, other), 1, "and to the other framework");
+    decline_all(&mut a, &offers, 3600.0, 6);
+    assert!(a.allocate(7).unwrap().is_empty());
+
+    // Deactivated and reactivated.
+    a.set_agent_active("a", false).unwrap();
+    a.set_agent_active("a", true).unwrap();
+    assert!(a.allocate(8).unwrap().is_empty(), "filters still hold");
+    a.revive_offers("f1").unwrap();
+    assert_eq!(count_for(&a.allocate(9).unwrap(), "f1"), 1, "revived");
+}
+
+#[test]
+fn a_skipped_agent_returns_when_the_earliest_of_its_filters_expires() {
+    let mut a = allocator();
+    framework(&mut a, "short", "*");
+    framework(&mut a, "long", "*");
+    agent(&mut a, "a", 2.0, 1024.0);
+    agent(&mut a, "b", 2.0, 1024.0);
+    let offers = a.allocate(0).unwrap();
+    assert_eq!(offers.len(), 2);
+    // Each framework declines both agents, "short" for 10 s.
+    for offer in &offers {
+        give_back(&mut a, offer, Some(3600.0), 0);
+    }
+    for agent_id in ["a", "b"] {
+        for (framework, refuse) in [("short", 10.0), ("long", 3600.0)] {
+            let offer = Allocation {
+                framework_id: framework.into(),
+                agent_id: agent_id.into(),
+                resources: vec![
+                    Resource::scalar("cpus", 2.0),
+                    Resource::scalar("mem", 1024.0),
+                ]
+                .into(),
+            };
+            give_back(&mut a, &offer, Some(refuse), 0);
+        }
+    }
+    assert!(a.allocate(1_000).unwrap().is_empty());
+    assert!(a.allocate(9_999).unwrap().is_empty());
+    let offers = a.allocate(10_000).unwrap();
+    assert_eq!(offers.len(), 2, "both agents come back at 10 s");
+    assert_eq!(count_for(&offers, "short"), 2);
+}
+
+#[test]
+fn a_re_added_agent_keeps_its_filters() {
+    let mut a = allocator();
+    framework(&mut a, "f", "*");
+    agent(&mut a, "a", 2.0, 1024.0);
+    let offers = a.allocate(0).unwrap();
+    decline_all(&mut a, &offers, 3600.0, 0);
+    // The agent re-registers with the same resources.
+    agent(&mut a, "a", 2.0, 1024.0);
+    assert!(a.allocate(1).unwrap().is_empty());
+    // A framework re-subscribing starts without filters.
+    framework(&mut a, "f", "*");
+    assert_eq!(a.allocate(2).unwrap().len(), 1);
+}
