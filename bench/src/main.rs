@@ -4,9 +4,11 @@
 //! docs/performance.md for the commands and results.
 
 mod allocator;
+mod launch;
 mod module_call;
 mod modules;
 mod reconcile;
+mod scheduler;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +28,8 @@ enum Command {
     ModuleCall(module_call::Args),
     /// One RECONCILE of N unknown tasks over the HTTP API of an in-process master.
     Reconcile(reconcile::Args),
+    /// ACCEPT → TASK_RUNNING and short-task throughput through `corral local`, vs the namespace/exec floor.
+    Launch(launch::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,5 +38,6 @@ fn main() -> anyhow::Result<()> {
         Command::Allocator(args) => allocator::run(args),
         Command::ModuleCall(args) => module_call::run(args),
         Command::Reconcile(args) => reconcile::run(args),
+        Command::Launch(args) => launch::run(args),
     }
 }

@@ -1,0 +1,178 @@
+//! A framework speaking the v1 scheduler HTTP API in JSON, as an existing
+//! Mesos client would: SUBSCRIBE, then calls on the same stream id, events
+//! decoded from RecordIO into JSON values.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use corral::api::codec::RecordReader;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+pub struct Scheduler {
+    client: reqwest::Client,
+    url: String,
+    stream_id: String,
+    pub framework_id: String,
+    events: mpsc::UnboundedReceiver<Value>,
+}
+
+impl Scheduler {
+    /// Subscribes a framework called `name` to the master at `master`
+    /// (`host:port`) and waits for SUBSCRIBED.
+    pub async fn subscribe(master: &str, name: &str) -> Result<Scheduler> {
+        let client = reqwest::Client::new();
+        let url = format!("http://{master}/api/v1/scheduler");
+        let call = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info":
+            {"user": "bench", "name": name}}});
+        let response = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .body(call.to_string())
+            .send()
+            .await?;
+        if response.status() != 200 {
+            bail!(
+                "SUBSCRIBE: {} {}",
+                response.status(),
+                response.text().await?
+            );
+        }
+        let stream_id = response
+            .headers()
+            .get("mesos-stream-id")
+            .context("no Mesos-Stream-Id")?
+            .to_str()?
+            .to_owned();
+        let (tx, mut events) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut stream = response.bytes_stream();
+            let mut reader = RecordReader::default();
+            while let Some(Ok(chunk)) = stream.next().await {
+                let Ok(records) = reader.push(&chunk) else {
+                    return;
+                };
+                for record in records {
+                    let Ok(event) = serde_json::from_slice::<Value>(&record) else {
+                        return;
+                    };
+                    if tx.send(event).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let subscribed = loop {
+            let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+                .await
+                .context("no SUBSCRIBED within 10 s")?
+                .context("event stream ended before SUBSCRIBED")?;
+            if event["type"] == "SUBSCRIBED" {
+                break event;
+            }
+        };
+        let framework_id = subscribed["subscribed"]["framework_id"]["value"]
+            .as_str()
+            .context("SUBSCRIBED without a framework id")?
+            .to_owned();
+        Ok(Scheduler {
+            client,
+            url,
+            stream_id,
+            framework_id,
+            events,
+        })
+    }
+
+    /// The next event, waiting at most `within`.
+    pub async fn next(&mut self, within: Duration) -> Result<Value> {
+        tokio::time::timeout(within, self.events.recv())
+            .await
+            .with_context(|| format!("no event within {within:?}"))?
+            .context("the event stream ended")
+    }
+
+    /// Sends a call of `kind` with `payload` under the key Mesos uses
+    /// (the lower-case type); the master must answer 202.
+    pub async fn call(&self, kind: &str, payload: Value) -> Result<()> {
+        let call = json!({
+            "type": kind,
+            "framework_id": {"value": self.framework_id},
+            kind.to_ascii_lowercase(): payload,
+        });
+        let response = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("mesos-stream-id", &self.stream_id)
+            .body(call.to_string())
+            .send()
+            .await?;
+        if response.status() != 202 {
+            bail!(
+                "{kind}: {} {}",
+                response.status(),
+                response.text().await.unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+
+    /// Launches `tasks` on `offer`; what is left goes back without a filter.
+    pub async fn launch(&self, offer: &Value, tasks: Vec<Value>) -> Result<()> {
+        self.call(
+            "ACCEPT",
+            json!({
+                "offer_ids": [offer["id"]],
+                "operations": [{"type": "LAUNCH", "launch": {"task_infos": tasks}}],
+                "filters": {"refuse_seconds": 0.0},
+            }),
+        )
+        .await
+    }
+
+    /// Acknowledges an UPDATE event's status, if it carries a uuid.
+    pub async fn acknowledge(&self, status: &Value) -> Result<()> {
+        let Some(uuid) = status.get("uuid") else {
+            return Ok(());
+        };
+        self.call(
+            "ACKNOWLEDGE",
+            json!({
+                "agent_id": status["agent_id"],
+                "task_id": status["task_id"],
+                "uuid": uuid,
+            }),
+        )
+        .await
+    }
+}
+
+/// A command task of `cpus` and `mem` on `offer`'s agent.
+pub fn command_task(id: &str, offer: &Value, command: &str, cpus: f64, mem: f64) -> Value {
+    json!({
+        "name": id,
+        "task_id": {"value": id},
+        "agent_id": offer["agent_id"],
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}}
+        ],
+        "command": {"shell": true, "value": command}
+    })
+}
+
+/// A scalar resource's amount in an offer.
+pub fn offered(offer: &Value, name: &str) -> f64 {
+    offer["resources"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter(|r| r["name"] == name)
+                .filter_map(|r| r["scalar"]["value"].as_f64())
+                .sum()
+        })
+        .unwrap_or(0.0)
+}
