@@ -117,7 +117,7 @@ pub fn run(args: &Args) -> Result<()> {
 }
 
 /// The `corral` binary beside this one (`cargo build --release --workspace`).
-fn corral_binary() -> Result<PathBuf> {
+pub fn corral_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let dir = exe.parent().context("the executable's folder")?;
     let corral = dir.join("corral");

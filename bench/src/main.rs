@@ -4,6 +4,7 @@
 //! docs/performance.md for the commands and results.
 
 mod allocator;
+mod control_plane;
 mod launch;
 mod module_call;
 mod modules;
@@ -30,6 +31,8 @@ enum Command {
     Reconcile(reconcile::Args),
     /// ACCEPT → TASK_RUNNING and short-task throughput through `corral local`, vs the namespace/exec floor.
     Launch(launch::Args),
+    /// A real master with thousands of simulated agents: memory, /master/state, updates/s, failover.
+    ControlPlane(control_plane::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,5 +42,6 @@ fn main() -> anyhow::Result<()> {
         Command::ModuleCall(args) => module_call::run(args),
         Command::Reconcile(args) => reconcile::run(args),
         Command::Launch(args) => launch::run(args),
+        Command::ControlPlane(args) => control_plane::run(args),
     }
 }

@@ -2,7 +2,7 @@
 //! `/master/frameworks`, `/master/slaves`, `/master/tasks`,
 //! `/master/flags`, `/metrics/snapshot`), built from a locked [`Master`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Map, Value};
 
@@ -10,7 +10,7 @@ use crate::{
     domain::{Resource, ResourceBag, ResourceValue},
     master::{
         metrics::{live_metric, terminal_metric, usage_figures},
-        resources_from_proto, FrameworkState, Master, TaskEntry,
+        resources_from_proto, FrameworkState, Master, OfferView, TaskEntry,
     },
     proto::v1::TaskState,
     status::{is_terminal, state_of},
@@ -70,26 +70,60 @@ fn live_resources<'a>(tasks: impl Iterator<Item = &'a TaskEntry>) -> Vec<Resourc
         .collect()
 }
 
-fn framework_json(master: &Master, id: &str) -> Option<Value> {
-    master.frameworks.get(id).map(|f| framework_view(master, f))
+/// Offers and live tasks grouped by framework and by agent, gathered in
+/// one pass each, so a view of every agent or framework costs what the
+/// cluster holds rather than agents × tasks.
+#[derive(Default)]
+struct Index {
+    offers_by_framework: HashMap<String, Vec<OfferView>>,
+    offered_by_agent: HashMap<String, Vec<Resource>>,
+    used_by_agent: HashMap<String, Vec<Resource>>,
 }
 
-fn framework_view(master: &Master, f: &FrameworkState) -> Value {
-    let id = f.id.as_str();
-    let offers: Vec<Value> = master
-        .outstanding_offers()
-        .into_iter()
-        .filter(|o| o.framework_id == id)
+impl Index {
+    fn new(master: &Master) -> Index {
+        let mut index = Index::default();
+        for offer in master.outstanding_offers() {
+            index
+                .offered_by_agent
+                .entry(offer.agent_id.clone())
+                .or_default()
+                .extend(offer.resources.iter().cloned());
+            index
+                .offers_by_framework
+                .entry(offer.framework_id.clone())
+                .or_default()
+                .push(offer);
+        }
+        for task in master.frameworks.values().flat_map(|f| f.tasks.values()) {
+            if !is_terminal(state_of(&task.status)) {
+                index
+                    .used_by_agent
+                    .entry(task.agent_id.clone())
+                    .or_default()
+                    .extend(task.resources.iter().cloned());
+            }
+        }
+        index
+    }
+}
+
+fn framework_view(index: &Index, f: &FrameworkState) -> Value {
+    let own_offers = index
+        .offers_by_framework
+        .get(&f.id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let offers: Vec<Value> = own_offers
+        .iter()
         .map(|o| {
             json!({"id": o.id, "framework_id": o.framework_id, "slave_id": o.agent_id,
                    "resources": resources_object(&o.resources)})
         })
         .collect();
-    let offered: Vec<Resource> = master
-        .outstanding_offers()
-        .into_iter()
-        .filter(|o| o.framework_id == id)
-        .flat_map(|o| o.resources)
+    let offered: Vec<Resource> = own_offers
+        .iter()
+        .flat_map(|o| o.resources.iter().cloned())
         .collect();
     let used = live_resources(f.tasks.values());
     json!({
@@ -117,20 +151,18 @@ fn framework_view(master: &Master, f: &FrameworkState) -> Value {
     })
 }
 
-fn agent_json(master: &Master, id: &str) -> Option<Value> {
+fn agent_json(master: &Master, index: &Index, id: &str) -> Option<Value> {
     let a = master.agents.get(id)?;
-    let tasks = master
-        .frameworks
-        .values()
-        .flat_map(|f| f.tasks.values())
-        .filter(|t| t.agent_id == id);
-    let used = live_resources(tasks);
-    let offered: Vec<Resource> = master
-        .outstanding_offers()
-        .into_iter()
-        .filter(|o| o.agent_id == id)
-        .flat_map(|o| o.resources)
-        .collect();
+    let used = index
+        .used_by_agent
+        .get(id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let offered = index
+        .offered_by_agent
+        .get(id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let total = resources_from_proto(&a.info.resources);
     Some(json!({
         "id": a.id,
@@ -144,36 +176,38 @@ fn agent_json(master: &Master, id: &str) -> Option<Value> {
         "resources": resources_object(&total),
         "unreserved_resources": resources_object(&total),
         "reserved_resources": {},
-        "used_resources": resources_object(&used),
-        "offered_resources": resources_object(&offered),
+        "used_resources": resources_object(used),
+        "offered_resources": resources_object(offered),
     }))
 }
 
 /// `{"frameworks": [...], "completed_frameworks": [], ...}`, optionally one.
 pub fn frameworks(master: &Master, only: Option<&str>) -> Value {
+    let index = Index::new(master);
     let list: Vec<Value> = master
         .frameworks
-        .keys()
-        .filter(|id| only.is_none_or(|o| o == id.as_str()))
-        .filter_map(|id| framework_json(master, id))
+        .values()
+        .filter(|f| only.is_none_or(|o| o == f.id))
+        .map(|f| framework_view(&index, f))
         .collect();
     let completed: Vec<Value> = master
         .completed_frameworks
         .iter()
         .rev()
         .filter(|f| only.is_none_or(|o| o == f.id))
-        .map(|f| framework_view(master, f))
+        .map(|f| framework_view(&index, f))
         .collect();
     json!({"frameworks": list, "completed_frameworks": completed, "unregistered_frameworks": []})
 }
 
 /// `{"slaves": [...], "recovered_slaves": []}`, optionally one.
 pub fn slaves(master: &Master, only: Option<&str>) -> Value {
+    let index = Index::new(master);
     let list: Vec<Value> = master
         .agents
         .keys()
         .filter(|id| only.is_none_or(|o| o == id.as_str()))
-        .filter_map(|id| agent_json(master, id))
+        .filter_map(|id| agent_json(master, &index, id))
         .collect();
     json!({"slaves": list, "recovered_slaves": []})
 }

@@ -12,6 +12,10 @@ use thiserror::Error;
 
 use crate::proto::v1;
 
+/// redb's page cache (its default is 1 GiB); the registry holds only
+/// agent and framework records, a few MiB at 10k agents.
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
 const FRAMEWORKS: TableDefinition<&str, &[u8]> = TableDefinition::new("frameworks");
 
@@ -115,7 +119,10 @@ impl Registry {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| open_error(e.to_string()))?;
         }
-        let db = Database::create(path).map_err(|e| open_error(e.to_string()))?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| open_error(e.to_string()))?;
         let registry = Registry { db };
         let recovered = registry.read_all()?;
         Ok((registry, recovered))

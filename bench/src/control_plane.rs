@@ -1,0 +1,623 @@
+//! The control plane at scale: a real `corral master` process, thousands
+//! of simulated agents speaking the agent protocol (one HTTP stream each,
+//! tasks "run" instantly), and frameworks on the v1 scheduler API that
+//! fill every agent with tasks. Measures registration, status updates
+//! forwarded per second, the master's resident memory, `/master/state`
+//! latency, and the time for every agent to re-register after the master
+//! is killed and restarted (Mesos' `MasterFailover` benchmark).
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use corral::{
+    api::{
+        agent_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION},
+        codec::{decode, encode, Encoding, RecordReader, PROTOBUF},
+    },
+    domain::Resource,
+    master::resources_to_proto,
+    proto::{
+        agent::{self as ap, master_event},
+        v1,
+    },
+};
+use futures::StreamExt;
+use nix::{
+    sys::{resource, signal},
+    unistd::Pid,
+};
+use serde_json::{json, Value};
+
+use crate::{
+    scheduler::{command_task, Scheduler},
+    stats::{fmt_ms, median, ms, p99, Table},
+};
+
+const TASK_CPUS: f64 = 0.1;
+const TASK_MEM: f64 = 32.0;
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Simulated agent counts, one cluster each.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![2_000, 10_000, 20_000])]
+    pub agents: Vec<usize>,
+    #[arg(long, default_value_t = 100)]
+    pub frameworks: usize,
+    /// Tasks in all, spread evenly over the agents.
+    #[arg(long, default_value_t = 100_000)]
+    pub tasks: usize,
+    /// GET /master/state this many times.
+    #[arg(long, default_value_t = 5)]
+    pub state_queries: usize,
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let file_limit = raise_fd_limit(args)?;
+    let corral = crate::launch::corral_binary()?;
+    println!(
+        "master: {} master (a separate process, registry on disk, logs at warn)",
+        corral.display()
+    );
+    println!(
+        "agents: simulated in this process, one agent-protocol stream each; a task is TASK_RUNNING as soon as RUN_TASK arrives;"
+    );
+    println!(
+        "frameworks: {} on the v1 JSON API, filling each offered agent with its share of {} tasks (cpus:{TASK_CPUS};mem:{TASK_MEM}) and acknowledging every update.",
+        args.frameworks, args.tasks
+    );
+    println!("failover: the master is killed (SIGKILL) and started again on the same registry; time until every agent has re-registered (with its tasks).");
+    println!("Targets: 10k agents and 100k tasks in < 1 GiB of master memory. Mesos: MasterFailover at 2,000 and 20,000 agents.");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut table = Table::new(&[
+        "agents",
+        "frameworks",
+        "tasks",
+        "register all",
+        "launch all (ACCEPT→RUNNING at frameworks)",
+        "updates/s",
+        "master RSS (agents only)",
+        "master RSS (with tasks)",
+        "RSS peak",
+        "/master/state p50",
+        "p99",
+        "state size",
+        "re-register all after restart",
+        "memory target",
+    ]);
+    for &agents in &args.agents {
+        if files_needed(agents) > file_limit {
+            table.row(vec![
+                agents.to_string(),
+                args.frameworks.to_string(),
+                args.tasks.to_string(),
+                format!(
+                    "skipped: needs {} open files per process, the limit here is {file_limit} (raising it takes CAP_SYS_RESOURCE)",
+                    files_needed(agents)
+                ),
+            ]);
+            continue;
+        }
+        let r = runtime.block_on(cell(&corral, agents, args))?;
+        let target = if agents >= 10_000 && args.tasks >= 100_000 {
+            if r.rss_bytes < GIB {
+                format!("< 1 GiB: met ({:.0}% of it)", r.rss_bytes / GIB * 100.0)
+            } else {
+                format!("< 1 GiB: MISSED ({:.2} GiB)", r.rss_bytes / GIB)
+            }
+        } else {
+            "-".to_owned()
+        };
+        table.row(vec![
+            agents.to_string(),
+            args.frameworks.to_string(),
+            args.tasks.to_string(),
+            fmt_ms(r.register_ms),
+            fmt_ms(r.launch_ms),
+            format!("{:.0}", args.tasks as f64 / (r.launch_ms / 1e3)),
+            format!("{:.0} MiB", r.registered_rss / 1024.0 / 1024.0),
+            format!("{:.0} MiB", r.rss_bytes / 1024.0 / 1024.0),
+            format!("{:.0} MiB", r.hwm_bytes / 1024.0 / 1024.0),
+            fmt_ms(median(&r.state_ms)),
+            fmt_ms(p99(&r.state_ms)),
+            format!("{:.1} MiB", r.state_bytes as f64 / 1024.0 / 1024.0),
+            fmt_ms(r.failover_ms),
+            target,
+        ]);
+        eprintln!("  done: {agents} agents");
+    }
+    table.print();
+    Ok(())
+}
+
+/// Open files a cell needs in each process: this one holds a stream per
+/// agent, and so does the master (which inherits the limit), plus the
+/// frameworks' and the calls' connections.
+fn files_needed(agents: usize) -> u64 {
+    agents as u64 + 2_000
+}
+
+/// Raises the open file limit as far as the cells need and the process may
+/// (above the hard limit takes CAP_SYS_RESOURCE); returns the limit.
+fn raise_fd_limit(args: &Args) -> Result<u64> {
+    let most = args.agents.iter().copied().max().unwrap_or(0);
+    let want = files_needed(most);
+    let (soft, hard) = resource::getrlimit(resource::Resource::RLIMIT_NOFILE)?;
+    if soft >= want {
+        return Ok(soft);
+    }
+    if resource::setrlimit(resource::Resource::RLIMIT_NOFILE, want, hard.max(want)).is_ok() {
+        return Ok(want);
+    }
+    resource::setrlimit(resource::Resource::RLIMIT_NOFILE, hard, hard)?;
+    Ok(hard)
+}
+
+struct CellResult {
+    /// Master RSS with every agent registered, before any task.
+    registered_rss: f64,
+    register_ms: f64,
+    launch_ms: f64,
+    rss_bytes: f64,
+    hwm_bytes: f64,
+    state_ms: Vec<f64>,
+    state_bytes: usize,
+    failover_ms: f64,
+}
+
+/// The master as a child process; killed when dropped.
+struct MasterProcess(Child);
+
+impl MasterProcess {
+    /// Starts the master; its log (warnings and errors) goes to
+    /// `master.log` beside the registry.
+    fn start(corral: &Path, port: u16, registry: &Path) -> Result<Self> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(registry.with_file_name("master.log"))?;
+        let child = Command::new(corral)
+            .arg("master")
+            .args(["--port", &port.to_string()])
+            .arg("--registry")
+            .arg(registry)
+            .args(["--log-level", "warn"])
+            // Agents must come back within the benchmark's patience.
+            .args(["--agent-reregister-timeout-secs", "600"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting corral master")?;
+        Ok(MasterProcess(child))
+    }
+
+    fn pid(&self) -> i32 {
+        self.0.id() as i32
+    }
+
+    /// (VmRSS, VmHWM) in bytes, from /proc.
+    fn memory(&self) -> Result<(f64, f64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        let field = |name: &str| -> Result<f64> {
+            let line = status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .with_context(|| format!("no {name} in /proc/pid/status"))?;
+            let kib: f64 = line
+                .split_whitespace()
+                .nth(1)
+                .context("malformed status line")?
+                .parse()?;
+            Ok(kib * 1024.0)
+        };
+        Ok((field("VmRSS:")?, field("VmHWM:")?))
+    }
+
+    fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for MasterProcess {
+    fn drop(&mut self) {
+        let _ = signal::kill(Pid::from_raw(self.pid()), signal::SIGTERM);
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_listening(master: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(master).await.is_err() {
+        if Instant::now() > deadline {
+            bail!("the master did not listen on {master} within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// Counters the simulated agents and frameworks share with the driver.
+#[derive(Default)]
+struct Progress {
+    /// REGISTERED events received, all sessions counted.
+    registered: AtomicUsize,
+    /// TASK_RUNNING updates decoded by the frameworks.
+    running: AtomicUsize,
+    /// Unique status update uuids.
+    next_uuid: AtomicU64,
+}
+
+async fn wait_until(
+    what: &str,
+    count: impl Fn() -> usize,
+    want: usize,
+    within: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        let have = count();
+        if have >= want {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{what}: {have} of {want} within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn cell(corral: &Path, agents: usize, args: &Args) -> Result<CellResult> {
+    let dir = tempfile::tempdir()?;
+    let registry = dir.path().join("registry.db");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let master_addr = format!("127.0.0.1:{port}");
+    let master = MasterProcess::start(corral, port, &registry)?;
+    wait_listening(&master_addr).await?;
+
+    let per_agent = args.tasks.div_ceil(agents);
+    let total = vec![
+        Resource::scalar("cpus", per_agent as f64 * TASK_CPUS),
+        Resource::scalar("mem", per_agent as f64 * TASK_MEM),
+    ];
+    let progress = Arc::new(Progress::default());
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(agents + POSTERS);
+    let posters = start_posters(&master_addr, &mut handles);
+    for index in 0..agents {
+        handles.push(AbortOnDrop(tokio::spawn(sim_agent(
+            index,
+            master_addr.clone(),
+            client.clone(),
+            resources_to_proto(&total),
+            progress.clone(),
+            posters[index % POSTERS].clone(),
+        ))));
+    }
+    let reg = &progress.registered;
+    wait_until(
+        "agents registered",
+        || reg.load(Ordering::Relaxed),
+        agents,
+        Duration::from_secs(300),
+    )
+    .await?;
+    let register_ms = ms(start.elapsed());
+    let (registered_rss, _) = master.memory()?;
+
+    // Frameworks: each launches its share, then declines for good.
+    let quota = args.tasks / args.frameworks;
+    let mut frameworks = Vec::with_capacity(args.frameworks);
+    for i in 0..args.frameworks {
+        let fw = Scheduler::subscribe(&master_addr, &format!("corral-bench-{i}")).await?;
+        frameworks.push(fw);
+    }
+    let want = quota * args.frameworks;
+    let start = Instant::now();
+    for (i, fw) in frameworks.into_iter().enumerate() {
+        handles.push(AbortOnDrop(tokio::spawn(fill(
+            fw,
+            i,
+            quota,
+            per_agent,
+            progress.clone(),
+        ))));
+    }
+    let run = &progress.running;
+    wait_until(
+        "tasks running",
+        || run.load(Ordering::Relaxed),
+        want,
+        Duration::from_secs(600),
+    )
+    .await?;
+    let launch_ms = ms(start.elapsed());
+    // Let acknowledgements drain before reading memory.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rss_bytes, hwm_bytes) = master.memory()?;
+
+    let mut state_ms = Vec::new();
+    let mut state_bytes = 0;
+    let http = reqwest::Client::new();
+    for _ in 0..args.state_queries {
+        let t = Instant::now();
+        let response = http
+            .get(format!("http://{master_addr}/master/state"))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("/master/state: {}", response.status());
+        }
+        let body = response.bytes().await?;
+        state_ms.push(ms(t.elapsed()));
+        state_bytes = body.len();
+        let state: Value = serde_json::from_slice(&body)?;
+        let slaves = state["slaves"].as_array().map_or(0, Vec::len);
+        if slaves != agents {
+            bail!("/master/state lists {slaves} agents, not {agents}");
+        }
+    }
+
+    // Failover: kill -9, start again on the same registry and port.
+    master.kill();
+    let before = progress.registered.load(Ordering::Relaxed);
+    let master = MasterProcess::start(corral, port, &registry)?;
+    let start = Instant::now();
+    wait_listening(&master_addr).await?;
+    wait_until(
+        "agents re-registered",
+        || reg.load(Ordering::Relaxed) - before,
+        agents,
+        Duration::from_secs(600),
+    )
+    .await?;
+    let failover_ms = ms(start.elapsed());
+    drop(handles);
+    drop(master);
+    Ok(CellResult {
+        registered_rss,
+        register_ms,
+        launch_ms,
+        rss_bytes,
+        hwm_bytes,
+        state_ms,
+        state_bytes,
+        failover_ms,
+    })
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A framework launching `quota` tasks, `per_offer` on each offer, then
+/// declining every offer for an hour; acknowledges every update.
+async fn fill(
+    mut fw: Scheduler,
+    index: usize,
+    quota: usize,
+    per_offer: usize,
+    progress: Arc<Progress>,
+) {
+    let mut launched = 0;
+    while let Ok(event) = fw.next(Duration::from_secs(3600)).await {
+        let result = match event["type"].as_str() {
+            Some("OFFERS") => {
+                let mut result = Ok(());
+                for offer in event["offers"]["offers"].as_array().into_iter().flatten() {
+                    let n = per_offer.min(quota - launched);
+                    result = if n == 0 {
+                        fw.call(
+                            "DECLINE",
+                            json!({"offer_ids": [offer["id"]], "filters": {"refuse_seconds": 3600.0}}),
+                        )
+                        .await
+                    } else {
+                        let tasks = (launched..launched + n)
+                            .map(|t| {
+                                command_task(
+                                    &format!("fw{index}-t{t}"),
+                                    offer,
+                                    "sleep 3600",
+                                    TASK_CPUS,
+                                    TASK_MEM,
+                                )
+                            })
+                            .collect();
+                        launched += n;
+                        fw.launch(offer, tasks).await
+                    };
+                }
+                result
+            }
+            Some("UPDATE") => {
+                let status = &event["update"]["status"];
+                if status["state"] == "TASK_RUNNING" {
+                    progress.running.fetch_add(1, Ordering::Relaxed);
+                }
+                fw.acknowledge(status).await
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            eprintln!("framework {index}: {e}");
+        }
+    }
+}
+
+/// One simulated agent: registers (again, with its id and tasks, whenever
+/// its stream breaks), reports every task it is given as running, and
+/// answers pings.
+async fn sim_agent(
+    index: usize,
+    master: String,
+    client: reqwest::Client,
+    resources: Vec<v1::Resource>,
+    progress: Arc<Progress>,
+    calls: CallSender,
+) {
+    let mut agent_id: Option<String> = None;
+    let mut tasks: Vec<ap::RunningTask> = Vec::new();
+    let subscribe_url = format!("http://{master}/agent/v1/subscribe");
+    loop {
+        let subscribe = ap::Subscribe {
+            protocol_version: PROTOCOL_VERSION,
+            agent_info: v1::AgentInfo {
+                hostname: format!("sim-{index}"),
+                id: agent_id.clone().map(|value| v1::AgentId { value }),
+                resources: resources.clone(),
+                ..Default::default()
+            },
+            tasks: tasks.clone(),
+            endpoint: "127.0.0.1:9".to_owned(),
+        };
+        let sent = client
+            .post(&subscribe_url)
+            .header("content-type", PROTOBUF)
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .body(encode(&subscribe, Encoding::Protobuf))
+            .send()
+            .await;
+        if let Ok(response) = sent.and_then(|r| r.error_for_status()) {
+            let mut body = response.bytes_stream();
+            let mut reader = RecordReader::default();
+            'stream: while let Some(Ok(chunk)) = body.next().await {
+                let Ok(records) = reader.push(&chunk) else {
+                    break;
+                };
+                for record in records {
+                    let Ok(event) = decode::<ap::MasterEvent>(&record, Encoding::Protobuf) else {
+                        break 'stream;
+                    };
+                    use master_event::Type;
+                    match event.r#type.and_then(|t| Type::try_from(t).ok()) {
+                        Some(Type::Registered) => {
+                            if let Some(r) = event.registered {
+                                agent_id = Some(r.agent_id.value);
+                                progress.registered.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Some(Type::RunTask) => {
+                            let (Some(run), Some(id)) = (event.run_task, agent_id.clone()) else {
+                                continue;
+                            };
+                            let uuid = progress.next_uuid.fetch_add(1, Ordering::Relaxed);
+                            let call = running_update(&id, &run, uuid);
+                            tasks.push(ap::RunningTask {
+                                framework_info: run.framework_info,
+                                task: run.task,
+                                state: v1::TaskState::TaskRunning as i32,
+                            });
+                            let _ = calls.send(call);
+                        }
+                        Some(Type::Ping) => {
+                            if let Some(id) = agent_id.clone() {
+                                let call = ap::AgentCall {
+                                    agent_id: v1::AgentId { value: id },
+                                    r#type: Some(ap::agent_call::Type::Pong as i32),
+                                    ..Default::default()
+                                };
+                                let _ = calls.send(call);
+                            }
+                        }
+                        Some(Type::Shutdown) => {
+                            agent_id = None;
+                            tasks.clear();
+                            break 'stream;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        // Spread reconnections out, as agents' backoffs do.
+        let jitter = (index as u64 * 7919) % 100;
+        tokio::time::sleep(Duration::from_millis(100 + jitter)).await;
+    }
+}
+
+/// The TASK_RUNNING update for a task just given to the agent.
+fn running_update(agent_id: &str, run: &master_event::RunTask, uuid: u64) -> ap::AgentCall {
+    let task_id = run.task.task_id.clone();
+    let mut uuid_bytes = uuid.to_be_bytes().to_vec();
+    uuid_bytes.extend_from_slice(&[0xc0; 8]);
+    ap::AgentCall {
+        agent_id: v1::AgentId {
+            value: agent_id.to_owned(),
+        },
+        r#type: Some(ap::agent_call::Type::Update as i32),
+        update: Some(ap::agent_call::Update {
+            framework_id: run.framework_info.id.clone().unwrap_or_default(),
+            status: v1::TaskStatus {
+                executor_id: Some(v1::ExecutorId {
+                    value: task_id.value.clone(),
+                }),
+                task_id,
+                state: v1::TaskState::TaskRunning as i32,
+                source: Some(v1::task_status::Source::Executor as i32),
+                agent_id: Some(v1::AgentId {
+                    value: agent_id.to_owned(),
+                }),
+                uuid: Some(uuid_bytes),
+                ..Default::default()
+            },
+        }),
+        ..Default::default()
+    }
+}
+
+/// Where a simulated agent's calls go: one of a few posters, each sending
+/// its agents' calls one at a time, in order, over one connection (an
+/// agent per connection would need twice the open files this machine
+/// allows at 10k agents).
+type CallSender = tokio::sync::mpsc::UnboundedSender<ap::AgentCall>;
+
+/// Posters shared by all simulated agents.
+const POSTERS: usize = 64;
+
+fn start_posters(master: &str, handles: &mut Vec<AbortOnDrop>) -> Vec<CallSender> {
+    (0..POSTERS)
+        .map(|_| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            handles.push(AbortOnDrop(tokio::spawn(post_calls(
+                reqwest::Client::new(),
+                format!("http://{master}/agent/v1/call"),
+                rx,
+            ))));
+            tx
+        })
+        .collect()
+}
+
+async fn post_calls(
+    client: reqwest::Client,
+    url: String,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<ap::AgentCall>,
+) {
+    while let Some(call) = queue.recv().await {
+        let _ = client
+            .post(&url)
+            .header("content-type", PROTOBUF)
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .body(encode(&call, Encoding::Protobuf))
+            .send()
+            .await;
+    }
+}
