@@ -17,6 +17,7 @@ use super::{
     AgentConfig,
 };
 use crate::{
+    api::http::deliver,
     containerizer::{self, command_environment, launcher, Containerizer, LaunchRequest},
     domain::{ExecutorDescription, KeyValue, TaskDescription},
     extension::{ContainerLimitation, ContainerSpec, ContainerSummary, HookPlugin, VolumeSpec},
@@ -49,7 +50,7 @@ struct ExecutorRun {
     sandbox: PathBuf,
     pid: Option<u32>,
     /// The executor's event stream, once it subscribed.
-    connection: Option<(u64, mpsc::UnboundedSender<XEvent>)>,
+    connection: Option<(u64, mpsc::UnboundedSender<Box<XEvent>>)>,
     /// Tasks waiting for the executor to subscribe.
     queued: Vec<v1::TaskInfo>,
     tasks: BTreeMap<String, TaskRecord>,
@@ -435,9 +436,12 @@ impl Agent {
             );
             match &run.connection {
                 Some((_, tx)) => {
-                    let _ = tx.send(executor_event(xevent::Type::Launch, |e| {
-                        e.launch = Some(xevent::Launch { task })
-                    }));
+                    deliver(
+                        tx,
+                        executor_event(xevent::Type::Launch, |e| {
+                            e.launch = Some(xevent::Launch { task })
+                        }),
+                    );
                 }
                 None => run.queued.push(task),
             }
@@ -738,14 +742,17 @@ impl Agent {
         }
         match &run.connection {
             Some((_, tx)) => {
-                let _ = tx.send(executor_event(xevent::Type::Kill, |e| {
-                    e.kill = Some(xevent::Kill {
-                        task_id: v1::TaskId {
-                            value: task_id.to_owned(),
-                        },
-                        kill_policy,
-                    })
-                }));
+                deliver(
+                    tx,
+                    executor_event(xevent::Type::Kill, |e| {
+                        e.kill = Some(xevent::Kill {
+                            task_id: v1::TaskId {
+                                value: task_id.to_owned(),
+                            },
+                            kill_policy,
+                        })
+                    }),
+                );
             }
             None => {
                 // The executor is gone or not reachable: kill the container.
@@ -768,7 +775,7 @@ impl Agent {
         };
         run.shutting_down = true;
         if let Some((_, tx)) = &run.connection {
-            let _ = tx.send(executor_event(xevent::Type::Shutdown, |_| {}));
+            deliver(tx, executor_event(xevent::Type::Shutdown, |_| {}));
         } else if let Some(pid) = run.pid {
             launcher::signal_session(pid, Signal::SIGTERM);
         }
@@ -1085,9 +1092,12 @@ impl Agent {
             .and_then(|f| f.executors.get(executor_id))
             .and_then(|e| e.connection.as_ref());
         if let Some((_, tx)) = connection {
-            let _ = tx.send(executor_event(xevent::Type::Message, |e| {
-                e.message = Some(xevent::Message { data })
-            }));
+            deliver(
+                tx,
+                executor_event(xevent::Type::Message, |e| {
+                    e.message = Some(xevent::Message { data })
+                }),
+            );
         }
     }
 
@@ -1141,7 +1151,7 @@ impl Agent {
         &self,
         framework_id: &str,
         executor_id: &str,
-    ) -> Result<(u64, mpsc::UnboundedReceiver<XEvent>), Refusal> {
+    ) -> Result<(u64, mpsc::UnboundedReceiver<Box<XEvent>>), Refusal> {
         let mut state = self.lock();
         state.next_connection += 1;
         let connection_id = state.next_connection;
@@ -1160,24 +1170,30 @@ impl Agent {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut agent_info = self.info.clone();
         agent_info.id = Some(v1::AgentId { value: agent_id });
-        let _ = tx.send(executor_event(xevent::Type::Subscribed, |e| {
-            e.subscribed = Some(xevent::Subscribed {
-                executor_info: run.info.clone(),
-                framework_info: info,
-                agent_info,
-                container_id: Some(v1::ContainerId {
-                    value: run.container_id.clone(),
-                    parent: None,
-                }),
-            })
-        }));
+        deliver(
+            &tx,
+            executor_event(xevent::Type::Subscribed, |e| {
+                e.subscribed = Some(xevent::Subscribed {
+                    executor_info: run.info.clone(),
+                    framework_info: info,
+                    agent_info,
+                    container_id: Some(v1::ContainerId {
+                        value: run.container_id.clone(),
+                        parent: None,
+                    }),
+                })
+            }),
+        );
         for task in run.queued.drain(..) {
-            let _ = tx.send(executor_event(xevent::Type::Launch, |e| {
-                e.launch = Some(xevent::Launch { task })
-            }));
+            deliver(
+                &tx,
+                executor_event(xevent::Type::Launch, |e| {
+                    e.launch = Some(xevent::Launch { task })
+                }),
+            );
         }
         if run.shutting_down {
-            let _ = tx.send(executor_event(xevent::Type::Shutdown, |_| {}));
+            deliver(&tx, executor_event(xevent::Type::Shutdown, |_| {}));
         }
         run.connection = Some((connection_id, tx));
         run.subscribed = true;
@@ -1260,7 +1276,7 @@ impl Agent {
             })
         });
         if let Some((_, tx)) = &run.connection {
-            let _ = tx.send(ack);
+            deliver(tx, ack);
         }
         self.forward_update(&mut state, framework_id, status);
         Ok(())

@@ -53,11 +53,19 @@ impl std::fmt::Debug for OnDrop {
     }
 }
 
+/// Queues `event` on a connection's channel; false when the connection is
+/// gone. Events travel boxed: a channel allocates room for 32 of them up
+/// front, and an unboxed event (with a task's whole TaskInfo inline) is
+/// kilobytes, which made every idle agent connection cost ~50 KiB.
+pub fn deliver<E>(events: &mpsc::UnboundedSender<Box<E>>, event: E) -> bool {
+    events.send(Box::new(event)).is_ok()
+}
+
 /// A RecordIO stream of `events`, with `heartbeat` (if any) sent whenever
 /// `every` passes. The stream ends when the sender side is dropped;
 /// `on_close` runs when the stream ends or the client leaves.
 pub fn event_stream<E>(
-    events: mpsc::UnboundedReceiver<E>,
+    events: mpsc::UnboundedReceiver<Box<E>>,
     encoding: Encoding,
     heartbeat: Option<(E, Duration)>,
     on_close: OnDrop,
@@ -74,7 +82,7 @@ where
         move |(mut events, mut ticker, heartbeat, guard)| async move {
             let event = tokio::select! {
                 biased;
-                event = events.recv() => event?,
+                event = events.recv() => *event?,
                 _ = ticker.tick(), if heartbeat.is_some() => heartbeat.as_ref()?.0.clone(),
             };
             let bytes = Bytes::from(record(&encode(&event, encoding)));

@@ -21,6 +21,7 @@ use super::{
     validation::{validate_task, Context},
 };
 use crate::{
+    api::http::deliver,
     domain::{Resource, ResourceBag, TaskDescription},
     extension::{AgentSpec, Allocation, FrameworkSpec, HookPlugin, RecoveredResources},
     proto::{
@@ -89,7 +90,7 @@ impl CallError {
 #[derive(Debug)]
 struct Connection {
     stream_id: String,
-    events: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedSender<Box<Event>>,
 }
 
 /// What the master knows of a task.
@@ -127,7 +128,7 @@ impl FrameworkState {
 #[derive(Debug)]
 struct AgentConnection {
     id: u64,
-    events: mpsc::UnboundedSender<ap::MasterEvent>,
+    events: mpsc::UnboundedSender<Box<ap::MasterEvent>>,
 }
 
 #[derive(Debug)]
@@ -291,7 +292,7 @@ impl Master {
             .get(framework_id)
             .and_then(|f| f.connection.as_ref())
         {
-            let _ = conn.events.send(event);
+            deliver(&conn.events, event);
         }
     }
 
@@ -320,7 +321,7 @@ impl Master {
             .get(agent_id)
             .and_then(|a| a.connection.as_ref())
         {
-            Some(conn) => conn.events.send(event).is_ok(),
+            Some(conn) => deliver(&conn.events, event),
             None => false,
         }
     }
@@ -333,7 +334,7 @@ impl Master {
         &mut self,
         call_framework_id: Option<&str>,
         subscribe: call::Subscribe,
-    ) -> Result<(String, String, mpsc::UnboundedReceiver<Event>), CallError> {
+    ) -> Result<(String, String, mpsc::UnboundedReceiver<Box<Event>>), CallError> {
         self.counters.bump("messages_register_framework");
         let mut info = subscribe.framework_info;
         let info_id = info.id.as_ref().map(|id| id.value.clone());
@@ -370,7 +371,7 @@ impl Master {
             }),
             ..Default::default()
         };
-        let _ = tx.send(subscribed);
+        deliver(&tx, subscribed);
         let connection = Connection {
             stream_id: stream_id.clone(),
             events: tx,
@@ -378,7 +379,7 @@ impl Master {
         match self.frameworks.get_mut(&id) {
             Some(framework) => {
                 if let Some(old) = framework.connection.replace(connection) {
-                    let _ = old.events.send(error_event("Framework failed over"));
+                    deliver(&old.events, error_event("Framework failed over"));
                 }
                 framework.info = info;
                 framework.disconnected_at = None;
@@ -1067,7 +1068,7 @@ impl Master {
     pub fn agent_subscribe(
         &mut self,
         subscribe: ap::Subscribe,
-    ) -> (String, u64, mpsc::UnboundedReceiver<ap::MasterEvent>) {
+    ) -> (String, u64, mpsc::UnboundedReceiver<Box<ap::MasterEvent>>) {
         let mut info = subscribe.agent_info;
         if let Some(id) = info
             .id
@@ -1078,14 +1079,17 @@ impl Master {
             // to shut its tasks down, then registers afresh (as in Mesos).
             tracing::warn!(agent_id = %id.value, "a removed agent tried to re-register; telling it to shut down");
             let (tx, rx) = mpsc::unbounded_channel();
-            let _ = tx.send(master_event_of(master_event::Type::Shutdown, |e| {
-                e.shutdown = Some(master_event::Shutdown {
-                    message: format!(
-                        "agent {} was removed; register again as a new agent",
-                        id.value
-                    ),
-                })
-            }));
+            deliver(
+                &tx,
+                master_event_of(master_event::Type::Shutdown, |e| {
+                    e.shutdown = Some(master_event::Shutdown {
+                        message: format!(
+                            "agent {} was removed; register again as a new agent",
+                            id.value
+                        ),
+                    })
+                }),
+            );
             self.next_connection += 1;
             return (id.value.clone(), self.next_connection, rx);
         }
@@ -1099,12 +1103,15 @@ impl Master {
         };
         info.id = Some(v1::AgentId { value: id.clone() });
         let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(master_event_of(master_event::Type::Registered, |e| {
-            e.registered = Some(master_event::Registered {
-                agent_id: v1::AgentId { value: id.clone() },
-                ping_interval_seconds: self.settings.agent_ping_interval.as_secs_f64(),
-            })
-        }));
+        deliver(
+            &tx,
+            master_event_of(master_event::Type::Registered, |e| {
+                e.registered = Some(master_event::Registered {
+                    agent_id: v1::AgentId { value: id.clone() },
+                    ping_interval_seconds: self.settings.agent_ping_interval.as_secs_f64(),
+                })
+            }),
+        );
         self.next_connection += 1;
         let connection = AgentConnection {
             id: self.next_connection,
@@ -1381,13 +1388,14 @@ impl Master {
         self.counters.bump("slave_removals");
         self.forget_agent(agent_id);
         if let Some(conn) = &agent.connection {
-            let _ = conn
-                .events
-                .send(master_event_of(master_event::Type::Shutdown, |e| {
+            deliver(
+                &conn.events,
+                master_event_of(master_event::Type::Shutdown, |e| {
                     e.shutdown = Some(master_event::Shutdown {
                         message: format!("agent removed: {why}"),
                     })
-                }));
+                }),
+            );
         }
         let offers: Vec<String> = self
             .offers
@@ -1423,9 +1431,10 @@ impl Master {
         }
         for agent in self.agents.values() {
             if let Some(conn) = &agent.connection {
-                let _ = conn
-                    .events
-                    .send(master_event_of(master_event::Type::Ping, |_| {}));
+                deliver(
+                    &conn.events,
+                    master_event_of(master_event::Type::Ping, |_| {}),
+                );
             }
         }
         let expired: Vec<String> = self
