@@ -101,20 +101,13 @@ async fn subscribe(master: SocketAddr, encoding: Encoding) -> Result<Framework> 
                 return;
             };
             for record in records {
-                let Ok(event) = decode::<Event>(&record, encoding) else {
-                    return;
-                };
-                match event.r#type.and_then(|t| event::Type::try_from(t).ok()) {
-                    Some(event::Type::Update) if tx.send(()).is_err() => return,
-                    Some(event::Type::Update) => {}
-                    Some(event::Type::Subscribed) => {
-                        let id = event
-                            .subscribed
-                            .map(|s| s.framework_id.value)
-                            .unwrap_or_default();
+                match received(&record, encoding) {
+                    Some(Received::Update) if tx.send(()).is_err() => return,
+                    Some(Received::Update) | Some(Received::Other) => {}
+                    Some(Received::Subscribed(id)) => {
                         let _ = subscribed_tx.send(id);
                     }
-                    _ => {}
+                    None => return,
                 }
             }
         }
@@ -130,6 +123,45 @@ async fn subscribe(master: SocketAddr, encoding: Encoding) -> Result<Framework> 
         framework_id,
         updates,
     })
+}
+
+/// What the framework makes of an event.
+enum Received {
+    Subscribed(String),
+    Update,
+    Other,
+}
+
+/// Decodes an event as a client of that encoding would: JSON into a plain
+/// JSON value (as a framework in any language parses it), protobuf into
+/// the generated type. None when it cannot be decoded.
+fn received(record: &[u8], encoding: Encoding) -> Option<Received> {
+    if encoding == Encoding::Json {
+        let event: Value = serde_json::from_slice(record).ok()?;
+        return Some(match event["type"].as_str() {
+            Some("UPDATE") => Received::Update,
+            Some("SUBSCRIBED") => Received::Subscribed(
+                event["subscribed"]["framework_id"]["value"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            _ => Received::Other,
+        });
+    }
+    let event = decode::<Event>(record, encoding).ok()?;
+    Some(
+        match event.r#type.and_then(|t| event::Type::try_from(t).ok()) {
+            Some(event::Type::Update) => Received::Update,
+            Some(event::Type::Subscribed) => Received::Subscribed(
+                event
+                    .subscribed
+                    .map(|s| s.framework_id.value)
+                    .unwrap_or_default(),
+            ),
+            _ => Received::Other,
+        },
+    )
 }
 
 /// Sends one RECONCILE of `n` unknown tasks with `call_encoding`; returns

@@ -53,6 +53,9 @@ impl std::fmt::Debug for OnDrop {
     }
 }
 
+/// Bytes of queued events gathered into one chunk of an event stream.
+const CHUNK_BYTES: usize = 64 * 1024;
+
 /// Queues `event` on a connection's channel; false when the connection is
 /// gone. Events travel boxed: a channel allocates room for 32 of them up
 /// front, and an unboxed event (with a task's whole TaskInfo inline) is
@@ -85,8 +88,17 @@ where
                 event = events.recv() => *event?,
                 _ = ticker.tick(), if heartbeat.is_some() => heartbeat.as_ref()?.0.clone(),
             };
-            let bytes = Bytes::from(record(&encode(&event, encoding)));
-            Some((Ok(bytes), (events, ticker, heartbeat, guard)))
+            let mut chunk = record(&encode(&event, encoding));
+            // Events already queued go out in the same chunk: one write
+            // for a burst (a reconciliation, a round of offers) instead of
+            // one per event.
+            while chunk.len() < CHUNK_BYTES {
+                match events.try_recv() {
+                    Ok(event) => chunk.extend_from_slice(&record(&encode(&*event, encoding))),
+                    Err(_) => break,
+                }
+            }
+            Some((Ok(Bytes::from(chunk)), (events, ticker, heartbeat, guard)))
         },
     )
 }
