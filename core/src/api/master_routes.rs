@@ -103,16 +103,34 @@ struct FrameworkFilter {
 async fn frameworks(
     State(master): State<SharedMaster>,
     Query(q): Query<FrameworkFilter>,
-) -> Json<serde_json::Value> {
-    Json(master_state::frameworks(
-        &lock(&master),
+) -> Response {
+    let master = lock(&master);
+    json_response(&master_state::frameworks(
+        &master,
         q.framework_id.as_deref(),
     ))
 }
 
 /// `GET /master/state` (alias `/state.json`).
-async fn state(State(master): State<SharedMaster>) -> Json<serde_json::Value> {
-    Json(master_state::state(&lock(&master)))
+async fn state(State(master): State<SharedMaster>) -> Response {
+    json_response(&master_state::state(&lock(&master)))
+}
+
+/// A 200 with `view` serialized while the master is still locked (the
+/// views borrow its state rather than copying it).
+fn json_response(view: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(view) {
+        Ok(body) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        Err(e) => (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot serialize the view: {e}"),
+        )
+            .into_response(),
+    }
 }
 
 /// `GET /master/tasks?framework_id=&task_id=&limit=&offset=&order=`.

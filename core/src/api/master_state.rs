@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::{
@@ -19,48 +20,101 @@ use crate::{
 /// Resources as Mesos' v0 endpoints write them: an object with scalars
 /// summed (always `cpus`, `gpus`, `mem`, `disk`), ranges and sets as strings.
 pub fn resources_object(list: &[Resource]) -> Value {
-    let mut map = Map::new();
-    for name in ["cpus", "gpus", "mem", "disk"] {
-        map.insert(name.into(), json!(0.0));
-    }
+    serde_json::to_value(resources_view(list)).expect("resources are valid JSON")
+}
+
+/// A task in Mesos' JSON shape, serialized straight from the master's
+/// state (a `/master/state` of 100k tasks built as a `serde_json::Value`
+/// tree spent seconds allocating).
+#[derive(Debug, Serialize)]
+struct TaskView<'a> {
+    id: &'a str,
+    name: &'a str,
+    framework_id: &'a str,
+    /// Mesos leaves this empty for tasks of the command executor.
+    executor_id: &'a str,
+    slave_id: &'a str,
+    state: &'static str,
+    resources: ResourcesView,
+    statuses: [StatusView<'a>; 1],
+    labels: Vec<LabelView>,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusView<'a> {
+    state: &'static str,
+    timestamp: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct LabelView {
+    key: String,
+    value: String,
+}
+
+/// Resources as `resources_object` writes them.
+type ResourcesView = BTreeMap<String, Amount>;
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Amount {
+    Number(f64),
+    Text(String),
+}
+
+fn resources_view(list: &[Resource]) -> ResourcesView {
+    let mut map: ResourcesView = ["cpus", "gpus", "mem", "disk"]
+        .into_iter()
+        .map(|name| (name.to_owned(), Amount::Number(0.0)))
+        .collect();
     for r in ResourceBag::new(list).to_list() {
         let value = match r.value {
-            ResourceValue::Scalar(v) => {
-                let sum = map.get(&r.name).and_then(Value::as_f64).unwrap_or(0.0) + v;
-                json!(sum)
-            }
-            ResourceValue::Ranges(_) | ResourceValue::Set(_) => json!(r.value.to_string()),
+            ResourceValue::Scalar(v) => match map.get(&r.name) {
+                Some(Amount::Number(sum)) => Amount::Number(sum + v),
+                _ => Amount::Number(v),
+            },
+            ResourceValue::Ranges(_) | ResourceValue::Set(_) => Amount::Text(r.value.to_string()),
         };
         map.insert(r.name, value);
     }
-    Value::Object(map)
+    map
+}
+
+impl<'a> TaskView<'a> {
+    fn of(task: &'a TaskEntry) -> Self {
+        let state = state_of(&task.status).as_str_name();
+        TaskView {
+            id: &task.info.task_id.value,
+            name: &task.info.name,
+            framework_id: &task.framework_id,
+            executor_id: task
+                .info
+                .executor
+                .as_ref()
+                .map_or("", |e| e.executor_id.value.as_str()),
+            slave_id: &task.agent_id,
+            state,
+            resources: resources_view(&task.resources),
+            statuses: [StatusView {
+                state,
+                timestamp: task.status.timestamp.unwrap_or_default(),
+                message: task.status.message.as_deref(),
+            }],
+            labels: crate::master::labels_from_proto(task.info.labels.as_ref())
+                .into_iter()
+                .map(|kv| LabelView {
+                    key: kv.key,
+                    value: kv.value,
+                })
+                .collect(),
+        }
+    }
 }
 
 pub fn task_json(task: &TaskEntry) -> Value {
-    let state = state_of(&task.status);
-    let mut status = json!({
-        "state": state.as_str_name(),
-        "timestamp": task.status.timestamp.unwrap_or_default(),
-    });
-    if let Some(message) = &task.status.message {
-        status["message"] = json!(message);
-    }
-    let labels: Vec<Value> = crate::master::labels_from_proto(task.info.labels.as_ref())
-        .into_iter()
-        .map(|kv| json!({"key": kv.key, "value": kv.value}))
-        .collect();
-    json!({
-        "id": task.info.task_id.value,
-        "name": task.info.name,
-        "framework_id": task.framework_id,
-        // Mesos leaves this empty for tasks of the command executor.
-        "executor_id": task.info.executor.as_ref().map(|e| e.executor_id.value.clone()).unwrap_or_default(),
-        "slave_id": task.agent_id,
-        "state": state.as_str_name(),
-        "resources": resources_object(&task.resources),
-        "statuses": [status],
-        "labels": labels,
-    })
+    serde_json::to_value(TaskView::of(task)).expect("a task view is valid JSON")
 }
 
 fn live_resources<'a>(tasks: impl Iterator<Item = &'a TaskEntry>) -> Vec<Resource> {
@@ -108,7 +162,16 @@ impl Index {
     }
 }
 
-fn framework_view(index: &Index, f: &FrameworkState) -> Value {
+/// A framework: its small fields as JSON, its tasks serialized directly.
+#[derive(Debug, Serialize)]
+pub struct FrameworkView<'a> {
+    #[serde(flatten)]
+    head: Map<String, Value>,
+    tasks: Vec<TaskView<'a>>,
+    completed_tasks: Vec<TaskView<'a>>,
+}
+
+fn framework_view<'a>(index: &Index, f: &'a FrameworkState) -> FrameworkView<'a> {
     let own_offers = index
         .offers_by_framework
         .get(&f.id)
@@ -126,7 +189,7 @@ fn framework_view(index: &Index, f: &FrameworkState) -> Value {
         .flat_map(|o| o.resources.iter().cloned())
         .collect();
     let used = live_resources(f.tasks.values());
-    json!({
+    let head = json!({
         "id": f.id,
         "name": f.info.name,
         "user": f.info.user,
@@ -143,12 +206,18 @@ fn framework_view(index: &Index, f: &FrameworkState) -> Value {
         "used_resources": resources_object(&used),
         "resources": resources_object(&used),
         "offered_resources": resources_object(&offered),
-        "tasks": f.tasks.values().map(task_json).collect::<Vec<_>>(),
         "unreachable_tasks": [],
-        "completed_tasks": f.completed.iter().rev().map(task_json).collect::<Vec<_>>(),
         "offers": offers,
         "executors": [],
-    })
+    });
+    let Value::Object(head) = head else {
+        unreachable!("json! of an object is an object")
+    };
+    FrameworkView {
+        head,
+        tasks: f.tasks.values().map(TaskView::of).collect(),
+        completed_tasks: f.completed.iter().rev().map(TaskView::of).collect(),
+    }
 }
 
 fn agent_json(master: &Master, index: &Index, id: &str) -> Option<Value> {
@@ -181,23 +250,34 @@ fn agent_json(master: &Master, index: &Index, id: &str) -> Option<Value> {
     }))
 }
 
-/// `{"frameworks": [...], "completed_frameworks": [], ...}`, optionally one.
-pub fn frameworks(master: &Master, only: Option<&str>) -> Value {
+/// `{"frameworks": [...], "completed_frameworks": [...], ...}`, optionally one.
+#[derive(Debug, Serialize)]
+pub struct FrameworksView<'a> {
+    frameworks: Vec<FrameworkView<'a>>,
+    completed_frameworks: Vec<FrameworkView<'a>>,
+    unregistered_frameworks: [(); 0],
+}
+
+pub fn frameworks<'a>(master: &'a Master, only: Option<&str>) -> FrameworksView<'a> {
     let index = Index::new(master);
-    let list: Vec<Value> = master
+    let frameworks = master
         .frameworks
         .values()
         .filter(|f| only.is_none_or(|o| o == f.id))
         .map(|f| framework_view(&index, f))
         .collect();
-    let completed: Vec<Value> = master
+    let completed_frameworks = master
         .completed_frameworks
         .iter()
         .rev()
         .filter(|f| only.is_none_or(|o| o == f.id))
         .map(|f| framework_view(&index, f))
         .collect();
-    json!({"frameworks": list, "completed_frameworks": completed, "unregistered_frameworks": []})
+    FrameworksView {
+        frameworks,
+        completed_frameworks,
+        unregistered_frameworks: [],
+    }
 }
 
 /// `{"slaves": [...], "recovered_slaves": []}`, optionally one.
@@ -273,7 +353,17 @@ pub fn flags(master: &Master) -> Value {
 }
 
 /// `/master/state`: the whole master, in Mesos' shape.
-pub fn state(master: &Master) -> Value {
+/// `/master/state`: the master's own fields as JSON, frameworks (and their
+/// tasks) serialized directly.
+#[derive(Debug, Serialize)]
+pub struct StateView<'a> {
+    #[serde(flatten)]
+    head: Map<String, Value>,
+    frameworks: Vec<FrameworkView<'a>>,
+    completed_frameworks: Vec<FrameworkView<'a>>,
+}
+
+pub fn state(master: &Master) -> StateView<'_> {
     let agents = slaves(master, None);
     let frameworks = frameworks(master, None);
     let active = master.agents.values().filter(|a| a.connected()).count();
@@ -281,7 +371,7 @@ pub fn state(master: &Master) -> Value {
         "master@{}:{}",
         master.settings.hostname, master.settings.port
     );
-    json!({
+    let head = json!({
         "version": crate::VERSION,
         "corral_version": env!("CARGO_PKG_VERSION"),
         "build_date": "",
@@ -305,11 +395,17 @@ pub fn state(master: &Master) -> Value {
         "flags": flags(master)["flags"],
         "slaves": agents["slaves"],
         "recovered_slaves": [],
-        "frameworks": frameworks["frameworks"],
-        "completed_frameworks": frameworks["completed_frameworks"],
         "orphan_tasks": [],
         "unregistered_frameworks": [],
-    })
+    });
+    let Value::Object(head) = head else {
+        unreachable!("json! of an object is an object")
+    };
+    StateView {
+        head,
+        frameworks: frameworks.frameworks,
+        completed_frameworks: frameworks.completed_frameworks,
+    }
 }
 
 /// `/metrics/snapshot`: Mesos' key names, flat.
