@@ -131,11 +131,13 @@ impl Containerizer {
                 }
             };
         let pid = child.id().unwrap_or_default();
+        tracing::debug!(container_id = %spec.container_id, pid, "launch helper started");
         let sink = self.limitation_sink();
         let frozen = match &self.freezer {
             Some(freezer) => freezer.add(&spec.container_id, pid),
             None => Ok(()),
         };
+        tracing::debug!(container_id = %spec.container_id, pid, "launch helper in its freezer cgroup");
         let isolated = frozen.and_then(|()| {
             isolators.iter_mut().try_for_each(|isolator| {
                 isolator
@@ -157,6 +159,7 @@ impl Containerizer {
                 .map_err(|e| format!("cannot release the launch helper: {e}"))
         });
         drop(release);
+        tracing::debug!(container_id = %spec.container_id, pid, released = released.is_ok(), "launch helper isolated and released");
         if let Err(e) = released {
             // The helper is still waiting for its instructions: it has
             // started nothing, so killing it is enough.
