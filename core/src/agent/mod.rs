@@ -174,7 +174,7 @@ pub async fn run(
     });
     let router = api::agent_routes::router(agent.clone());
     let stopping = agent.clone();
-    let result = axum::serve(listener, router)
+    let result = axum::serve(crate::api::http::no_delay(listener), router)
         .with_graceful_shutdown(async move {
             shutdown.await;
             // Leave the master first, so that nothing of the teardown is

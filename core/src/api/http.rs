@@ -53,6 +53,21 @@ impl std::fmt::Debug for OnDrop {
     }
 }
 
+/// The listener with Nagle's algorithm off on every accepted connection:
+/// event streams are small writes that should leave at once rather than
+/// wait for the ACK of the previous one (clients, reqwest included, set
+/// the same on their side).
+pub fn no_delay(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    })
+}
+
 /// Bytes of queued events gathered into one chunk of an event stream.
 const CHUNK_BYTES: usize = 64 * 1024;
 

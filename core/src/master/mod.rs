@@ -174,13 +174,16 @@ pub async fn run(
     let upkeep = tokio::spawn(upkeep_loop(master.clone(), config.agent_ping_interval));
 
     let closing = master.clone();
-    let result = axum::serve(listener, master_routes::router(master))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Ends every event stream so open connections can finish.
-            lock(&closing).close_all();
-        })
-        .await;
+    let result = axum::serve(
+        crate::api::http::no_delay(listener),
+        master_routes::router(master),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        // Ends every event stream so open connections can finish.
+        lock(&closing).close_all();
+    })
+    .await;
     allocation.abort();
     upkeep.abort();
     result
