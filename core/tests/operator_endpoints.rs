@@ -66,6 +66,11 @@ async fn master_state_frameworks_tasks_and_flags_have_mesos_shapes() {
             "command tasks have no executor id"
         );
         assert_eq!(running["statuses"][0]["state"], "TASK_RUNNING");
+        // Scalars summed, the four Mesos always writes present.
+        assert_eq!(running["resources"]["cpus"], json!(0.5), "{running}");
+        assert_eq!(running["resources"]["gpus"], json!(0.0), "{running}");
+        assert!(running["labels"].is_array(), "{running}");
+        assert_eq!(state["completed_frameworks"], json!([]));
         let done = &framework["completed_tasks"][0];
         assert_eq!(done["id"], "quick");
         assert_eq!(done["state"], "TASK_FINISHED");
