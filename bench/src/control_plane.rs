@@ -8,7 +8,7 @@
 
 use std::{
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc,
@@ -17,27 +17,14 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use corral::{
-    api::{
-        agent_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION},
-        codec::{decode, encode, Encoding, RecordReader, PROTOBUF},
-    },
-    domain::Resource,
-    master::resources_to_proto,
-    proto::{
-        agent::{self as ap, master_event},
-        v1,
-    },
-};
-use futures::StreamExt;
-use nix::{
-    sys::{resource, signal},
-    unistd::Pid,
-};
+use corral::{domain::Resource, master::resources_to_proto};
+use nix::sys::resource;
 use serde_json::{json, Value};
 
 use crate::{
+    process::{free_port, log_beside, wait_listening, Daemon},
     scheduler::{command_task, Scheduler},
+    sim_agent::{sim_agent, start_posters, POSTERS},
     stats::{fmt_ms, median, ms, p99, Table},
 };
 
@@ -62,7 +49,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<()> {
     let file_limit = raise_fd_limit(args)?;
-    let corral = crate::launch::corral_binary()?;
+    let corral = crate::process::corral_binary()?;
     println!(
         "master: {} master (a separate process, registry on disk, logs at warn)",
         corral.display()
@@ -175,87 +162,33 @@ struct CellResult {
     failover_ms: f64,
 }
 
-/// The master as a child process; killed when dropped.
-struct MasterProcess(Child);
-
-impl MasterProcess {
-    /// Starts the master; its log (warnings and errors) goes to
-    /// `master.log` beside the registry.
-    fn start(corral: &Path, port: u16, registry: &Path) -> Result<Self> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(registry.with_file_name("master.log"))?;
-        let child = Command::new(corral)
-            .arg("master")
-            .args(["--port", &port.to_string()])
-            .arg("--registry")
-            .arg(registry)
-            .args(["--log-level", "warn"])
-            // Agents must come back within the benchmark's patience.
-            .args(["--agent-reregister-timeout-secs", "600"])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("starting corral master")?;
-        Ok(MasterProcess(child))
-    }
-
-    fn pid(&self) -> i32 {
-        self.0.id() as i32
-    }
-
-    /// (VmRSS, VmHWM) in bytes, from /proc.
-    fn memory(&self) -> Result<(f64, f64)> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
-        let field = |name: &str| -> Result<f64> {
-            let line = status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .with_context(|| format!("no {name} in /proc/pid/status"))?;
-            let kib: f64 = line
-                .split_whitespace()
-                .nth(1)
-                .context("malformed status line")?
-                .parse()?;
-            Ok(kib * 1024.0)
-        };
-        Ok((field("VmRSS:")?, field("VmHWM:")?))
-    }
-
-    fn kill(mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for MasterProcess {
-    fn drop(&mut self) {
-        let _ = signal::kill(Pid::from_raw(self.pid()), signal::SIGTERM);
-        let _ = self.0.wait();
-    }
-}
-
-async fn wait_listening(master: &str) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(master).await.is_err() {
-        if Instant::now() > deadline {
-            bail!("the master did not listen on {master} within 30 s");
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    Ok(())
+/// Starts `corral master` on `port` with `registry`; its log (warnings
+/// and errors) goes to `master.log` beside the registry.
+fn start_master(corral: &Path, port: u16, registry: &Path) -> Result<Daemon> {
+    let child = Command::new(corral)
+        .arg("master")
+        .args(["--port", &port.to_string()])
+        .arg("--registry")
+        .arg(registry)
+        .args(["--log-level", "warn"])
+        // Agents must come back within the benchmark's patience.
+        .args(["--agent-reregister-timeout-secs", "600"])
+        .stdout(Stdio::null())
+        .stderr(log_beside(registry, "master.log")?)
+        .spawn()
+        .context("starting corral master")?;
+    Ok(Daemon::new(child))
 }
 
 /// Counters the simulated agents and frameworks share with the driver.
 #[derive(Default)]
-struct Progress {
+pub struct Progress {
     /// REGISTERED events received, all sessions counted.
-    registered: AtomicUsize,
+    pub registered: AtomicUsize,
     /// TASK_RUNNING updates decoded by the frameworks.
-    running: AtomicUsize,
+    pub running: AtomicUsize,
     /// Unique status update uuids.
-    next_uuid: AtomicU64,
+    pub next_uuid: AtomicU64,
 }
 
 async fn wait_until(
@@ -280,11 +213,9 @@ async fn wait_until(
 async fn cell(corral: &Path, agents: usize, args: &Args) -> Result<CellResult> {
     let dir = tempfile::tempdir()?;
     let registry = dir.path().join("registry.db");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = free_port()?;
     let master_addr = format!("127.0.0.1:{port}");
-    let master = MasterProcess::start(corral, port, &registry)?;
+    let master = start_master(corral, port, &registry)?;
     wait_listening(&master_addr).await?;
 
     let per_agent = args.tasks.div_ceil(agents);
@@ -374,7 +305,7 @@ async fn cell(corral: &Path, agents: usize, args: &Args) -> Result<CellResult> {
     // Failover: kill -9, start again on the same registry and port.
     master.kill();
     let before = progress.registered.load(Ordering::Relaxed);
-    let master = MasterProcess::start(corral, port, &registry)?;
+    let master = start_master(corral, port, &registry)?;
     let start = Instant::now();
     wait_listening(&master_addr).await?;
     wait_until(
@@ -399,7 +330,8 @@ async fn cell(corral: &Path, agents: usize, args: &Args) -> Result<CellResult> {
     })
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// A spawned task, aborted when dropped.
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -459,165 +391,5 @@ async fn fill(
         if let Err(e) = result {
             eprintln!("framework {index}: {e}");
         }
-    }
-}
-
-/// One simulated agent: registers (again, with its id and tasks, whenever
-/// its stream breaks), reports every task it is given as running, and
-/// answers pings.
-async fn sim_agent(
-    index: usize,
-    master: String,
-    client: reqwest::Client,
-    resources: Vec<v1::Resource>,
-    progress: Arc<Progress>,
-    calls: CallSender,
-) {
-    let mut agent_id: Option<String> = None;
-    let mut tasks: Vec<ap::RunningTask> = Vec::new();
-    let subscribe_url = format!("http://{master}/agent/v1/subscribe");
-    loop {
-        let subscribe = ap::Subscribe {
-            protocol_version: PROTOCOL_VERSION,
-            agent_info: v1::AgentInfo {
-                hostname: format!("sim-{index}"),
-                id: agent_id.clone().map(|value| v1::AgentId { value }),
-                resources: resources.clone(),
-                ..Default::default()
-            },
-            tasks: tasks.clone(),
-            endpoint: "127.0.0.1:9".to_owned(),
-        };
-        let sent = client
-            .post(&subscribe_url)
-            .header("content-type", PROTOBUF)
-            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-            .body(encode(&subscribe, Encoding::Protobuf))
-            .send()
-            .await;
-        if let Ok(response) = sent.and_then(|r| r.error_for_status()) {
-            let mut body = response.bytes_stream();
-            let mut reader = RecordReader::default();
-            'stream: while let Some(Ok(chunk)) = body.next().await {
-                let Ok(records) = reader.push(&chunk) else {
-                    break;
-                };
-                for record in records {
-                    let Ok(event) = decode::<ap::MasterEvent>(&record, Encoding::Protobuf) else {
-                        break 'stream;
-                    };
-                    use master_event::Type;
-                    match event.r#type.and_then(|t| Type::try_from(t).ok()) {
-                        Some(Type::Registered) => {
-                            if let Some(r) = event.registered {
-                                agent_id = Some(r.agent_id.value);
-                                progress.registered.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        Some(Type::RunTask) => {
-                            let (Some(run), Some(id)) = (event.run_task, agent_id.clone()) else {
-                                continue;
-                            };
-                            let uuid = progress.next_uuid.fetch_add(1, Ordering::Relaxed);
-                            let call = running_update(&id, &run, uuid);
-                            tasks.push(ap::RunningTask {
-                                framework_info: run.framework_info,
-                                task: run.task,
-                                state: v1::TaskState::TaskRunning as i32,
-                            });
-                            let _ = calls.send(call);
-                        }
-                        Some(Type::Ping) => {
-                            if let Some(id) = agent_id.clone() {
-                                let call = ap::AgentCall {
-                                    agent_id: v1::AgentId { value: id },
-                                    r#type: Some(ap::agent_call::Type::Pong as i32),
-                                    ..Default::default()
-                                };
-                                let _ = calls.send(call);
-                            }
-                        }
-                        Some(Type::Shutdown) => {
-                            agent_id = None;
-                            tasks.clear();
-                            break 'stream;
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        // Spread reconnections out, as agents' backoffs do.
-        let jitter = (index as u64 * 7919) % 100;
-        tokio::time::sleep(Duration::from_millis(100 + jitter)).await;
-    }
-}
-
-/// The TASK_RUNNING update for a task just given to the agent.
-fn running_update(agent_id: &str, run: &master_event::RunTask, uuid: u64) -> ap::AgentCall {
-    let task_id = run.task.task_id.clone();
-    let mut uuid_bytes = uuid.to_be_bytes().to_vec();
-    uuid_bytes.extend_from_slice(&[0xc0; 8]);
-    ap::AgentCall {
-        agent_id: v1::AgentId {
-            value: agent_id.to_owned(),
-        },
-        r#type: Some(ap::agent_call::Type::Update as i32),
-        update: Some(ap::agent_call::Update {
-            framework_id: run.framework_info.id.clone().unwrap_or_default(),
-            status: v1::TaskStatus {
-                executor_id: Some(v1::ExecutorId {
-                    value: task_id.value.clone(),
-                }),
-                task_id,
-                state: v1::TaskState::TaskRunning as i32,
-                source: Some(v1::task_status::Source::Executor as i32),
-                agent_id: Some(v1::AgentId {
-                    value: agent_id.to_owned(),
-                }),
-                uuid: Some(uuid_bytes),
-                ..Default::default()
-            },
-        }),
-        ..Default::default()
-    }
-}
-
-/// Where a simulated agent's calls go: one of a few posters, each sending
-/// its agents' calls one at a time, in order, over one connection (an
-/// agent per connection would need twice the open files this machine
-/// allows at 10k agents).
-type CallSender = tokio::sync::mpsc::UnboundedSender<ap::AgentCall>;
-
-/// Posters shared by all simulated agents.
-const POSTERS: usize = 64;
-
-fn start_posters(master: &str, handles: &mut Vec<AbortOnDrop>) -> Vec<CallSender> {
-    (0..POSTERS)
-        .map(|_| {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            handles.push(AbortOnDrop(tokio::spawn(post_calls(
-                reqwest::Client::new(),
-                format!("http://{master}/agent/v1/call"),
-                rx,
-            ))));
-            tx
-        })
-        .collect()
-}
-
-async fn post_calls(
-    client: reqwest::Client,
-    url: String,
-    mut queue: tokio::sync::mpsc::UnboundedReceiver<ap::AgentCall>,
-) {
-    while let Some(call) = queue.recv().await {
-        let _ = client
-            .post(&url)
-            .header("content-type", PROTOBUF)
-            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-            .body(encode(&call, Encoding::Protobuf))
-            .send()
-            .await;
     }
 }

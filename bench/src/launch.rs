@@ -6,16 +6,16 @@
 //! same namespaces, without Corral.
 
 use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context, Result};
-use nix::{sys::signal, unistd::Pid};
 use serde_json::{json, Value};
 
 use crate::{
+    process::{free_port, Daemon},
     scheduler::{command_task, offered, Scheduler},
     stats::{fmt_ms, median, ms, p99, quantile, Table},
 };
@@ -60,7 +60,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let corral = corral_binary()?;
+    let corral = crate::process::corral_binary()?;
     println!("corral: {}", corral.display());
     println!(
         "cluster: `corral local` (agent cpus:{AGENT_CPUS};mem:16384, allocation interval {ALLOCATION_INTERVAL_SECS} s); tasks `true`, cpus:{TASK_CPUS};mem:{TASK_MEM};"
@@ -116,20 +116,6 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// The `corral` binary beside this one (`cargo build --release --workspace`).
-pub fn corral_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe.parent().context("the executable's folder")?;
-    let corral = dir.join("corral");
-    if !corral.is_file() {
-        bail!(
-            "{} not found: build with `cargo build --release --workspace`",
-            corral.display()
-        );
-    }
-    Ok(corral)
-}
-
 /// Milliseconds to start `corral --version` and see it exit, `samples`
 /// times; inside new pid and mount namespaces when isolation is on.
 fn measure_floor(corral: &Path, isolation: Isolation, samples: usize) -> Result<Vec<f64>> {
@@ -170,33 +156,15 @@ struct ClusterResult {
     loaded_latency_ms: Vec<f64>,
 }
 
-/// `corral local` as a child process, stopped (SIGTERM, then waited for)
-/// however the benchmark ends.
+/// `corral local` and its work directory (removed after it stopped: the
+/// daemon is dropped first).
 struct Local {
-    child: Child,
-    work_dir: tempfile::TempDir,
-}
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        let _ = signal::kill(Pid::from_raw(self.child.id() as i32), signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = &self.work_dir;
-    }
+    _daemon: Daemon,
+    _work_dir: tempfile::TempDir,
 }
 
 async fn start_local(corral: &Path, isolation: Isolation) -> Result<(Local, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = free_port()?;
     let work_dir = tempfile::tempdir()?;
     let child = Command::new(corral)
         .arg("local")
@@ -216,7 +184,10 @@ async fn start_local(corral: &Path, isolation: Isolation) -> Result<(Local, Stri
         .stdout(Stdio::null())
         .spawn()
         .context("starting corral local")?;
-    let local = Local { child, work_dir };
+    let local = Local {
+        _daemon: Daemon::new(child),
+        _work_dir: work_dir,
+    };
     let master = format!("127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -8,8 +8,10 @@ mod control_plane;
 mod launch;
 mod module_call;
 mod modules;
+mod process;
 mod reconcile;
 mod scheduler;
+mod sim_agent;
 mod stats;
 
 use clap::{Parser, Subcommand};

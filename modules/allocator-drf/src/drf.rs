@@ -6,14 +6,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::resources::Resources;
+use crate::{resources::Resources, verdicts::Verdicts};
 
 /// Most a decline filter may last (Mesos caps `refuse_seconds` at a year).
 const MAX_REFUSE_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 /// Used when a filter asks for a negative or non-finite duration.
 const DEFAULT_REFUSE_SECONDS: f64 = 5.0;
-/// Filter verdicts remembered per role and agent within a round.
-const VERDICTS_KEPT: usize = 4;
 
 #[derive(Debug, Clone)]
 struct Filter {
@@ -101,8 +99,11 @@ pub struct Drf {
     /// The earliest expiry of any filter: expired filters are dropped in
     /// the first round at or after it, not scanned for every round.
     next_filter_expiry_ms: u64,
-    /// The next framework's `slot`.
+    /// The next framework's `slot`, unless one is free.
     next_slot: u32,
+    /// Slots of removed frameworks (their filters are gone), reused so
+    /// that slots stay dense.
+    free_slots: Vec<u32>,
 }
 
 /// Errors naming what was unknown.
@@ -134,6 +135,7 @@ impl Drf {
             frameworks_epoch: 0,
             next_filter_expiry_ms: u64::MAX,
             next_slot: 0,
+            free_slots: Vec::new(),
         }
     }
 
@@ -172,15 +174,13 @@ impl Drf {
         self.frameworks_epoch += 1;
         // Re-adding (a framework that re-subscribed) keeps its allocations
         // and starts without filters.
-        let allocated = match self.frameworks.remove(id) {
+        let (allocated, slot) = match self.frameworks.remove(id) {
             Some(old) => {
                 self.clear_filters_of(old.slot);
-                old.allocated
+                (old.allocated, old.slot)
             }
-            None => Resources::default(),
+            None => (Resources::default(), self.new_slot()),
         };
-        let slot = self.next_slot;
-        self.next_slot = self.next_slot.wrapping_add(1);
         self.frameworks.insert(
             id.to_owned(),
             Framework {
@@ -203,6 +203,14 @@ impl Drf {
                 agent.filters.remove(&slot);
             }
         }
+        self.free_slots.extend(slot);
+    }
+
+    fn new_slot(&mut self) -> u32 {
+        self.free_slots.pop().unwrap_or_else(|| {
+            self.next_slot += 1;
+            self.next_slot - 1
+        })
     }
 
     fn clear_filters_of(&mut self, slot: u32) {
@@ -449,15 +457,70 @@ impl Drf {
         // next agent after one, and kept otherwise.
         let mut order = self.framework_order();
         let mut order_stale = false;
+        // Which slots take offers this round (grants reorder frameworks
+        // but do not change which ones take offers).
+        let mut in_order = vec![false; self.next_slot as usize];
+        for o in &order {
+            in_order[o.slot as usize] = true;
+        }
         for agent_id in agent_ids {
             if order_stale {
                 order = self.framework_order();
                 order_stale = false;
             }
+            if self.passed_over(&agent_id, order.len(), &in_order, now_ms) {
+                continue;
+            }
             let granted = self.allocate_agent(&agent_id, &order, now_ms, &mut grants);
             order_stale |= granted;
         }
         grants
+    }
+
+    /// Whether every framework taking offers has a filter on `agent_id`
+    /// that hides what it has left, found by one pass over the agent's
+    /// filters rather than a lookup per framework; if so the agent is
+    /// marked quiet. Only for agents whose resources are all unreserved
+    /// (every role is offered the same): otherwise, and whenever some
+    /// framework may want the agent, `allocate_agent` decides.
+    fn passed_over(
+        &mut self,
+        agent_id: &str,
+        takers: usize,
+        in_order: &[bool],
+        now_ms: u64,
+    ) -> bool {
+        let agent = &self.agents[agent_id];
+        if agent.filters.len() < takers {
+            return false;
+        }
+        let available = agent.available();
+        if !available.is_unreserved() {
+            return false;
+        }
+        let mut until_ms = u64::MAX;
+        if self.allocatable(&available) {
+            let mut verdicts = Verdicts::default();
+            let mut hidden = 0;
+            for (slot, filter) in &agent.filters {
+                if in_order.get(*slot as usize) == Some(&true)
+                    && filter.until_ms > now_ms
+                    && verdicts.covers(&filter.resources, &available)
+                {
+                    hidden += 1;
+                    until_ms = until_ms.min(filter.until_ms);
+                }
+            }
+            if hidden < takers {
+                return false;
+            }
+        }
+        let epoch = self.frameworks_epoch;
+        self.agents
+            .get_mut(agent_id)
+            .expect("allocated agents exist")
+            .quiet = Some(Quiet { epoch, until_ms });
+        true
     }
 
     /// Offers what `agent_id` has left to the first framework in `order`
@@ -486,7 +549,7 @@ impl Drf {
                         role,
                         allocatable: self.allocatable(&resources),
                         resources,
-                        verdicts: Vec::new(),
+                        verdicts: Verdicts::default(),
                     });
                     offerable_to.last_mut().expect("just pushed")
                 }
@@ -495,7 +558,11 @@ impl Drf {
                 continue;
             }
             if let Some(filter) = agent.filters.get(slot) {
-                if filter.until_ms > now_ms && offerable.filtered_by(&filter.resources) {
+                if filter.until_ms > now_ms
+                    && offerable
+                        .verdicts
+                        .covers(&filter.resources, &offerable.resources)
+                {
                     quiet_until = quiet_until.min(filter.until_ms);
                     continue;
                 }
@@ -554,24 +621,5 @@ struct Offerable<'a> {
     role: &'a str,
     resources: Resources,
     allocatable: bool,
-    /// (filter resources, whether they cover `resources`), by identity;
-    /// the few latest only, so frameworks that all declined differently
-    /// cost a comparison each, not a search.
-    verdicts: Vec<(*const Resources, bool)>,
-}
-
-impl Offerable<'_> {
-    /// Whether a filter of `declined` hides these resources.
-    fn filtered_by(&mut self, declined: &Arc<Resources>) -> bool {
-        let key = Arc::as_ptr(declined);
-        if let Some(&(_, covered)) = self.verdicts.iter().find(|(k, _)| *k == key) {
-            return covered;
-        }
-        let covered = declined.contains(&self.resources);
-        if self.verdicts.len() == VERDICTS_KEPT {
-            self.verdicts.remove(0);
-        }
-        self.verdicts.push((key, covered));
-        covered
-    }
+    verdicts: Verdicts,
 }

@@ -14,6 +14,7 @@
 
 mod drf;
 mod resources;
+mod verdicts;
 
 use std::collections::BTreeMap;
 

@@ -170,6 +170,11 @@ impl Resources {
         self.items.is_empty()
     }
 
+    /// Whether nothing is reserved: every role may be offered all of it.
+    pub fn is_unreserved(&self) -> bool {
+        self.items.keys().all(|(_, role)| role == "*")
+    }
+
     /// The resources usable by a framework of `role`: unreserved (`*`) ones
     /// and those reserved for `role`.
     pub fn offerable_to(&self, role: &str) -> Resources {

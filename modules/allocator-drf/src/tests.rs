@@ -317,3 +317,31 @@ fn a_re_added_agent_keeps_its_filters() {
     framework(&mut a, "f", "*");
     assert_eq!(a.allocate(2).unwrap().len(), 1);
 }
+
+#[test]
+fn a_filter_of_a_framework_that_takes_no_offers_does_not_hide_an_agent() {
+    // The agent's filters are counted against the frameworks taking
+    // offers; one of a suppressed framework must not stand in for them.
+    let mut a = allocator();
+    framework(&mut a, "picky", "*");
+    agent(&mut a, "a", 2.0, 1024.0);
+    let offers = a.allocate(0).unwrap();
+    decline_all(&mut a, &offers, 3600.0, 0);
+    a.suppress_offers("picky").unwrap();
+    framework(&mut a, "keen", "*");
+    let offers = a.allocate(1).unwrap();
+    assert_eq!(count_for(&offers, "keen"), 1, "{offers:?}");
+}
+
+#[test]
+fn a_framework_in_a_removed_frameworks_place_starts_without_its_filters() {
+    let mut a = allocator();
+    framework(&mut a, "old", "*");
+    agent(&mut a, "a", 2.0, 1024.0);
+    let offers = a.allocate(0).unwrap();
+    decline_all(&mut a, &offers, 3600.0, 0);
+    a.remove_framework("old").unwrap();
+    framework(&mut a, "new", "*");
+    let offers = a.allocate(1).unwrap();
+    assert_eq!(count_for(&offers, "new"), 1, "{offers:?}");
+}
