@@ -9,15 +9,17 @@ use std::{
 
 use anyhow::{anyhow, bail, Context, Result};
 use corral::{
-    api::codec::{decode, encode, Encoding, RecordReader},
+    api::codec::{decode, Encoding},
     master::{self, MasterConfig, MasterModules},
-    proto::v1::scheduler::{event, Call, Event},
+    proto::v1::scheduler::{event, Event},
 };
-use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::{net::TcpListener, sync::mpsc};
 
-use crate::stats::{fmt_ms, median, Table};
+use crate::{
+    scheduler::{call_body, Subscription},
+    stats::{fmt_ms, median, Table},
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -46,17 +48,6 @@ impl Wire {
     }
 }
 
-fn body(call: &Value, encoding: Encoding) -> Result<Vec<u8>> {
-    let json = serde_json::to_vec(call)?;
-    Ok(match encoding {
-        Encoding::Json => json,
-        Encoding::Protobuf => encode(
-            &decode::<Call>(&json, Encoding::Json).map_err(|e| anyhow!("{e}"))?,
-            Encoding::Protobuf,
-        ),
-    })
-}
-
 struct Framework {
     client: reqwest::Client,
     url: String,
@@ -67,51 +58,20 @@ struct Framework {
 }
 
 async fn subscribe(master: SocketAddr, encoding: Encoding) -> Result<Framework> {
-    let client = reqwest::Client::new();
-    let url = format!("http://{master}/api/v1/scheduler");
-    let call = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info":
-        {"user": "bench", "name": "corral-bench-reconcile"}}});
-    let response = client
-        .post(&url)
-        .header("content-type", encoding.content_type())
-        .header("accept", encoding.content_type())
-        .body(body(&call, encoding)?)
-        .send()
-        .await?;
-    if response.status() != 200 {
-        bail!(
-            "SUBSCRIBE: {} {}",
-            response.status(),
-            response.text().await?
-        );
-    }
-    let stream_id = response
-        .headers()
-        .get("mesos-stream-id")
-        .context("no Mesos-Stream-Id")?
-        .to_str()?
-        .to_owned();
     let (subscribed_tx, mut subscribed_rx) = mpsc::unbounded_channel::<String>();
     let (tx, updates) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut stream = response.bytes_stream();
-        let mut reader = RecordReader::default();
-        while let Some(Ok(chunk)) = stream.next().await {
-            let Ok(records) = reader.push(&chunk) else {
-                return;
-            };
-            for record in records {
-                match received(&record, encoding) {
-                    Some(Received::Update) if tx.send(()).is_err() => return,
-                    Some(Received::Update) | Some(Received::Other) => {}
-                    Some(Received::Subscribed(id)) => {
-                        let _ = subscribed_tx.send(id);
-                    }
-                    None => return,
+    let (client, url, stream_id) =
+        Subscription::open(&master.to_string(), "corral-bench-reconcile", encoding)
+            .await?
+            .follow(move |record| match received(record, encoding) {
+                Some(Received::Update) => tx.send(()).is_ok(),
+                Some(Received::Other) => true,
+                Some(Received::Subscribed(id)) => {
+                    let _ = subscribed_tx.send(id);
+                    true
                 }
-            }
-        }
-    });
+                None => false,
+            });
     let framework_id = tokio::time::timeout(Duration::from_secs(10), subscribed_rx.recv())
         .await
         .context("no SUBSCRIBED within 10 s")?
@@ -180,7 +140,7 @@ async fn reconcile_once(
         "framework_id": {"value": fw.framework_id},
         "reconcile": {"tasks": tasks},
     });
-    let payload = body(&call, call_encoding)?;
+    let payload = call_body(&call, call_encoding)?;
     // Nothing left over from an earlier round.
     while fw.updates.try_recv().is_ok() {}
     let start = Instant::now();

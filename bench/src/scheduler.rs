@@ -4,33 +4,49 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-use corral::api::codec::RecordReader;
+use anyhow::{anyhow, bail, Context, Result};
+use corral::{
+    api::codec::{decode, encode, Encoding, RecordReader},
+    proto::v1::scheduler::Call,
+};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-pub struct Scheduler {
-    client: reqwest::Client,
-    url: String,
-    stream_id: String,
-    pub framework_id: String,
-    events: mpsc::UnboundedReceiver<Value>,
+/// A call written as JSON, sent in `encoding`.
+pub fn call_body(call: &Value, encoding: Encoding) -> Result<Vec<u8>> {
+    let json = serde_json::to_vec(call)?;
+    Ok(match encoding {
+        Encoding::Json => json,
+        Encoding::Protobuf => encode(
+            &decode::<Call>(&json, Encoding::Json).map_err(|e| anyhow!("{e}"))?,
+            Encoding::Protobuf,
+        ),
+    })
 }
 
-impl Scheduler {
+/// A framework's SUBSCRIBE accepted by the master: where to post calls,
+/// the stream id they must carry, and the event stream.
+pub struct Subscription {
+    pub client: reqwest::Client,
+    pub url: String,
+    pub stream_id: String,
+    events: reqwest::Response,
+}
+
+impl Subscription {
     /// Subscribes a framework called `name` to the master at `master`
-    /// (`host:port`) and waits for SUBSCRIBED.
-    pub async fn subscribe(master: &str, name: &str) -> Result<Scheduler> {
+    /// (`host:port`), events and call in `encoding`.
+    pub async fn open(master: &str, name: &str, encoding: Encoding) -> Result<Subscription> {
         let client = reqwest::Client::new();
         let url = format!("http://{master}/api/v1/scheduler");
         let call = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info":
             {"user": "bench", "name": name}}});
         let response = client
             .post(&url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .body(call.to_string())
+            .header("content-type", encoding.content_type())
+            .header("accept", encoding.content_type())
+            .body(call_body(&call, encoding)?)
             .send()
             .await?;
         if response.status() != 200 {
@@ -46,24 +62,58 @@ impl Scheduler {
             .context("no Mesos-Stream-Id")?
             .to_str()?
             .to_owned();
-        let (tx, mut events) = mpsc::unbounded_channel();
+        Ok(Subscription {
+            client,
+            url,
+            stream_id,
+            events: response,
+        })
+    }
+
+    /// Hands every event record to `each` on a task of its own, until the
+    /// stream ends or `each` returns false. Returns what is needed to post
+    /// calls: (client, url, stream id).
+    pub fn follow(
+        self,
+        mut each: impl FnMut(&[u8]) -> bool + Send + 'static,
+    ) -> (reqwest::Client, String, String) {
+        let events = self.events;
         tokio::spawn(async move {
-            let mut stream = response.bytes_stream();
+            let mut stream = events.bytes_stream();
             let mut reader = RecordReader::default();
             while let Some(Ok(chunk)) = stream.next().await {
                 let Ok(records) = reader.push(&chunk) else {
                     return;
                 };
                 for record in records {
-                    let Ok(event) = serde_json::from_slice::<Value>(&record) else {
-                        return;
-                    };
-                    if tx.send(event).is_err() {
+                    if !each(&record) {
                         return;
                     }
                 }
             }
         });
+        (self.client, self.url, self.stream_id)
+    }
+}
+
+pub struct Scheduler {
+    client: reqwest::Client,
+    url: String,
+    stream_id: String,
+    pub framework_id: String,
+    events: mpsc::UnboundedReceiver<Value>,
+}
+
+impl Scheduler {
+    /// Subscribes a framework called `name` to the master at `master`
+    /// (`host:port`) and waits for SUBSCRIBED.
+    pub async fn subscribe(master: &str, name: &str) -> Result<Scheduler> {
+        let (tx, mut events) = mpsc::unbounded_channel();
+        let (client, url, stream_id) = Subscription::open(master, name, Encoding::Json)
+            .await?
+            .follow(move |record| {
+                serde_json::from_slice::<Value>(record).is_ok_and(|event| tx.send(event).is_ok())
+            });
         let subscribed = loop {
             let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
                 .await

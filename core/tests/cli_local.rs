@@ -33,6 +33,13 @@ impl Drop for Local {
     }
 }
 
+/// A cgroup root of this `corral local`'s own.
+fn unique_cgroups_root() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("corral-test-local-{}-{n}", std::process::id())
+}
+
 impl Local {
     fn start() -> Local {
         let work_dir = tempfile::tempdir().unwrap();
@@ -41,6 +48,10 @@ impl Local {
             .arg(work_dir.path())
             .env("CORRAL_MODULE_PATH", modules_dir())
             .env("CORRAL_LOG", "warn")
+            // Tests run side by side: an agent sharing another's cgroup
+            // root would destroy that one's containers as orphans when it
+            // starts.
+            .env("CORRAL_AGENT_CGROUPS_ROOT", unique_cgroups_root())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
