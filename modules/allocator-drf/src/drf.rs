@@ -468,10 +468,12 @@ impl Drf {
                 order = self.framework_order();
                 order_stale = false;
             }
-            if self.passed_over(&agent_id, order.len(), &in_order, now_ms) {
+            // What the agent has left.
+            let available = self.agents[&agent_id].available();
+            if self.passed_over(&agent_id, &available, order.len(), &in_order, now_ms) {
                 continue;
             }
-            let granted = self.allocate_agent(&agent_id, &order, now_ms, &mut grants);
+            let granted = self.allocate_agent(&agent_id, available, &order, now_ms, &mut grants);
             order_stale |= granted;
         }
         grants
@@ -486,6 +488,7 @@ impl Drf {
     fn passed_over(
         &mut self,
         agent_id: &str,
+        available: &Resources,
         takers: usize,
         in_order: &[bool],
         now_ms: u64,
@@ -494,18 +497,17 @@ impl Drf {
         if agent.filters.len() < takers {
             return false;
         }
-        let available = agent.available();
         if !available.is_unreserved() {
             return false;
         }
         let mut until_ms = u64::MAX;
-        if self.allocatable(&available) {
+        if self.allocatable(available) {
             let mut verdicts = Verdicts::default();
             let mut hidden = 0;
             for (slot, filter) in &agent.filters {
                 if in_order.get(*slot as usize) == Some(&true)
                     && filter.until_ms > now_ms
-                    && verdicts.covers(&filter.resources, &available)
+                    && verdicts.covers(&filter.resources, available)
                 {
                     hidden += 1;
                     until_ms = until_ms.min(filter.until_ms);
@@ -529,14 +531,14 @@ impl Drf {
     fn allocate_agent(
         &mut self,
         agent_id: &str,
+        mut available: Resources,
         order: &[Ordered],
         now_ms: u64,
         grants: &mut Vec<Grant>,
     ) -> bool {
         let agent = &self.agents[agent_id];
-        // What the agent has left, kept up to date as it is granted, and
-        // what of it each role may be offered.
-        let mut available = agent.available();
+        // `available`, what the agent has left, is kept up to date as it
+        // is granted; `offerable_to`, what of it each role may be offered.
         let mut offerable_to: Vec<Offerable<'_>> = Vec::new();
         let mut to_grant: Vec<(usize, Resources)> = Vec::new();
         let mut quiet_until = u64::MAX;
