@@ -293,9 +293,6 @@ async fn measure_cluster(
                         .min(offered(offer, "mem") / TASK_MEM)
                         as usize;
                     let n = fit.min(args.tasks - launched);
-                    if std::env::var_os("CORRAL_BENCH_DEBUG").is_some() {
-                        eprintln!("offer: fit {fit}, launching {n}: {offer}");
-                    }
                     let tasks: Vec<Value> = (launched..launched + n)
                         .map(|i| {
                             command_task(&format!("load-{i}"), offer, "true", TASK_CPUS, TASK_MEM)

@@ -156,7 +156,7 @@ pub fn start_posters(master: &str, handles: &mut Vec<AbortOnDrop>) -> Vec<CallSe
     (0..POSTERS)
         .map(|_| {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            handles.push(AbortOnDrop(tokio::spawn(post_calls(
+            handles.push(AbortOnDrop(tokio::spawn(corral::agent::post_calls(
                 reqwest::Client::new(),
                 format!("http://{master}/agent/v1/call"),
                 rx,
@@ -164,20 +164,4 @@ pub fn start_posters(master: &str, handles: &mut Vec<AbortOnDrop>) -> Vec<CallSe
             tx
         })
         .collect()
-}
-
-async fn post_calls(
-    client: reqwest::Client,
-    url: String,
-    mut queue: tokio::sync::mpsc::UnboundedReceiver<ap::AgentCall>,
-) {
-    while let Some(call) = queue.recv().await {
-        let _ = client
-            .post(&url)
-            .header("content-type", PROTOBUF)
-            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-            .body(encode(&call, Encoding::Protobuf))
-            .send()
-            .await;
-    }
 }

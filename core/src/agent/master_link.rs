@@ -113,7 +113,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn post_calls(
+/// Posts `calls` to the master's call endpoint `url`, one at a time, in
+/// order, until the sender side is dropped.
+pub async fn post_calls(
     client: reqwest::Client,
     url: String,
     mut calls: mpsc::UnboundedReceiver<ap::AgentCall>,

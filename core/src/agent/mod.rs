@@ -16,6 +16,7 @@ use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
 
+pub use master_link::post_calls;
 pub use resources::{detect, ResourceOverrides};
 pub use state::{Agent, ExecutorSummary};
 
