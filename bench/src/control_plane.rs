@@ -17,7 +17,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use corral::{domain::Resource, master::resources_to_proto};
+use corral::domain::{convert::resources_to_proto, Resource};
 use nix::sys::resource;
 use serde_json::{json, Value};
 

@@ -9,9 +9,10 @@ use std::{
 
 use anyhow::{anyhow, bail, Context, Result};
 use corral::{
-    api::codec::{decode, Encoding},
-    master::{self, MasterConfig, MasterModules},
+    master::{MasterConfig, MasterModules},
     proto::v1::scheduler::{event, Event},
+    server,
+    wire::codec::{decode, Encoding},
 };
 use serde_json::{json, Value};
 use tokio::{net::TcpListener, sync::mpsc};
@@ -190,12 +191,13 @@ async fn run_async(args: &Args) -> Result<()> {
             .map_err(|e| anyhow!("{e}"))?,
         hooks: vec![registry
             .create_hook("org_corral_hook_env", "corral-bench")
-            .map_err(|e| anyhow!("{e}"))?],
+            .map_err(|e| anyhow!("{e}"))?]
+        .into(),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let master = tokio::spawn(master::run(
+    let master = tokio::spawn(server::master::run(
         listener,
         MasterConfig::default(),
         modules,

@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use corral::{
-    api::codec::{decode, encode, Encoding, RecordReader},
     proto::v1::scheduler::Call,
+    wire::{
+        codec::{decode, encode, Encoding},
+        recordio::RecordReader,
+    },
 };
 use futures::StreamExt;
 use serde_json::{json, Value};

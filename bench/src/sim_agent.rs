@@ -9,13 +9,14 @@ use std::{
 };
 
 use corral::{
-    api::{
-        agent_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION},
-        codec::{decode, encode, Encoding, RecordReader, PROTOBUF},
-    },
     proto::{
         agent::{self as ap, master_event},
         v1,
+    },
+    wire::{
+        agent_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION},
+        codec::{decode, encode, Encoding, PROTOBUF},
+        recordio::RecordReader,
     },
 };
 use futures::StreamExt;

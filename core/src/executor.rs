@@ -12,14 +12,17 @@ use nix::sys::signal::Signal;
 use tokio::{process::Command, sync::mpsc};
 
 use crate::{
-    api::codec::{decode, encode, Encoding, RecordReader, PROTOBUF},
+    domain::status::StatusBuilder,
     proto::v1::{
         self,
         executor::{call, event, Call, Event},
         task_status::{Reason, Source},
         TaskState,
     },
-    status::StatusBuilder,
+    wire::{
+        codec::{decode, encode, Encoding, PROTOBUF},
+        recordio::RecordReader,
+    },
 };
 
 /// How long a killed task gets between SIGTERM and SIGKILL, unless its kill
@@ -266,7 +269,7 @@ pub async fn run() -> Result<(), ExecutorError> {
                     reader = RecordReader::default();
                     continue;
                 };
-                for record in reader.push(&chunk).map_err(agent_error)? {
+                for record in reader.push(&chunk).map_err(|e| agent_error(e.to_string()))? {
                     let Ok(event) = decode::<Event>(&record, Encoding::Protobuf) else { continue };
                     if handle(&session, event, &mut running, &exits_tx, &mut shutdown_deadline).await {
                         return Ok(());

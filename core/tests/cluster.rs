@@ -4,7 +4,7 @@
 mod common;
 
 use common::{task, Cluster, Scheduler};
-use corral::api::codec::Encoding;
+use corral::wire::codec::Encoding;
 use serde_json::json;
 
 async fn task_runs_to_finished(encoding: Encoding) {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Cluster, Options, Scheduler};
-use corral::api::codec::Encoding;
+use corral::wire::codec::Encoding;
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{task, Cluster, Options, Scheduler};
-use corral::api::codec::Encoding;
+use corral::wire::codec::Encoding;
 use serde_json::{json, Value};
 
 fn framework_info(id: Option<&str>) -> Value {

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::{task, Cluster, Options, Scheduler};
-use corral::api::codec::Encoding;
+use corral::wire::codec::Encoding;
 use corral_tests::{library_entry, module_library};
 use serde_json::{json, Value};
 

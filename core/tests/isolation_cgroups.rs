@@ -11,7 +11,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::{task, Cluster, Options, Scheduler};
-use corral::api::codec::Encoding;
+use corral::wire::codec::Encoding;
 use corral_tests::{library_entry, module_library};
 use serde_json::json;
 

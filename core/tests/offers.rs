@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Cluster, Scheduler};
-use corral::api::codec::Encoding;
+use corral::wire::codec::Encoding;
 use serde_json::json;
 
 /// Long enough for many allocation cycles (every 100 ms in these tests).

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{get, get_json, task, Cluster, Scheduler};
-use corral::api::codec::Encoding;
+use corral::wire::codec::Encoding;
 use serde_json::json;
 
 /// A cluster with one framework, one running task (`sleeper`) and one

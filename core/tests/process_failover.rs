@@ -11,7 +11,7 @@ use std::{
 };
 
 use common::{task, Scheduler};
-use corral::api::codec::Encoding;
+use corral::wire::codec::Encoding;
 use corral_tests::module_library;
 use nix::{sys::signal::Signal, unistd::Pid};
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{task, Cluster, Scheduler};
-use corral::api::codec::Encoding;
+use corral::wire::codec::Encoding;
 use serde_json::{json, Value};
 
 fn assert_task_error(status: &Value, message_part: &str) {

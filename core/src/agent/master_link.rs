@@ -9,12 +9,13 @@ use tokio::sync::mpsc;
 
 use super::state::Agent;
 use crate::{
-    api::{
-        agent_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION},
-        codec::{decode, encode, Encoding, RecordReader, PROTOBUF},
-    },
-    master::resources_to_proto,
+    domain::convert::resources_to_proto,
     proto::agent::{self as ap, master_event},
+    wire::{
+        agent_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION},
+        codec::{decode, encode, Encoding, PROTOBUF},
+        recordio::{RecordIoError, RecordReader},
+    },
 };
 
 /// Keeps the agent connected to the master until the task is aborted.
@@ -37,9 +38,28 @@ pub async fn maintain(agent: Arc<Agent>) {
     }
 }
 
+/// Why a registration with the master ended other than by the master
+/// closing its stream.
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    #[error("{0}")]
+    Unreachable(reqwest::Error),
+    #[error("the master refused the registration ({status}): {body}")]
+    Refused {
+        status: reqwest::StatusCode,
+        body: String,
+    },
+    #[error("no word from the master for {0:?}")]
+    Silent(Duration),
+    #[error("the master's stream broke: {0}")]
+    Broken(reqwest::Error),
+    #[error("the master's stream is not RecordIO: {0}")]
+    Framing(#[from] RecordIoError),
+}
+
 /// One registration: runs until the stream ends or the master is silent
 /// for longer than `master_timeout`.
-async fn session(agent: &Arc<Agent>, client: &reqwest::Client) -> Result<(), String> {
+async fn session(agent: &Arc<Agent>, client: &reqwest::Client) -> Result<(), LinkError> {
     let mut info = agent.info.clone();
     info.resources = resources_to_proto(&agent.config.resources_detected);
     info.id = agent
@@ -61,13 +81,11 @@ async fn session(agent: &Arc<Agent>, client: &reqwest::Client) -> Result<(), Str
         .body(encode(&subscribe, Encoding::Protobuf))
         .send()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(LinkError::Unreachable)?;
     if !response.status().is_success() {
         let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        return Err(format!(
-            "the master refused the registration ({status}): {text}"
-        ));
+        let body = response.text().await.unwrap_or_default();
+        return Err(LinkError::Refused { status, body });
     }
 
     // Calls go out one at a time, in order, on their own task.
@@ -84,14 +102,14 @@ async fn session(agent: &Arc<Agent>, client: &reqwest::Client) -> Result<(), Str
     let silence = agent.config.master_timeout;
     let result = loop {
         let chunk = match tokio::time::timeout(silence, body.next()).await {
-            Err(_) => break Err(format!("no word from the master for {silence:?}")),
+            Err(_) => break Err(LinkError::Silent(silence)),
             Ok(None) => break Ok(()),
-            Ok(Some(Err(e))) => break Err(e.to_string()),
+            Ok(Some(Err(e))) => break Err(LinkError::Broken(e)),
             Ok(Some(Ok(chunk))) => chunk,
         };
         let records = match reader.push(&chunk) {
             Ok(r) => r,
-            Err(e) => break Err(e),
+            Err(e) => break Err(e.into()),
         };
         for record in records {
             match decode::<ap::MasterEvent>(&record, Encoding::Protobuf) {

@@ -1,5 +1,7 @@
-//! The agent: registers with the master, runs executors in sandboxes,
-//! serves the executor API, and delivers status updates reliably.
+//! The agent as a state machine and its effects: registers with the master,
+//! runs executors in containers, answers their calls, and delivers status
+//! updates reliably. It knows no HTTP server: `api` serves it and
+//! `server::agent` puts the two together.
 //!
 //! - `state.rs`: the agent's state and its reactions;
 //! - `master_link.rs`: the connection to the master;
@@ -12,19 +14,25 @@ mod resources;
 mod state;
 mod status_updates;
 
-use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
-use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 pub use master_link::post_calls;
 pub use resources::{detect, ResourceOverrides};
 pub use state::{Agent, ExecutorSummary};
 
 use crate::{
-    api,
     containerizer::{Containerizer, Freezer},
     domain::Resource,
-    extension::{HookPlugin, IsolatorPlugin},
+    extension::{Hooks, IsolatorPlugin},
     proto::v1,
 };
 
@@ -74,7 +82,7 @@ impl AgentConfig {
 
 /// The modules an agent uses.
 pub struct AgentModules {
-    pub hooks: Vec<Box<dyn HookPlugin>>,
+    pub hooks: Hooks,
     /// Isolators, in the configured order.
     pub isolators: Vec<Box<dyn IsolatorPlugin>>,
 }
@@ -82,14 +90,7 @@ pub struct AgentModules {
 impl std::fmt::Debug for AgentModules {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AgentModules")
-            .field(
-                "hooks",
-                &self
-                    .hooks
-                    .iter()
-                    .map(|h| h.name().to_owned())
-                    .collect::<Vec<_>>(),
-            )
+            .field("hooks", &self.hooks.names())
             .field(
                 "isolators",
                 &self
@@ -102,16 +103,40 @@ impl std::fmt::Debug for AgentModules {
     }
 }
 
-/// Runs an agent on `listener` until `shutdown` completes; its executors
-/// are then killed.
-pub async fn run(
-    listener: TcpListener,
+/// An agent that runs: its state, and the tasks that keep it connected to
+/// the master, resend status updates and carry isolators' limitations.
+#[derive(Debug)]
+pub struct Running {
+    pub agent: Arc<Agent>,
+    tasks: Vec<JoinHandle<()>>,
+    stopped: AtomicBool,
+}
+
+impl Running {
+    /// Leaves the master first, so that nothing of the teardown is
+    /// reported; then kills the executors, which ends their streams.
+    /// Stopping twice is harmless.
+    pub fn stop(&self) {
+        if self.stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.agent.kill_all();
+        self.agent.containerizer.shutdown();
+    }
+}
+
+/// Starts an agent that will be reached on `port`: detects its resources,
+/// sets up its containerizer, takes back what its checkpoints hold, and
+/// starts following the master. Must be called inside a tokio runtime.
+pub fn start(
     mut config: AgentConfig,
     modules: AgentModules,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+    port: u16,
+) -> std::io::Result<Running> {
     std::fs::create_dir_all(&config.work_dir)?;
-    let port = listener.local_addr()?.port();
     config.resources_detected = detect(&config.resources, &config.work_dir);
     let endpoint = format!("{}:{port}", config.hostname);
     let info = v1::AgentInfo {
@@ -122,7 +147,7 @@ pub async fn run(
     tracing::info!(
         endpoint,
         master = %config.master,
-        resources = %crate::master::format_resources(&config.resources_detected),
+        resources = %crate::domain::format_resources(&config.resources_detected),
         "agent starting"
     );
     let (limitations_tx, mut limitations) = tokio::sync::mpsc::unbounded_channel();
@@ -173,19 +198,9 @@ pub async fn run(
             }
         }
     });
-    let router = api::agent_routes::router(agent.clone());
-    let stopping = agent.clone();
-    let result = axum::serve(crate::api::http::no_delay(listener), router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Leave the master first, so that nothing of the teardown is
-            // reported; then kill the executors, which ends their streams.
-            link.abort();
-            resender.abort();
-            limits.abort();
-            stopping.kill_all();
-            stopping.containerizer.shutdown();
-        })
-        .await;
-    result
+    Ok(Running {
+        agent,
+        tasks: vec![link, resender, limits],
+        stopped: AtomicBool::new(false),
+    })
 }

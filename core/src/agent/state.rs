@@ -17,11 +17,14 @@ use super::{
     AgentConfig,
 };
 use crate::{
-    api::http::deliver,
     containerizer::{self, command_environment, launcher, Containerizer, LaunchRequest},
-    domain::{ExecutorDescription, KeyValue, TaskDescription},
-    extension::{ContainerLimitation, ContainerSpec, ContainerSummary, HookPlugin, VolumeSpec},
-    master::{labels_from_proto, labels_to_proto, resources_from_proto},
+    domain::convert::resources_from_proto,
+    domain::deliver,
+    domain::status::{is_terminal, state_of, StatusBuilder},
+    domain::{ExecutorDescription, KeyValue},
+    extension::{
+        ContainerLimitation, ContainerSpec, ContainerSummary, Hooks, LabelPoint, VolumeSpec,
+    },
     proto::{
         agent::{self as ap, agent_call},
         v1::{
@@ -31,7 +34,6 @@ use crate::{
             TaskState,
         },
     },
-    status::{is_terminal, state_of, StatusBuilder},
 };
 
 /// A refused executor call: HTTP status and message.
@@ -103,7 +105,7 @@ pub struct AgentState {
     pub to_master: Option<mpsc::UnboundedSender<ap::AgentCall>>,
     next_connection: u64,
     /// What `/metrics/snapshot` cannot recompute from the state.
-    pub counters: crate::master::metrics::Counters,
+    pub counters: crate::domain::metrics::Counters,
     /// Finished tasks whose updates were all acknowledged, newest last
     /// (reported to a master the agent re-registers with).
     finished_tasks: std::collections::VecDeque<ap::RunningTask>,
@@ -112,7 +114,7 @@ pub struct AgentState {
 /// The agent: its settings, modules and state.
 pub struct Agent {
     pub config: AgentConfig,
-    hooks: Vec<Box<dyn HookPlugin>>,
+    hooks: Hooks,
     pub containerizer: Containerizer,
     /// `host:port` of the agent's own HTTP endpoints.
     pub endpoint: String,
@@ -158,7 +160,7 @@ fn executor_event(kind: xevent::Type, fill: impl FnOnce(&mut XEvent)) -> XEvent 
 impl Agent {
     pub fn new(
         config: AgentConfig,
-        hooks: Vec<Box<dyn HookPlugin>>,
+        hooks: Hooks,
         containerizer: Containerizer,
         endpoint: String,
         info: v1::AgentInfo,
@@ -323,24 +325,6 @@ impl Agent {
         }
     }
 
-    fn decorate_task(&self, framework_id: &str, agent_id: &str, task: &mut v1::TaskInfo) {
-        for hook in &self.hooks {
-            let description = TaskDescription {
-                task_id: task.task_id.value.clone(),
-                name: task.name.clone(),
-                framework_id: framework_id.to_owned(),
-                agent_id: agent_id.to_owned(),
-                labels: labels_from_proto(task.labels.as_ref()),
-                task_info: prost::Message::encode_to_vec(task),
-            };
-            match hook.agent_run_task_label_decorator(&description) {
-                Ok(Some(labels)) => task.labels = Some(labels_to_proto(&labels)),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "hook failed; labels left as they were"),
-            }
-        }
-    }
-
     /// The environment of an executor: Mesos' `MESOS_*` variables, then the
     /// hooks' additions, then the executor command's own variables.
     fn executor_environment(
@@ -386,13 +370,7 @@ impl Agent {
             environment: Vec::new(),
             executor_info: prost::Message::encode_to_vec(executor),
         };
-        for hook in &self.hooks {
-            match hook.executor_environment_decorator(&description) {
-                Ok(Some(vars)) => description.environment = vars,
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "hook failed; environment left as it was"),
-            }
-        }
+        self.hooks.decorate_environment(&mut description);
         env.extend(description.environment);
         if let Some(command) = &executor.command {
             env.extend(command_environment(command));
@@ -412,7 +390,8 @@ impl Agent {
             .unwrap_or_default();
         let mut state = self.lock();
         let agent_id = state.agent_id.clone().unwrap_or_default();
-        self.decorate_task(&framework_id, &agent_id, &mut task);
+        self.hooks
+            .decorate_labels(LabelPoint::AgentRun, &framework_id, &agent_id, &mut task);
         let executor = self.executor_for(&framework_id, &task);
         let executor_id = executor.executor_id.value.clone();
         let task_id = task.task_id.value.clone();
@@ -660,11 +639,7 @@ impl Agent {
             executor_info: prost::Message::encode_to_vec(&info),
         };
         drop(state);
-        for hook in &self.hooks {
-            if let Err(e) = hook.remove_executor_hook(&description) {
-                tracing::warn!(error = %e, "remove-executor hook failed");
-            }
-        }
+        self.hooks.executor_removed(&description);
     }
 
     /// An isolator reported that `container_id` hit a limit: the container

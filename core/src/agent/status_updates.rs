@@ -122,8 +122,8 @@ impl StatusUpdates {
 mod tests {
     use super::*;
     use crate::{
+        domain::status::StatusBuilder,
         proto::v1::{task_status::Source, TaskState},
-        status::StatusBuilder,
     };
 
     fn status(state: TaskState) -> v1::TaskStatus {

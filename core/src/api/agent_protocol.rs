@@ -8,16 +8,15 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{
-    codec::{decode, Encoding},
-    http::{error, event_stream, header_str, streaming_response, OnDrop},
-    scheduler::{lock, SharedMaster},
+use super::http::{error, event_stream, header_str, streaming_response, OnDrop};
+use crate::{
+    master::{lock, SharedMaster},
+    proto::agent::{AgentCall, Subscribe},
+    wire::{
+        agent_protocol::{PROTOCOL_HEADER, PROTOCOL_VERSION},
+        codec::{decode, Encoding},
+    },
 };
-use crate::proto::agent::{AgentCall, Subscribe};
-
-pub const PROTOCOL_HEADER: &str = "Corral-Agent-Protocol";
-/// The agent protocol's major version; bumped on incompatible changes.
-pub const PROTOCOL_VERSION: u32 = 1;
 
 fn check_version(headers: &HeaderMap) -> Result<(), String> {
     match header_str(headers, PROTOCOL_HEADER) {

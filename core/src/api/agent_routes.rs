@@ -91,7 +91,10 @@ async fn statistics(State(agent): State<Arc<Agent>>) -> Response {
         running
             .map(|e| {
                 let mut statistics = serde_json::Map::new();
-                statistics.insert("timestamp".into(), json!(crate::status::now_seconds()));
+                statistics.insert(
+                    "timestamp".into(),
+                    json!(crate::domain::status::now_seconds()),
+                );
                 for (name, value) in agent.containerizer.usage(&e.container_id) {
                     statistics.insert(name, json!(value));
                 }
@@ -120,7 +123,7 @@ async fn flags(State(agent): State<Arc<Agent>>) -> Json<Value> {
         "master": c.master,
         "hostname": c.hostname,
         "work_dir": c.work_dir.display().to_string(),
-        "resources": crate::master::format_resources(&c.resources_detected),
+        "resources": crate::domain::format_resources(&c.resources_detected),
         "isolation": agent.containerizer.isolator_names().join(","),
         "cgroups_root": c.cgroups_root,
         "executor_registration_timeout": secs(c.executor_registration_timeout),
@@ -134,7 +137,7 @@ async fn flags(State(agent): State<Arc<Agent>>) -> Json<Value> {
 /// `GET /metrics/snapshot`: Mesos' `slave/...` keys, flat.
 async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
     use crate::{
-        master::metrics::{live_metric, usage_figures},
+        domain::metrics::{live_metric, usage_figures},
         proto::v1::TaskState,
     };
     let executors = agent.executors();

@@ -9,13 +9,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{
-    codec::{decode, CodecError, Encoding},
-    http::{error, event_stream, header_str, streaming_response, OnDrop},
-};
+use super::http::{error, event_stream, header_str, streaming_response, OnDrop};
 use crate::{
     agent::Agent,
     proto::v1::executor::{call, event, Call, Event},
+    wire::codec::{decode, CodecError, Encoding},
 };
 
 pub async fn handle(State(agent): State<Arc<Agent>>, headers: HeaderMap, body: Bytes) -> Response {

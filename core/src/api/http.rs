@@ -13,7 +13,10 @@ use prost::Message;
 use prost_reflect::ReflectMessage;
 use tokio::sync::mpsc;
 
-use super::codec::{encode, record, Encoding};
+use crate::wire::{
+    codec::{encode, Encoding},
+    recordio::record,
+};
 
 /// A plain-text error response, as Mesos answers bad calls.
 pub fn error(status: u16, message: impl Into<String>) -> Response {
@@ -70,14 +73,6 @@ pub fn no_delay(
 
 /// Bytes of queued events gathered into one chunk of an event stream.
 const CHUNK_BYTES: usize = 64 * 1024;
-
-/// Queues `event` on a connection's channel; false when the connection is
-/// gone. Events travel boxed: a channel allocates room for 32 of them up
-/// front, and an unboxed event (with a task's whole TaskInfo inline) is
-/// kilobytes, which made every idle agent connection cost ~50 KiB.
-pub fn deliver<E>(events: &mpsc::UnboundedSender<Box<E>>, event: E) -> bool {
-    events.send(Box::new(event)).is_ok()
-}
 
 /// A RecordIO stream of `events`, with `heartbeat` (if any) sent whenever
 /// `every` passes. The stream ends when the sender side is dropped;

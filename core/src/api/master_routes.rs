@@ -1,6 +1,6 @@
 //! The master's HTTP surface.
 
-use crate::master::metrics::prometheus;
+use crate::domain::metrics::prometheus;
 
 use axum::{
     extract::{DefaultBodyLimit, Query, State},
@@ -14,8 +14,9 @@ use super::{
     agent_protocol,
     http::error,
     master_state::{self, TasksQuery},
-    scheduler::{self, lock, SharedMaster},
+    scheduler,
 };
+use crate::master::{lock, SharedMaster};
 
 /// The largest scheduler call accepted.
 const MAX_CALL_BYTES: usize = 64 * 1024 * 1024;

@@ -8,13 +8,14 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::{
-    domain::{Resource, ResourceBag, ResourceValue},
-    master::{
+    domain::{
+        convert::resources_from_proto,
         metrics::{live_metric, terminal_metric, usage_figures},
-        resources_from_proto, FrameworkState, Master, OfferView, TaskEntry,
+        status::{is_terminal, state_of},
+        Resource, ResourceBag, ResourceValue,
     },
+    master::{FrameworkState, Master, OfferView, TaskEntry},
     proto::v1::TaskState,
-    status::{is_terminal, state_of},
 };
 
 /// Resources as Mesos' v0 endpoints write them: an object with scalars
@@ -102,7 +103,7 @@ impl<'a> TaskView<'a> {
                 timestamp: task.status.timestamp.unwrap_or_default(),
                 message: task.status.message.as_deref(),
             }],
-            labels: crate::master::labels_from_proto(task.info.labels.as_ref())
+            labels: crate::domain::convert::labels_from_proto(task.info.labels.as_ref())
                 .into_iter()
                 .map(|kv| LabelView {
                     key: kv.key,

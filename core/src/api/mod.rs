@@ -2,7 +2,6 @@
 
 pub mod agent_protocol;
 pub mod agent_routes;
-pub mod codec;
 pub mod executor;
 pub mod http;
 pub mod master_routes;

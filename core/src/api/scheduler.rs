@@ -1,7 +1,5 @@
 //! `POST /api/v1/scheduler`: the Mesos v1 scheduler API.
 
-use std::sync::{Arc, Mutex};
-
 use axum::{
     body::Bytes,
     extract::State,
@@ -9,25 +7,14 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{
-    codec::{decode, Encoding},
-    http::{error, event_stream, header_str, streaming_response, OnDrop},
-};
+use super::http::{error, event_stream, header_str, streaming_response, OnDrop};
 use crate::{
-    master::Master,
+    master::{lock, SharedMaster},
     proto::v1::scheduler::{call, event, Call, Event},
+    wire::codec::{decode, Encoding},
 };
 
 pub const STREAM_ID_HEADER: &str = "Mesos-Stream-Id";
-
-/// The master as the HTTP handlers share it.
-pub type SharedMaster = Arc<Mutex<Master>>;
-
-pub fn lock(master: &SharedMaster) -> std::sync::MutexGuard<'_, Master> {
-    master
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 pub async fn handle(
     State(master): State<SharedMaster>,
@@ -36,7 +23,9 @@ pub async fn handle(
 ) -> Response {
     let encoding = match Encoding::from_content_type(header_str(&headers, "content-type")) {
         Ok(e) => e,
-        Err(e @ super::codec::CodecError::MissingContentType) => return error(400, e.to_string()),
+        Err(e @ crate::wire::codec::CodecError::MissingContentType) => {
+            return error(400, e.to_string())
+        }
         Err(e) => return error(415, e.to_string()),
     };
     let call: Call = match decode(&body, encoding) {

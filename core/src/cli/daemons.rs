@@ -10,11 +10,12 @@ use super::{
     AgentArgs, Daemon, DaemonArgs, LocalArgs, MasterArgs,
 };
 use crate::{
-    agent::{self, AgentConfig, AgentModules, ResourceOverrides},
+    agent::{AgentConfig, AgentModules, ResourceOverrides},
     config::{keys::key, AgentSection, LoadedConfig, MasterSection, Section},
     domain::{parse_resources, ResourceValue},
-    master::{self, MasterConfig, MasterModules},
+    master::{MasterConfig, MasterModules},
     module_host::{Instances, ModuleRegistry},
+    server,
 };
 
 type Out<'a> = &'a mut (dyn Write + Send);
@@ -214,7 +215,7 @@ pub async fn master(args: MasterArgs, err: Out<'_>) -> std::io::Result<bool> {
     else {
         return Ok(false);
     };
-    master::run(listener, config, modules, stop).await?;
+    server::master::run(listener, config, modules, stop).await?;
     Ok(true)
 }
 
@@ -253,7 +254,7 @@ pub async fn agent(args: AgentArgs, err: Out<'_>) -> std::io::Result<bool> {
     else {
         return Ok(false);
     };
-    agent::run(
+    server::agent::run(
         listener,
         config,
         AgentModules {
@@ -346,13 +347,13 @@ pub async fn local(args: LocalArgs, out: Out<'_>, err: Out<'_>) -> std::io::Resu
     let wait = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let master = tokio::spawn(master::run(
+    let master = tokio::spawn(server::master::run(
         master_listener,
         master_config,
         master_modules,
         wait(stopped.clone()),
     ));
-    let agent = tokio::spawn(agent::run(
+    let agent = tokio::spawn(server::agent::run(
         agent_listener,
         agent_config,
         AgentModules {

@@ -8,14 +8,17 @@ use std::{io::Write, time::Duration};
 use futures::StreamExt;
 
 use crate::{
-    api::codec::{decode, encode, Encoding, RecordReader},
+    domain::convert::{resources_from_proto, resources_to_proto},
+    domain::status::{is_terminal, state_of},
     domain::{parse_resources, ResourceBag},
-    master::{resources_from_proto, resources_to_proto},
     proto::v1::{
         self,
         scheduler::{call, event, Call, Event},
     },
-    status::{is_terminal, state_of},
+    wire::{
+        codec::{decode, encode, Encoding},
+        recordio::RecordReader,
+    },
 };
 
 type Out<'a> = &'a mut (dyn Write + Send);
@@ -151,7 +154,7 @@ async fn follow(
             _ = progress.tick() => {
                 if !launched {
                     let _ = writeln!(out, "... still waiting for an offer with {} ({declined} offers too small so far)",
-                        crate::master::format_resources(wanted));
+                        crate::domain::format_resources(wanted));
                 }
                 continue;
             }
@@ -161,7 +164,7 @@ async fn follow(
             Some(Err(e)) => return Err(format!("the event stream broke: {e}")),
             None => return Err("the master closed the event stream".into()),
         };
-        for record in reader.push(&chunk)? {
+        for record in reader.push(&chunk).map_err(|e| e.to_string())? {
             let event: Event = decode(&record, Encoding::Json).map_err(|e| e.to_string())?;
             match event.r#type.and_then(|t| event::Type::try_from(t).ok()) {
                 Some(event::Type::Subscribed) => {

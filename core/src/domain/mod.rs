@@ -1,12 +1,20 @@
-//! Core's own vocabulary: what modules work with, and resource arithmetic.
-//! Module-api types are converted to and from these in `module_host::ffi`
-//! only.
+//! Core's own vocabulary, below every subsystem: what modules work with,
+//! resource arithmetic, task status rules, metric names, bounded history and
+//! event channels. Module-api types are converted to and from these in
+//! `module_host::ffi` only; protobuf ones in `convert`.
 
+pub mod convert;
+mod events;
+pub mod metrics;
 mod parse;
+mod recent;
 mod resources;
+pub mod status;
 
+pub use events::{deliver, EventSender};
 pub use parse::parse_resources;
-pub use resources::ResourceBag;
+pub use recent::Recent;
+pub use resources::{format_resources, ResourceBag};
 
 /// The value of a resource.
 #[derive(Debug, Clone, PartialEq)]

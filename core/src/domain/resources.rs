@@ -157,6 +157,21 @@ impl ResourceBag {
     }
 }
 
+/// Renders resources as Mesos does: `cpus:0.5;mem:64;ports:[31000-31001]`.
+pub fn format_resources(list: &[Resource]) -> String {
+    list.iter()
+        .map(|r| {
+            let role = if r.role == "*" {
+                String::new()
+            } else {
+                format!("({})", r.role)
+            };
+            format!("{}{role}:{}", r.name, r.value)
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,11 +5,13 @@
 mod allocator;
 mod error;
 mod hook;
+mod hooks;
 mod isolator;
 
 pub use allocator::{AgentSpec, Allocation, AllocatorPlugin, FrameworkSpec, RecoveredResources};
 pub use error::ModuleCallError;
 pub use hook::HookPlugin;
+pub use hooks::{Hooks, LabelPoint};
 pub use isolator::{
     ContainerLimitation, ContainerSpec, ContainerSummary, IsolatorPlugin, LaunchPlan,
     LimitationSink, Mount, VolumeSpec,

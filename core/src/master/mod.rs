@@ -1,37 +1,43 @@
-//! The master: keeps frameworks, agents, offers and tasks, runs the
-//! allocation cycle, and serves the scheduler API and the agent protocol.
+//! The master as a state machine and its effects: frameworks, agents,
+//! offers and tasks, the allocation cycle and the upkeep timer. It knows no
+//! HTTP: `api` serves it and `server::master` puts the two together.
 //!
-//! - `state.rs`: the state and every change to it;
+//! - `state/`: the state and every change to it;
 //! - `allocator.rs`: the allocator module on its own thread;
 //! - `validation.rs`: checking tasks before launch (`TASK_ERROR`);
-//! - `convert.rs`: protobuf resources and labels to domain types.
+//! - `registry.rs`: the registry file.
 
 mod allocator;
-mod convert;
-pub mod metrics;
 pub mod registry;
 mod state;
 mod validation;
 
 use std::{
-    future::Future,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
     time::Duration,
 };
 
-use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 pub use allocator::{AllocatorCommand, AllocatorHandle};
-pub use convert::{
-    labels_from_proto, labels_to_proto, resource_to_proto, resources_from_proto, resources_to_proto,
+pub use state::{
+    AgentEntry, CallError, FrameworkState, Master, MasterSettings, OfferView, TaskEntry,
 };
-pub use state::{CallError, FrameworkState, Master, MasterSettings, OfferView, TaskEntry};
-pub use validation::format_resources;
 
-use crate::{
-    api::{master_routes, scheduler::lock},
-    extension::{AllocatorPlugin, HookPlugin},
-};
+use crate::extension::{AllocatorPlugin, Hooks};
+
+/// The master as its tasks and the HTTP handlers share it.
+pub type SharedMaster = Arc<Mutex<Master>>;
+
+/// Locks the master; a panic while it was locked does not make it unusable.
+pub fn lock(master: &SharedMaster) -> MutexGuard<'_, Master> {
+    master
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Everything a master needs besides its listener.
 #[derive(Debug, Clone)]
@@ -68,33 +74,58 @@ impl Default for MasterConfig {
 /// The modules a master uses.
 pub struct MasterModules {
     pub allocator: Box<dyn AllocatorPlugin>,
-    pub hooks: Vec<Box<dyn HookPlugin>>,
+    pub hooks: Hooks,
 }
 
 impl std::fmt::Debug for MasterModules {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MasterModules")
             .field("allocator", &self.allocator.name())
-            .field(
-                "hooks",
-                &self
-                    .hooks
-                    .iter()
-                    .map(|h| h.name().to_owned())
-                    .collect::<Vec<_>>(),
-            )
+            .field("hooks", &self.hooks.names())
             .finish()
     }
 }
 
-/// Runs a master on `listener` until `shutdown` completes.
-pub async fn run(
-    listener: TcpListener,
-    config: MasterConfig,
+/// Why a master could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+    #[error("cannot start the allocator thread: {0}")]
+    AllocatorThread(#[from] std::io::Error),
+}
+
+/// A master that runs: its state, and the allocation and upkeep tasks that
+/// drive it. Dropping it leaves the tasks running; call [`Running::stop`].
+#[derive(Debug)]
+pub struct Running {
+    pub master: SharedMaster,
+    tasks: Vec<JoinHandle<()>>,
+    stopped: AtomicBool,
+}
+
+impl Running {
+    /// Ends every event stream (so that open connections can finish) and
+    /// stops the allocation and upkeep tasks. Stopping twice is harmless.
+    pub fn stop(&self) {
+        if self.stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        lock(&self.master).close_all();
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Starts a master that will be reached on `port`: opens its registry (if
+/// any) and recovers from it, starts the allocator's thread, the allocation
+/// cycle and the upkeep timer. Must be called inside a tokio runtime.
+pub fn start(
+    config: &MasterConfig,
     modules: MasterModules,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let port = listener.local_addr()?.port();
+    port: u16,
+) -> Result<Running, StartError> {
     let settings = MasterSettings {
         master_id: uuid::Uuid::new_v4().to_string(),
         hostname: config.hostname.clone(),
@@ -120,15 +151,7 @@ pub async fn run(
             ),
             ("agent_timeout", mesos_duration(config.agent_timeout)),
             ("allocator", modules.allocator.name().to_owned()),
-            (
-                "hooks",
-                modules
-                    .hooks
-                    .iter()
-                    .map(|h| h.name().to_owned())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
+            ("hooks", modules.hooks.names().join(",")),
             ("version", crate::VERSION.to_owned()),
             (
                 "registry",
@@ -154,8 +177,7 @@ pub async fn run(
     let allocator = AllocatorHandle::spawn(modules.allocator)?;
     let mut state = Master::new(settings, allocator.clone(), modules.hooks);
     if let Some(path) = &config.registry {
-        let (registry, recovered) =
-            registry::Registry::open(path).map_err(std::io::Error::other)?;
+        let (registry, recovered) = registry::Registry::open(path)?;
         tracing::info!(
             registry = %path.display(),
             agents = recovered.agents.len(),
@@ -165,28 +187,19 @@ pub async fn run(
         state.recover_from_registry(registry, recovered, config.agent_reregister_timeout);
     }
     let master = Arc::new(Mutex::new(state));
-
-    let allocation = tokio::spawn(allocation_loop(
-        master.clone(),
-        allocator,
-        config.allocation_interval,
-    ));
-    let upkeep = tokio::spawn(upkeep_loop(master.clone(), config.agent_ping_interval));
-
-    let closing = master.clone();
-    let result = axum::serve(
-        crate::api::http::no_delay(listener),
-        master_routes::router(master),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        // Ends every event stream so open connections can finish.
-        lock(&closing).close_all();
+    let tasks = vec![
+        tokio::spawn(allocation_loop(
+            master.clone(),
+            allocator,
+            config.allocation_interval,
+        )),
+        tokio::spawn(upkeep_loop(master.clone(), config.agent_ping_interval)),
+    ];
+    Ok(Running {
+        master,
+        tasks,
+        stopped: AtomicBool::new(false),
     })
-    .await;
-    allocation.abort();
-    upkeep.abort();
-    result
 }
 
 /// A duration as Mesos prints flags: `15secs`, `500ms`.
@@ -198,7 +211,7 @@ fn mesos_duration(d: Duration) -> String {
     }
 }
 
-async fn allocation_loop(master: Arc<Mutex<Master>>, allocator: AllocatorHandle, every: Duration) {
+async fn allocation_loop(master: SharedMaster, allocator: AllocatorHandle, every: Duration) {
     let wanted = lock(&master).allocation_wanted.clone();
     let mut ticker = tokio::time::interval(every);
     loop {
@@ -219,7 +232,7 @@ async fn allocation_loop(master: Arc<Mutex<Master>>, allocator: AllocatorHandle,
     }
 }
 
-async fn upkeep_loop(master: Arc<Mutex<Master>>, every: Duration) {
+async fn upkeep_loop(master: SharedMaster, every: Duration) {
     let mut ticker = tokio::time::interval(every.min(Duration::from_secs(1)));
     loop {
         ticker.tick().await;

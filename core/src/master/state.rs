@@ -15,15 +15,18 @@ use tokio::{
 
 use super::{
     allocator::{AllocatorCommand, AllocatorHandle},
-    convert::{labels_from_proto, labels_to_proto, resources_from_proto, resources_to_proto},
-    metrics::{AllocatorStats, Counters},
     registry::{AgentRecord, FrameworkRecord, Recovered, Registry},
     validation::{validate_task, Context},
 };
 use crate::{
-    api::http::deliver,
-    domain::{Resource, ResourceBag, TaskDescription},
-    extension::{AgentSpec, Allocation, FrameworkSpec, HookPlugin, RecoveredResources},
+    domain::{
+        convert::{resources_from_proto, resources_to_proto},
+        deliver,
+        metrics::{AllocatorStats, Counters},
+        status::{is_terminal, state_of, StatusBuilder},
+        Resource, ResourceBag,
+    },
+    extension::{AgentSpec, Allocation, FrameworkSpec, Hooks, LabelPoint, RecoveredResources},
     proto::{
         agent::{self as ap, master_event},
         v1::{
@@ -33,7 +36,6 @@ use crate::{
             TaskState,
         },
     },
-    status::{is_terminal, state_of, StatusBuilder},
 };
 
 /// How many finished tasks to remember per framework.
@@ -132,7 +134,7 @@ struct AgentConnection {
 }
 
 #[derive(Debug)]
-pub struct AgentState {
+pub struct AgentEntry {
     pub id: String,
     pub info: v1::AgentInfo,
     pub endpoint: String,
@@ -140,7 +142,7 @@ pub struct AgentState {
     last_seen: Instant,
 }
 
-impl AgentState {
+impl AgentEntry {
     pub fn connected(&self) -> bool {
         self.connection.is_some()
     }
@@ -157,10 +159,10 @@ struct OfferState {
 pub struct Master {
     pub settings: MasterSettings,
     allocator: AllocatorHandle,
-    hooks: Vec<Box<dyn HookPlugin>>,
+    hooks: Hooks,
     start: Instant,
     pub frameworks: BTreeMap<String, FrameworkState>,
-    pub agents: BTreeMap<String, AgentState>,
+    pub agents: BTreeMap<String, AgentEntry>,
     offers: BTreeMap<String, OfferState>,
     next_framework: u64,
     next_agent: u64,
@@ -217,11 +219,7 @@ fn role_of(info: &v1::FrameworkInfo) -> String {
 }
 
 impl Master {
-    pub fn new(
-        settings: MasterSettings,
-        allocator: AllocatorHandle,
-        hooks: Vec<Box<dyn HookPlugin>>,
-    ) -> Self {
+    pub fn new(settings: MasterSettings, allocator: AllocatorHandle, hooks: Hooks) -> Self {
         Master {
             settings,
             allocator,
@@ -237,7 +235,7 @@ impl Master {
             allocation_wanted: Arc::new(Notify::new()),
             counters: Counters::default(),
             allocator_stats: AllocatorStats::new(),
-            start_time: crate::status::now_seconds(),
+            start_time: crate::domain::status::now_seconds(),
             registry: None,
             recovering: BTreeMap::new(),
             recovery_deadline: Instant::now(),
@@ -707,7 +705,7 @@ impl Master {
             status.reason = Some(Reason::Reconciliation as i32);
             status.message = Some("Reconciliation: Latest task state".into());
             status.uuid = None;
-            status.timestamp = Some(crate::status::now_seconds());
+            status.timestamp = Some(crate::domain::status::now_seconds());
             status
         };
         let statuses: Vec<v1::TaskStatus> = if reconcile.tasks.is_empty() {
@@ -787,7 +785,7 @@ impl Master {
                 && self
                     .agents
                     .get(&grant.agent_id)
-                    .is_some_and(AgentState::connected);
+                    .is_some_and(AgentEntry::connected);
             if !usable {
                 self.recover(&grant.framework_id, &grant.agent_id, grant.resources, None);
                 continue;
@@ -938,7 +936,7 @@ impl Master {
             && !self
                 .agents
                 .get(&agent_id)
-                .is_some_and(AgentState::connected)
+                .is_some_and(AgentEntry::connected)
         {
             problems.push(format!("agent '{agent_id}' is not connected"));
         }
@@ -986,7 +984,13 @@ impl Master {
             };
             remaining.subtract(&consumed);
             seen.insert(task.task_id.value.clone());
-            self.decorate_labels(framework_id, &mut task);
+            let task_agent = task.agent_id.value.clone();
+            self.hooks.decorate_labels(
+                LabelPoint::MasterLaunch,
+                framework_id,
+                &task_agent,
+                &mut task,
+            );
             self.launch(framework_id, &agent_id, task, consumed.to_list());
         }
         self.recover(framework_id, &agent_id, remaining.to_list(), Some(refuse));
@@ -1001,25 +1005,6 @@ impl Master {
             .agent(&task.agent_id.value)
             .build();
         self.send_update(framework_id, status);
-    }
-
-    /// Runs the hooks' master launch label decorators, in order.
-    fn decorate_labels(&self, framework_id: &str, task: &mut v1::TaskInfo) {
-        for hook in &self.hooks {
-            let description = TaskDescription {
-                task_id: task.task_id.value.clone(),
-                name: task.name.clone(),
-                framework_id: framework_id.to_owned(),
-                agent_id: task.agent_id.value.clone(),
-                labels: labels_from_proto(task.labels.as_ref()),
-                task_info: prost::Message::encode_to_vec(task),
-            };
-            match hook.master_launch_task_label_decorator(&description) {
-                Ok(Some(labels)) => task.labels = Some(labels_to_proto(&labels)),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "hook failed; labels left as they were"),
-            }
-        }
     }
 
     fn launch(
@@ -1222,7 +1207,7 @@ impl Master {
                 tracing::info!(agent_id = %id, hostname = %info.hostname, endpoint = %subscribe.endpoint, "agent registered");
                 self.agents.insert(
                     id.clone(),
-                    AgentState {
+                    AgentEntry {
                         id: id.clone(),
                         info,
                         endpoint: subscribe.endpoint,
@@ -1502,7 +1487,7 @@ impl Master {
         reregister_timeout: Duration,
     ) {
         let now = Instant::now();
-        let wall = crate::status::now_seconds();
+        let wall = crate::domain::status::now_seconds();
         for (id, record) in recovered.frameworks {
             let timeout = record.info.failover_timeout.unwrap_or(0.0).clamp(0.0, 1e9);
             // A framework connected when the master went down gets its whole
@@ -1612,7 +1597,7 @@ impl Master {
                 .failover_timeout
                 .unwrap_or(0.0)
                 .clamp(0.0, 1e9);
-            crate::status::now_seconds() - at.elapsed().as_secs_f64() + timeout
+            crate::domain::status::now_seconds() - at.elapsed().as_secs_f64() + timeout
         });
         let record = FrameworkRecord {
             info: framework.info.clone(),

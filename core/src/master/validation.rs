@@ -4,26 +4,12 @@
 
 use std::collections::HashSet;
 
-use super::convert::resource_from_proto;
 use crate::{
-    domain::{Resource, ResourceBag, ResourceValue},
+    domain::{
+        convert::resource_from_proto, format_resources, Resource, ResourceBag, ResourceValue,
+    },
     proto::v1,
 };
-
-/// Renders resources as Mesos does: `cpus:0.5;mem:64;ports:[31000-31001]`.
-pub fn format_resources(list: &[Resource]) -> String {
-    list.iter()
-        .map(|r| {
-            let role = if r.role == "*" {
-                String::new()
-            } else {
-                format!("({})", r.role)
-            };
-            format!("{}{role}:{}", r.name, r.value)
-        })
-        .collect::<Vec<_>>()
-        .join(";")
-}
 
 /// Parses a resource list, rejecting malformed or negative entries.
 fn parse_resources(list: &[v1::Resource], whose: &str) -> Result<Vec<Resource>, String> {
@@ -154,7 +140,7 @@ fn check_command(command: &v1::CommandInfo, whose: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::master::convert::resource_to_proto;
+    use crate::domain::convert::resource_to_proto;
 
     fn task(id: &str, cpus: f64, mem: f64) -> v1::TaskInfo {
         v1::TaskInfo {

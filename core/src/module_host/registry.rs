@@ -15,7 +15,7 @@ use super::{
     host_services::host_for,
     manifest::EntryRef,
 };
-use crate::extension::{AllocatorPlugin, HookPlugin, IsolatorPlugin};
+use crate::extension::{AllocatorPlugin, HookPlugin, Hooks, IsolatorPlugin};
 
 /// A module's constructor, copied out of its library's descriptor.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +55,7 @@ pub struct Selection {
 pub struct Instances {
     pub allocator: Option<Box<dyn AllocatorPlugin>>,
     pub isolators: Vec<Box<dyn IsolatorPlugin>>,
-    pub hooks: Vec<Box<dyn HookPlugin>>,
+    pub hooks: Hooks,
 }
 
 impl std::fmt::Debug for Instances {
@@ -73,14 +73,7 @@ impl std::fmt::Debug for Instances {
                     .map(|i| i.name().to_owned())
                     .collect::<Vec<_>>(),
             )
-            .field(
-                "hooks",
-                &self
-                    .hooks
-                    .iter()
-                    .map(|h| h.name().to_owned())
-                    .collect::<Vec<_>>(),
-            )
+            .field("hooks", &self.hooks.names())
             .finish()
     }
 }

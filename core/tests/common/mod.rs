@@ -7,10 +7,14 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use corral::{
     agent::{self, AgentConfig, AgentModules},
-    api::codec::{decode, encode, Encoding, RecordReader},
-    master::{self, MasterConfig, MasterModules},
+    master::{MasterConfig, MasterModules},
     module_host::{load, Manifest, ModuleRegistry},
     proto::v1::scheduler::{Call, Event},
+    server,
+    wire::{
+        codec::{decode, encode, Encoding},
+        recordio::RecordReader,
+    },
 };
 use corral_tests::{library_entry, module_library};
 use futures::StreamExt;
@@ -113,9 +117,9 @@ fn spawn_master(
         allocator: modules
             .create_allocator("org_corral_allocator_drf", "test")
             .unwrap(),
-        hooks: vec![modules.create_hook("org_corral_hook_env", "test").unwrap()],
+        hooks: vec![modules.create_hook("org_corral_hook_env", "test").unwrap()].into(),
     };
-    let handle = tokio::spawn(master::run(listener, config, modules, async move {
+    let handle = tokio::spawn(server::master::run(listener, config, modules, async move {
         let _ = stopped.await;
     }));
     (stop, handle)
@@ -170,14 +174,14 @@ impl Cluster {
         agent_config.cgroups_root = cgroups_root.clone();
         agent_config.status_update_retry = Duration::from_secs(1);
         let agent_modules = AgentModules {
-            hooks: vec![registry.create_hook("org_corral_hook_env", "test").unwrap()],
+            hooks: vec![registry.create_hook("org_corral_hook_env", "test").unwrap()].into(),
             isolators: options
                 .isolation
                 .iter()
                 .map(|name| registry.create_isolator(name, "test").unwrap())
                 .collect(),
         };
-        let a = tokio::spawn(agent::run(
+        let a = tokio::spawn(server::agent::run(
             agent_listener,
             agent_config,
             agent_modules,

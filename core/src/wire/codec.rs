@@ -121,41 +121,6 @@ pub fn decode<M: Message + ReflectMessage + Default>(
     }
 }
 
-/// Frames one record for a RecordIO stream: `<length>\n<bytes>`.
-pub fn record(bytes: &[u8]) -> Vec<u8> {
-    let mut framed = format!("{}\n", bytes.len()).into_bytes();
-    framed.extend_from_slice(bytes);
-    framed
-}
-
-/// Splits a RecordIO byte stream into records as bytes arrive.
-#[derive(Debug, Default)]
-pub struct RecordReader {
-    buffer: Vec<u8>,
-}
-
-impl RecordReader {
-    /// Adds bytes; returns every record now complete, or an error for a
-    /// malformed length prefix.
-    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-        self.buffer.extend_from_slice(bytes);
-        let mut records = Vec::new();
-        while let Some(newline) = self.buffer.iter().position(|&b| b == b'\n') {
-            let header = std::str::from_utf8(&self.buffer[..newline]).map_err(|e| e.to_string())?;
-            let length: usize = header
-                .trim()
-                .parse()
-                .map_err(|_| format!("bad RecordIO length {header:?}"))?;
-            if self.buffer.len() < newline + 1 + length {
-                break;
-            }
-            records.push(self.buffer[newline + 1..newline + 1 + length].to_vec());
-            self.buffer.drain(..newline + 1 + length);
-        }
-        Ok(records)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,18 +200,6 @@ mod tests {
         let back: scheduler::Call =
             decode(&encode(&call, Encoding::Protobuf), Encoding::Protobuf).unwrap();
         assert_eq!(back, call);
-    }
-
-    #[test]
-    fn records_are_framed_and_split_across_arbitrary_chunks() {
-        let stream = [record(b"hello"), record(b""), record(b"{\"a\":1}")].concat();
-        let mut reader = RecordReader::default();
-        let mut got = Vec::new();
-        for chunk in stream.chunks(3) {
-            got.extend(reader.push(chunk).unwrap());
-        }
-        assert_eq!(got, [b"hello".to_vec(), vec![], b"{\"a\":1}".to_vec()]);
-        assert!(RecordReader::default().push(b"x1\n").is_err());
     }
 
     #[test]

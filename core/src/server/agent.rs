@@ -1,0 +1,32 @@
+//! An agent serving on a listener.
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+use crate::{
+    agent::{self, AgentConfig, AgentModules},
+    api::{agent_routes, http::no_delay},
+};
+
+/// Runs an agent on `listener` until `shutdown` completes; its executors
+/// are then killed.
+pub async fn run(
+    listener: TcpListener,
+    config: AgentConfig,
+    modules: AgentModules,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let port = listener.local_addr()?.port();
+    let running = std::sync::Arc::new(agent::start(config, modules, port)?);
+    let router = agent_routes::router(running.agent.clone());
+    let stopping = running.clone();
+    let served = axum::serve(no_delay(listener), router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stopping.stop();
+        })
+        .await;
+    running.stop();
+    served
+}

@@ -1,0 +1,31 @@
+//! A master serving on a listener.
+
+use std::{future::Future, sync::Arc};
+
+use tokio::net::TcpListener;
+
+use crate::{
+    api::{http::no_delay, master_routes},
+    master::{self, MasterConfig, MasterModules},
+};
+
+/// Runs a master on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: MasterConfig,
+    modules: MasterModules,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let port = listener.local_addr()?.port();
+    let running = Arc::new(master::start(&config, modules, port).map_err(std::io::Error::other)?);
+    let router = master_routes::router(running.master.clone());
+    let stopping = running.clone();
+    let served = axum::serve(no_delay(listener), router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stopping.stop();
+        })
+        .await;
+    running.stop();
+    served
+}

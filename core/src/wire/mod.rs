@@ -1,0 +1,8 @@
+//! Wire formats, shared by servers and clients: the encodings of the v1 APIs
+//! (`codec`), RecordIO framing (`recordio`) and the agent protocol's
+//! constants (`agent_protocol`). The generated message types are in
+//! [`crate::proto`]. Nothing here knows HTTP servers.
+
+pub mod agent_protocol;
+pub mod codec;
+pub mod recordio;
