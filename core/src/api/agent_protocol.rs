@@ -8,7 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::http::{error, event_stream, header_str, streaming_response, OnDrop};
+use super::http::{call_error, error, event_stream, header_str, streaming_response, OnDrop};
 use crate::{
     master::{lock, SharedMaster},
     proto::agent::{AgentCall, Subscribe},
@@ -68,6 +68,6 @@ pub async fn call(State(master): State<SharedMaster>, headers: HeaderMap, body: 
     };
     match lock(&master).agent_call(call) {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
-        Err(e) => error(e.status, e.message),
+        Err(e) => call_error(&e),
     }
 }

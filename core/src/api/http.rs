@@ -13,6 +13,7 @@ use prost::Message;
 use prost_reflect::ReflectMessage;
 use tokio::sync::mpsc;
 
+use crate::master::CallError;
 use crate::wire::{
     codec::{encode, Encoding},
     recordio::record,
@@ -27,6 +28,17 @@ pub fn error(status: u16, message: impl Into<String>) -> Response {
         message.into(),
     )
         .into_response()
+}
+
+/// A refused master call, with the status Mesos answers it with.
+pub fn call_error(e: &CallError) -> Response {
+    let status = match e {
+        CallError::Invalid(_) => 400,
+        CallError::NotSubscribed => 403,
+        CallError::UnknownAgent(_) => 404,
+        CallError::UnknownCall => 501,
+    };
+    error(status, e.to_string())
 }
 
 pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::http::{error, event_stream, header_str, streaming_response, OnDrop};
+use super::http::{call_error, error, event_stream, header_str, streaming_response, OnDrop};
 use crate::{
     master::{lock, SharedMaster},
     proto::v1::scheduler::{call, event, Call, Event},
@@ -59,7 +59,7 @@ pub async fn handle(
         tokio::task::spawn_blocking(move || lock(&master).handle_call(&stream_id, call)).await;
     match result {
         Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),
-        Ok(Err(e)) => error(e.status, e.message),
+        Ok(Err(e)) => call_error(&e),
         Err(e) => error(500, format!("the call failed: {e}")),
     }
 }
@@ -73,7 +73,7 @@ fn subscribe(master: SharedMaster, call: Call, accept: Encoding) -> Response {
         let mut m = lock(&master);
         match m.subscribe(call_framework_id, subscribe) {
             Ok((f, s, rx)) => (f, s, rx, m.settings.heartbeat_interval),
-            Err(e) => return error(e.status, e.message),
+            Err(e) => return call_error(&e),
         }
     };
     let on_close = {

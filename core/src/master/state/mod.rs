@@ -1,0 +1,361 @@
+//! The master's state and everything that changes it. Methods run with the
+//! state locked and never block: events go out through unbounded channels,
+//! allocator notifications through the allocator thread's queue.
+//!
+//! This file holds the state's types and what every change uses (sending
+//! to frameworks and agents); each child module is one kind of change.
+
+mod agents;
+mod calls;
+mod frameworks;
+mod offers;
+mod reconcile;
+mod recovery;
+#[cfg(test)]
+mod tests;
+
+use crate::domain::Recent;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+    time::Duration,
+};
+
+use tokio::{
+    sync::{mpsc, Notify},
+    time::Instant,
+};
+
+use super::{
+    allocator::AllocatorHandle,
+    registry::{AgentRecord, Registry},
+};
+use crate::{
+    domain::{
+        deliver,
+        metrics::{AllocatorStats, Counters},
+        status::state_of,
+        Resource,
+    },
+    extension::{FrameworkSpec, Hooks},
+    proto::{
+        agent::{self as ap, master_event},
+        v1::{
+            self,
+            scheduler::{event, Event},
+        },
+    },
+};
+
+/// How many finished tasks to remember per framework.
+const COMPLETED_TASKS_KEPT: usize = 1000;
+/// How many removed frameworks the master keeps for operators.
+const COMPLETED_FRAMEWORKS_KEPT: usize = 50;
+/// `Filters.refuse_seconds` when a DECLINE or ACCEPT gives none (Mesos' default).
+const DEFAULT_REFUSE_SECONDS: f64 = 5.0;
+
+/// Timing and identity of a master.
+#[derive(Debug, Clone)]
+pub struct MasterSettings {
+    pub master_id: String,
+    pub hostname: String,
+    pub port: u16,
+    pub heartbeat_interval: Duration,
+    pub agent_ping_interval: Duration,
+    /// An agent not heard from for this long is removed.
+    pub agent_timeout: Duration,
+    /// Every setting, as `/master/flags` shows it.
+    pub flags: BTreeMap<String, String>,
+    /// The largest share of admitted agents that may be removed at once
+    /// for not re-registering after a failover (Mesos'
+    /// `recovery_agent_removal_limit`).
+    pub recovery_agent_removal_limit: f64,
+}
+
+/// An offer that was made and not yet used, declined or rescinded.
+#[derive(Debug, Clone)]
+pub struct OfferView {
+    pub id: String,
+    pub framework_id: String,
+    pub agent_id: String,
+    pub resources: Vec<Resource>,
+}
+
+/// A refused call. `api` answers each kind with the status Mesos uses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// Malformed or inconsistent; the message says what was wrong.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Framework is not subscribed")]
+    NotSubscribed,
+    #[error("agent '{0}' is not registered")]
+    UnknownAgent(String),
+    #[error("Received an unexpected 'UNKNOWN' call")]
+    UnknownCall,
+}
+
+impl CallError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        CallError::Invalid(message.into())
+    }
+}
+
+/// An open SUBSCRIBE stream.
+#[derive(Debug)]
+struct Connection {
+    stream_id: String,
+    events: mpsc::UnboundedSender<Box<Event>>,
+}
+
+/// What the master knows of a task.
+#[derive(Debug, Clone)]
+pub struct TaskEntry {
+    pub info: v1::TaskInfo,
+    pub framework_id: String,
+    pub agent_id: String,
+    pub executor_id: Option<String>,
+    /// The latest status (initially `TASK_STAGING`).
+    pub status: v1::TaskStatus,
+    /// Task and executor resources, returned to the allocator once.
+    pub resources: Vec<Resource>,
+    pub resources_recovered: bool,
+}
+
+#[derive(Debug)]
+pub struct FrameworkState {
+    pub id: String,
+    pub info: v1::FrameworkInfo,
+    pub role: String,
+    connection: Option<Connection>,
+    pub tasks: BTreeMap<String, TaskEntry>,
+    pub completed: Recent<TaskEntry>,
+    offers: BTreeSet<String>,
+    disconnected_at: Option<Instant>,
+}
+
+impl FrameworkState {
+    pub fn connected(&self) -> bool {
+        self.connection.is_some()
+    }
+}
+
+#[derive(Debug)]
+struct AgentConnection {
+    id: u64,
+    events: mpsc::UnboundedSender<Box<ap::MasterEvent>>,
+}
+
+#[derive(Debug)]
+pub struct AgentEntry {
+    pub id: String,
+    pub info: v1::AgentInfo,
+    pub endpoint: String,
+    connection: Option<AgentConnection>,
+    last_seen: Instant,
+}
+
+impl AgentEntry {
+    pub fn connected(&self) -> bool {
+        self.connection.is_some()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct OfferState {
+    framework_id: String,
+    agent_id: String,
+    resources: Vec<Resource>,
+}
+
+/// The master.
+pub struct Master {
+    pub settings: MasterSettings,
+    allocator: AllocatorHandle,
+    hooks: Hooks,
+    start: Instant,
+    pub frameworks: BTreeMap<String, FrameworkState>,
+    pub agents: BTreeMap<String, AgentEntry>,
+    offers: BTreeMap<String, OfferState>,
+    next_framework: u64,
+    next_agent: u64,
+    next_offer: u64,
+    next_connection: u64,
+    /// Wakes the allocation loop early.
+    pub allocation_wanted: Arc<Notify>,
+    /// What `/metrics/snapshot` cannot recompute from the state.
+    pub counters: Counters,
+    /// Allocation cycles, recorded by the allocation loop.
+    pub allocator_stats: Arc<AllocatorStats>,
+    /// When the master started, in seconds since the epoch.
+    pub start_time: f64,
+    /// Where admitted agents and frameworks are kept across restarts.
+    registry: Option<Registry>,
+    /// Admitted agents that have not re-registered since the master
+    /// started, and when they are given up on.
+    recovering: BTreeMap<String, AgentRecord>,
+    recovery_deadline: Instant,
+    /// Agents removed since the master started (their unknown tasks
+    /// reconcile as lost with `REASON_AGENT_REMOVED`).
+    removed_agents: BTreeSet<String>,
+    /// Frameworks removed since the master started, newest last.
+    pub completed_frameworks: Recent<FrameworkState>,
+}
+
+impl std::fmt::Debug for Master {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Master")
+            .field("id", &self.settings.master_id)
+            .field("frameworks", &self.frameworks.len())
+            .field("agents", &self.agents.len())
+            .field("offers", &self.offers.len())
+            .finish()
+    }
+}
+
+fn framework_spec(id: &str, role: &str, active: bool) -> FrameworkSpec {
+    FrameworkSpec {
+        id: id.to_owned(),
+        role: role.to_owned(),
+        weight: 1.0,
+        active,
+    }
+}
+
+/// The role a framework's resources are allocated to.
+fn role_of(info: &v1::FrameworkInfo) -> String {
+    info.roles
+        .first()
+        .cloned()
+        .or_else(|| info.role.clone())
+        .unwrap_or_else(|| "*".to_owned())
+}
+
+impl Master {
+    pub fn new(settings: MasterSettings, allocator: AllocatorHandle, hooks: Hooks) -> Self {
+        Master {
+            settings,
+            allocator,
+            hooks,
+            start: Instant::now(),
+            frameworks: BTreeMap::new(),
+            agents: BTreeMap::new(),
+            offers: BTreeMap::new(),
+            next_framework: 0,
+            next_agent: 0,
+            next_offer: 0,
+            next_connection: 0,
+            allocation_wanted: Arc::new(Notify::new()),
+            counters: Counters::default(),
+            allocator_stats: AllocatorStats::new(),
+            start_time: crate::domain::status::now_seconds(),
+            registry: None,
+            recovering: BTreeMap::new(),
+            recovery_deadline: Instant::now(),
+            removed_agents: BTreeSet::new(),
+            completed_frameworks: Recent::new(COMPLETED_FRAMEWORKS_KEPT),
+        }
+    }
+
+    /// The offers outstanding.
+    pub fn outstanding_offers(&self) -> Vec<OfferView> {
+        self.offers
+            .iter()
+            .map(|(id, o)| OfferView {
+                id: id.clone(),
+                framework_id: o.framework_id.clone(),
+                agent_id: o.agent_id.clone(),
+                resources: o.resources.clone(),
+            })
+            .collect()
+    }
+
+    /// Seconds since the master started.
+    pub fn uptime_secs(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    /// Milliseconds since the master started (the allocator's clock).
+    pub fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    pub fn master_info(&self) -> v1::MasterInfo {
+        let s = &self.settings;
+        v1::MasterInfo {
+            id: s.master_id.clone(),
+            ip: 0,
+            port: u32::from(s.port),
+            pid: Some(format!("master@{}:{}", s.hostname, s.port)),
+            hostname: Some(s.hostname.clone()),
+            version: Some(crate::VERSION.to_owned()),
+            address: Some(v1::Address {
+                hostname: Some(s.hostname.clone()),
+                ip: None,
+                port: i32::from(s.port),
+            }),
+        }
+    }
+
+    fn send(&self, framework_id: &str, event: Event) {
+        if let Some(conn) = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.connection.as_ref())
+        {
+            deliver(&conn.events, event);
+        }
+    }
+
+    fn send_update(&self, framework_id: &str, status: v1::TaskStatus) {
+        let state = state_of(&status);
+        tracing::info!(
+            framework_id,
+            task_id = %status.task_id.value,
+            agent_id = status.agent_id.as_ref().map_or("", |a| a.value.as_str()),
+            state = state.as_str_name(),
+            "task status update"
+        );
+        self.send(
+            framework_id,
+            Event {
+                r#type: Some(event::Type::Update as i32),
+                update: Some(event::Update { status }),
+                ..Default::default()
+            },
+        );
+    }
+
+    fn send_to_agent(&self, agent_id: &str, event: ap::MasterEvent) -> bool {
+        match self
+            .agents
+            .get(agent_id)
+            .and_then(|a| a.connection.as_ref())
+        {
+            Some(conn) => deliver(&conn.events, event),
+            None => false,
+        }
+    }
+}
+
+fn error_event(message: &str) -> Event {
+    Event {
+        r#type: Some(event::Type::Error as i32),
+        error: Some(event::Error {
+            message: message.to_owned(),
+        }),
+        ..Default::default()
+    }
+}
+
+fn master_event_of(
+    kind: master_event::Type,
+    fill: impl FnOnce(&mut ap::MasterEvent),
+) -> ap::MasterEvent {
+    let mut e = ap::MasterEvent {
+        r#type: Some(kind as i32),
+        ..Default::default()
+    };
+    fill(&mut e);
+    e
+}

@@ -1,0 +1,303 @@
+//! Offers: the allocator's grants made into offers, ACCEPT (with task
+//! validation and launch), DECLINE, and resources handed back.
+
+use super::{
+    master_event_of, AgentEntry, FrameworkState, Master, OfferState, TaskEntry,
+    DEFAULT_REFUSE_SECONDS,
+};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use super::super::{
+    allocator::AllocatorCommand,
+    validation::{validate_task, Context},
+};
+use crate::{
+    domain::{convert::resources_to_proto, status::StatusBuilder, Resource, ResourceBag},
+    extension::{Allocation, LabelPoint, RecoveredResources},
+    proto::{
+        agent::master_event,
+        v1::{
+            self,
+            scheduler::{call, event, Event},
+            task_status::{Reason, Source},
+            TaskState,
+        },
+    },
+};
+
+impl Master {
+    /// Turns an allocation cycle's grants into OFFERS events.
+    pub fn apply_grants(&mut self, grants: Vec<Allocation>) {
+        let mut by_framework: BTreeMap<String, Vec<v1::Offer>> = BTreeMap::new();
+        for grant in grants {
+            let usable = self
+                .frameworks
+                .get(&grant.framework_id)
+                .is_some_and(FrameworkState::connected)
+                && self
+                    .agents
+                    .get(&grant.agent_id)
+                    .is_some_and(AgentEntry::connected);
+            if !usable {
+                self.return_resources(&grant.framework_id, &grant.agent_id, grant.resources, None);
+                continue;
+            }
+            let id = format!("{}-O{}", self.settings.master_id, self.next_offer);
+            self.next_offer += 1;
+            let agent = &self.agents[&grant.agent_id];
+            by_framework
+                .entry(grant.framework_id.clone())
+                .or_default()
+                .push(v1::Offer {
+                    id: v1::OfferId { value: id.clone() },
+                    framework_id: v1::FrameworkId {
+                        value: grant.framework_id.clone(),
+                    },
+                    agent_id: v1::AgentId {
+                        value: grant.agent_id.clone(),
+                    },
+                    hostname: agent.info.hostname.clone(),
+                    resources: resources_to_proto(&grant.resources),
+                    attributes: agent.info.attributes.clone(),
+                    executor_ids: Vec::new(),
+                });
+            if let Some(framework) = self.frameworks.get_mut(&grant.framework_id) {
+                framework.offers.insert(id.clone());
+            }
+            self.offers.insert(
+                id,
+                OfferState {
+                    framework_id: grant.framework_id,
+                    agent_id: grant.agent_id,
+                    resources: grant.resources,
+                },
+            );
+        }
+        for (framework_id, offers) in by_framework {
+            self.send(
+                &framework_id,
+                Event {
+                    r#type: Some(event::Type::Offers as i32),
+                    offers: Some(event::Offers { offers }),
+                    ..Default::default()
+                },
+            );
+        }
+    }
+
+    /// Hands `resources` of `agent_id` that `framework_id` held (an offer
+    /// declined or rescinded, what an ACCEPT left unused, a task that
+    /// ended) back to the allocator, filtered for `refuse_seconds` if given.
+    pub(super) fn return_resources(
+        &self,
+        framework_id: &str,
+        agent_id: &str,
+        resources: Vec<Resource>,
+        refuse_seconds: Option<f64>,
+    ) {
+        if resources.is_empty() {
+            return;
+        }
+        self.allocator.send(AllocatorCommand::Recover(
+            RecoveredResources {
+                allocation: Allocation {
+                    framework_id: framework_id.to_owned(),
+                    agent_id: agent_id.to_owned(),
+                    resources,
+                },
+                refuse_seconds,
+            },
+            self.now_ms(),
+        ));
+    }
+
+    /// Removes an offer and returns its resources to the allocator. With
+    /// `refuse` (a decline) it is not rescinded; without, the framework is
+    /// told the offer is gone.
+    pub(super) fn drop_offer(&mut self, offer_id: &str, refuse: Option<f64>) {
+        let Some(offer) = self.offers.remove(offer_id) else {
+            return;
+        };
+        if let Some(framework) = self.frameworks.get_mut(&offer.framework_id) {
+            framework.offers.remove(offer_id);
+        }
+        if refuse.is_none() {
+            self.send(
+                &offer.framework_id,
+                Event {
+                    r#type: Some(event::Type::Rescind as i32),
+                    rescind: Some(event::Rescind {
+                        offer_id: v1::OfferId {
+                            value: offer_id.to_owned(),
+                        },
+                    }),
+                    ..Default::default()
+                },
+            );
+        }
+        self.return_resources(
+            &offer.framework_id,
+            &offer.agent_id,
+            offer.resources,
+            refuse,
+        );
+    }
+
+    pub(super) fn accept(&mut self, framework_id: &str, accept: call::Accept) {
+        let refuse = accept
+            .filters
+            .and_then(|f| f.refuse_seconds)
+            .unwrap_or(DEFAULT_REFUSE_SECONDS);
+        let tasks: Vec<v1::TaskInfo> = accept
+            .operations
+            .into_iter()
+            .filter_map(|op| match op.r#type.and_then(|t| v1::offer::operation::Type::try_from(t).ok()) {
+                Some(v1::offer::operation::Type::Launch) => op.launch.map(|l| l.task_infos),
+                other => {
+                    tracing::warn!(framework_id, operation = ?other, "unsupported offer operation ignored");
+                    None
+                }
+            })
+            .flatten()
+            .collect();
+
+        // Take the offers: every one must exist, be this framework's and be on one agent.
+        let mut offers = Vec::new();
+        let mut problems = Vec::new();
+        for offer_id in &accept.offer_ids {
+            match self.offers.get(&offer_id.value) {
+                Some(o) if o.framework_id == framework_id => {
+                    let o = self.offers.remove(&offer_id.value).expect("just found");
+                    if let Some(f) = self.frameworks.get_mut(framework_id) {
+                        f.offers.remove(&offer_id.value);
+                    }
+                    offers.push(o);
+                }
+                _ => problems.push(format!(
+                    "offer '{}' is unknown or no longer valid",
+                    offer_id.value
+                )),
+            }
+        }
+        if accept.offer_ids.is_empty() {
+            problems.push("no offers were accepted".to_owned());
+        }
+        let agents: BTreeSet<&str> = offers.iter().map(|o| o.agent_id.as_str()).collect();
+        if agents.len() > 1 {
+            problems.push("the offers are on more than one agent".to_owned());
+        }
+        let agent_id = agents.first().map(|a| (*a).to_owned()).unwrap_or_default();
+        if problems.is_empty()
+            && !self
+                .agents
+                .get(&agent_id)
+                .is_some_and(AgentEntry::connected)
+        {
+            problems.push(format!("agent '{agent_id}' is not connected"));
+        }
+        if !problems.is_empty() {
+            let message = problems.join("; ");
+            for task in &tasks {
+                self.task_error(framework_id, task, &message);
+            }
+            for offer in offers {
+                self.return_resources(
+                    &offer.framework_id,
+                    &offer.agent_id,
+                    offer.resources,
+                    Some(refuse),
+                );
+            }
+            return;
+        }
+
+        let mut remaining = ResourceBag::default();
+        for offer in &offers {
+            remaining.add(&ResourceBag::new(&offer.resources));
+        }
+        let mut seen = HashSet::new();
+        for mut task in tasks {
+            let checked = {
+                let framework = &self.frameworks[framework_id];
+                let known = |id: &str| framework.tasks.contains_key(id);
+                validate_task(
+                    &task,
+                    &Context {
+                        agent_id: &agent_id,
+                        known_task: &known,
+                        seen: &seen,
+                        remaining: &remaining,
+                    },
+                )
+            };
+            let consumed = match checked {
+                Ok(consumed) => consumed,
+                Err(message) => {
+                    self.task_error(framework_id, &task, &message);
+                    continue;
+                }
+            };
+            remaining.subtract(&consumed);
+            seen.insert(task.task_id.value.clone());
+            let task_agent = task.agent_id.value.clone();
+            self.hooks.decorate_labels(
+                LabelPoint::MasterLaunch,
+                framework_id,
+                &task_agent,
+                &mut task,
+            );
+            self.launch(framework_id, &agent_id, task, consumed.to_list());
+        }
+        self.return_resources(framework_id, &agent_id, remaining.to_list(), Some(refuse));
+    }
+
+    pub(super) fn task_error(&mut self, framework_id: &str, task: &v1::TaskInfo, message: &str) {
+        tracing::warn!(framework_id, task_id = %task.task_id.value, message, "invalid task");
+        self.counters.task_state(TaskState::TaskError);
+        let status = StatusBuilder::new(&task.task_id.value, TaskState::TaskError, Source::Master)
+            .reason(Reason::TaskInvalid)
+            .message(message)
+            .agent(&task.agent_id.value)
+            .build();
+        self.send_update(framework_id, status);
+    }
+
+    pub(super) fn launch(
+        &mut self,
+        framework_id: &str,
+        agent_id: &str,
+        task: v1::TaskInfo,
+        resources: Vec<Resource>,
+    ) {
+        let framework = self
+            .frameworks
+            .get_mut(framework_id)
+            .expect("accepting framework exists");
+        let status =
+            StatusBuilder::new(&task.task_id.value, TaskState::TaskStaging, Source::Master)
+                .agent(agent_id)
+                .executor(task.executor.as_ref().map(|e| e.executor_id.value.as_str()))
+                .build();
+        let entry = TaskEntry {
+            info: task.clone(),
+            framework_id: framework_id.to_owned(),
+            agent_id: agent_id.to_owned(),
+            executor_id: task.executor.as_ref().map(|e| e.executor_id.value.clone()),
+            status,
+            resources,
+            resources_recovered: false,
+        };
+        framework.tasks.insert(task.task_id.value.clone(), entry);
+        let framework_info = framework.info.clone();
+        tracing::info!(framework_id, agent_id, task_id = %task.task_id.value, "launching task");
+        self.send_to_agent(
+            agent_id,
+            master_event_of(master_event::Type::RunTask, |e| {
+                e.run_task = Some(master_event::RunTask {
+                    framework_info,
+                    task,
+                })
+            }),
+        );
+    }
+}
