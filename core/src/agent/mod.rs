@@ -1,7 +1,9 @@
 //! The agent: registers with the master, runs executors in sandboxes,
 //! serves the executor API, and delivers status updates reliably.
 //!
-//! - `state.rs`: the agent's state and its reactions;
+//! - `state/`: the agent's book of frameworks, executors and tasks, and
+//!   its reactions to the master, executors and containers (one file per
+//!   kind of event; see its module doc);
 //! - `master_link.rs`: the connection to the master;
 //! - `status_updates.rs`: per-task update streams, resent until acknowledged;
 //! - `resources.rs`: what the agent offers.

@@ -1,0 +1,353 @@
+//! Executors ending: their processes exiting, isolators' limitations,
+//! kills, shutdowns, and the agent stopping.
+
+use std::{sync::Arc, time::Duration};
+
+use nix::sys::signal::Signal;
+
+use super::{agent_call_of, executor_event, remove_executor, Agent};
+use crate::{
+    agent::checkpoint,
+    api::http::deliver,
+    containerizer::{self, launcher},
+    domain::ExecutorDescription,
+    extension::ContainerLimitation,
+    proto::{
+        agent::agent_call,
+        v1::{
+            self,
+            executor::event as xevent,
+            task_status::{Reason, Source},
+            TaskState,
+        },
+    },
+    status::{is_terminal, StatusBuilder},
+};
+
+impl Agent {
+    /// Waits for the executor process, and kills it if it never subscribes.
+    pub(super) fn watch_executor(
+        self: &Arc<Self>,
+        framework_id: String,
+        executor_id: String,
+        container_id: String,
+        mut child: tokio::process::Child,
+    ) {
+        let agent = Arc::clone(self);
+        let registration_timeout = self.config.executor_registration_timeout;
+        let pid = child.id();
+        tokio::spawn(async move {
+            let timeout = tokio::time::sleep(registration_timeout);
+            tokio::pin!(timeout);
+            let status = loop {
+                tokio::select! {
+                    status = child.wait() => break status,
+                    _ = &mut timeout => {
+                        if !agent.executor_subscribed(&framework_id, &executor_id) {
+                            tracing::warn!(framework_id, executor_id, "executor did not subscribe in time; killing it");
+                            if let Some(pid) = pid {
+                                agent.containerizer.destroy(&container_id, pid);
+                            }
+                        }
+                        timeout.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3600 * 24 * 365));
+                    }
+                }
+            };
+            agent.executor_exited(&framework_id, &executor_id, &container_id, status);
+        });
+    }
+
+    fn executor_subscribed(&self, framework_id: &str, executor_id: &str) -> bool {
+        let state = self.lock();
+        state
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+            .is_some_and(|e| e.subscribed)
+    }
+
+    pub(super) fn executor_exited(
+        &self,
+        framework_id: &str,
+        executor_id: &str,
+        container_id: &str,
+        status: std::io::Result<std::process::ExitStatus>,
+    ) {
+        let mut state = self.lock();
+        let Some(run) = state
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.executors.get(executor_id))
+        else {
+            return;
+        };
+        if run.container_id != container_id {
+            return;
+        }
+        let (how, raw) = match &status {
+            Ok(s) => (launcher::describe_exit(*s), launcher::wait_status(*s)),
+            Err(e) => (format!("could not be waited for: {e}"), -1),
+        };
+        tracing::info!(framework_id, executor_id, how, "executor exited");
+        // Destroy the container: whatever the executor left behind dies too.
+        if let Some(pid) = run.pid {
+            self.containerizer.destroy(&run.container_id, pid);
+        }
+        self.containerizer.cleanup(container_id);
+        let unfinished: Vec<String> = run
+            .tasks
+            .iter()
+            .filter(|(_, t)| !is_terminal(t.state))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let killed = run.shutting_down && run.limitation.is_none();
+        let launch_failure = status
+            .as_ref()
+            .ok()
+            .filter(|s| s.code() == Some(containerizer::launch_helper::LAUNCH_FAILED_STATUS))
+            .and_then(|_| containerizer::launch_failure(&run.sandbox));
+        let (reason, message) = match (&run.limitation, launch_failure) {
+            (Some(l), _) => (
+                Reason::try_from(l.reason).unwrap_or(Reason::ContainerLimitation),
+                l.message.clone(),
+            ),
+            (None, Some(why)) => (
+                Reason::ContainerLaunchFailed,
+                format!("Failed to launch container: {why}"),
+            ),
+            (None, None) => (Reason::ExecutorTerminated, format!("Executor {how}")),
+        };
+        let info = run.info.clone();
+        if let Some(run) = state
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        {
+            for task_id in &unfinished {
+                if let Some(t) = run.tasks.get_mut(task_id) {
+                    t.state = if killed {
+                        TaskState::TaskKilled
+                    } else {
+                        TaskState::TaskFailed
+                    };
+                }
+            }
+        }
+        for task_id in unfinished {
+            let task_state = if killed {
+                TaskState::TaskKilled
+            } else {
+                TaskState::TaskFailed
+            };
+            let status = StatusBuilder::new(&task_id, task_state, Source::Agent)
+                .executor(Some(executor_id))
+                .reason(reason)
+                .message(message.clone());
+            self.agent_update(&mut state, framework_id, status);
+        }
+        remove_executor(&mut state, framework_id, executor_id);
+        checkpoint::remove_executor(&self.config.work_dir, framework_id, executor_id);
+        if let Some(agent_id) = state.agent_id.clone() {
+            Self::send_to_master(
+                &state,
+                agent_call_of(agent_call::Type::ExecutorExited, &agent_id, |c| {
+                    c.executor_exited = Some(agent_call::ExecutorExited {
+                        framework_id: v1::FrameworkId {
+                            value: framework_id.to_owned(),
+                        },
+                        executor_id: v1::ExecutorId {
+                            value: executor_id.to_owned(),
+                        },
+                        status: raw,
+                    })
+                }),
+            );
+        }
+        let description = ExecutorDescription {
+            executor_id: executor_id.to_owned(),
+            framework_id: framework_id.to_owned(),
+            agent_id: state.agent_id.clone().unwrap_or_default(),
+            environment: Vec::new(),
+            executor_info: prost::Message::encode_to_vec(&info),
+        };
+        drop(state);
+        for hook in &self.hooks {
+            if let Err(e) = hook.remove_executor_hook(&description) {
+                tracing::warn!(error = %e, "remove-executor hook failed");
+            }
+        }
+    }
+
+    /// An isolator reported that `container_id` hit a limit: the container
+    /// is destroyed, and its unfinished tasks fail with the limitation's
+    /// reason once the executor is gone.
+    pub fn on_limitation(&self, container_id: &str, limitation: ContainerLimitation) {
+        let mut state = self.lock();
+        let Some((framework_id, executor_id, run)) =
+            state.frameworks.iter_mut().find_map(|(fid, f)| {
+                f.executors
+                    .iter_mut()
+                    .find(|(_, e)| e.container_id == container_id)
+                    .map(|(eid, e)| (fid.clone(), eid.clone(), e))
+            })
+        else {
+            tracing::debug!(container_id, "limitation for a container that is gone");
+            return;
+        };
+        if run.limitation.is_some() {
+            return;
+        }
+        tracing::warn!(framework_id, executor_id, container_id, message = %limitation.message, "container hit a limit; destroying it");
+        run.limitation = Some(limitation);
+        run.shutting_down = true;
+        if let Some(pid) = run.pid {
+            self.containerizer.destroy(&run.container_id, pid);
+        }
+    }
+
+    pub fn on_kill_task(
+        &self,
+        framework_id: &str,
+        task_id: &str,
+        kill_policy: Option<v1::KillPolicy>,
+    ) {
+        let mut state = self.lock();
+        let found = state.frameworks.get_mut(framework_id).and_then(|f| {
+            f.executors
+                .iter_mut()
+                .find(|(_, e)| e.tasks.contains_key(task_id))
+                .map(|(id, e)| (id.clone(), e))
+        });
+        let Some((executor_id, run)) = found else {
+            tracing::warn!(framework_id, task_id, "asked to kill an unknown task");
+            let agent_id = state.agent_id.clone().unwrap_or_default();
+            let status = StatusBuilder::new(task_id, TaskState::TaskLost, Source::Agent)
+                .agent(&agent_id)
+                .reason(Reason::TaskUnknown)
+                .message("Cannot kill a task this agent does not know")
+                .with_uuid()
+                .build();
+            self.forward_update(&mut state, framework_id, status);
+            return;
+        };
+        if let Some(pos) = run.queued.iter().position(|t| t.task_id.value == task_id) {
+            // Not yet handed to the executor: it is killed here.
+            run.queued.remove(pos);
+            if let Some(t) = run.tasks.get_mut(task_id) {
+                t.state = TaskState::TaskKilled;
+            }
+            let last = run.queued.is_empty() && run.tasks.values().all(|t| is_terminal(t.state));
+            let (pid, container) = (run.pid, run.container_id.clone());
+            if last {
+                run.shutting_down = true;
+            }
+            let status = StatusBuilder::new(task_id, TaskState::TaskKilled, Source::Agent)
+                .executor(Some(&executor_id))
+                .reason(Reason::TaskKilledDuringLaunch)
+                .message("Killed before it was handed to its executor");
+            self.agent_update(&mut state, framework_id, status);
+            if let (true, Some(pid)) = (last, pid) {
+                self.containerizer.destroy(&container, pid);
+            }
+            return;
+        }
+        match &run.connection {
+            Some((_, tx)) => {
+                deliver(
+                    tx,
+                    executor_event(xevent::Type::Kill, |e| {
+                        e.kill = Some(xevent::Kill {
+                            task_id: v1::TaskId {
+                                value: task_id.to_owned(),
+                            },
+                            kill_policy,
+                        })
+                    }),
+                );
+            }
+            None => {
+                // The executor is gone or not reachable: kill the container.
+                run.shutting_down = true;
+                if let Some(pid) = run.pid {
+                    self.containerizer.destroy(&run.container_id, pid);
+                }
+            }
+        }
+    }
+
+    pub fn on_shutdown_executor(self: &Arc<Self>, framework_id: &str, executor_id: &str) {
+        let mut state = self.lock();
+        let Some(run) = state
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+        else {
+            return;
+        };
+        run.shutting_down = true;
+        if let Some((_, tx)) = &run.connection {
+            deliver(tx, executor_event(xevent::Type::Shutdown, |_| {}));
+        } else if let Some(pid) = run.pid {
+            launcher::signal_session(pid, Signal::SIGTERM);
+        }
+        // Whatever is still running after the grace period is killed.
+        if let Some(pid) = run.pid {
+            let container = run.container_id.clone();
+            let (agent, framework_id, executor_id) = (
+                Arc::clone(self),
+                framework_id.to_owned(),
+                executor_id.to_owned(),
+            );
+            let grace = self.config.executor_shutdown_grace;
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                let still_there = agent
+                    .lock()
+                    .frameworks
+                    .get(&framework_id)
+                    .and_then(|f| f.executors.get(&executor_id))
+                    .is_some_and(|e| e.container_id == container);
+                if still_there {
+                    agent.containerizer.destroy(&container, pid);
+                }
+            });
+        }
+    }
+
+    pub fn on_shutdown_framework(self: &Arc<Self>, framework_id: &str) {
+        let executors: Vec<String> = self
+            .lock()
+            .frameworks
+            .get(framework_id)
+            .map(|f| f.executors.keys().cloned().collect())
+            .unwrap_or_default();
+        for executor in executors {
+            self.on_shutdown_executor(framework_id, &executor);
+        }
+    }
+
+    /// Kills every executor and closes their streams (the agent is stopping).
+    pub fn kill_all(&self) {
+        let mut state = self.lock();
+        // Nothing of the teardown reaches the master.
+        state.to_master = None;
+        for run in state
+            .frameworks
+            .values_mut()
+            .flat_map(|f| f.executors.values_mut())
+        {
+            run.shutting_down = true;
+            run.connection = None;
+            if let Some(pid) = run.pid {
+                self.containerizer.destroy(&run.container_id, pid);
+            }
+            self.containerizer.cleanup(&run.container_id);
+        }
+        // Stopped on purpose: nothing is left to recover.
+        for (framework_id, framework) in &state.frameworks {
+            for executor_id in framework.executors.keys() {
+                checkpoint::remove_executor(&self.config.work_dir, framework_id, executor_id);
+            }
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! A task arrives from the master: it joins its executor, or a container is
+//! launched for a new executor.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use super::{
+    container_resources, executor_event, remove_executor, Agent, ExecutorRun, FrameworkRun,
+    TaskRecord,
+};
+use crate::{
+    api::http::deliver,
+    containerizer::{command_environment, LaunchRequest},
+    domain::{ExecutorDescription, KeyValue, TaskDescription},
+    extension::{ContainerSpec, VolumeSpec},
+    master::{labels_from_proto, labels_to_proto},
+    proto::v1::{
+        self,
+        executor::event as xevent,
+        task_status::{Reason, Source},
+        TaskState,
+    },
+    status::StatusBuilder,
+};
+
+impl Agent {
+    /// The executor a task runs under: its own, or a command executor
+    /// (Corral's `corral executor`) named after the task.
+    fn executor_for(&self, framework_id: &str, task: &v1::TaskInfo) -> v1::ExecutorInfo {
+        if let Some(executor) = &task.executor {
+            let mut e = executor.clone();
+            e.framework_id = Some(v1::FrameworkId {
+                value: framework_id.to_owned(),
+            });
+            return e;
+        }
+        let program = self.config.executor_program.display().to_string();
+        v1::ExecutorInfo {
+            r#type: Some(v1::executor_info::Type::Default as i32),
+            executor_id: v1::ExecutorId {
+                value: task.task_id.value.clone(),
+            },
+            framework_id: Some(v1::FrameworkId {
+                value: framework_id.to_owned(),
+            }),
+            command: Some(v1::CommandInfo {
+                shell: Some(false),
+                value: Some(program.clone()),
+                arguments: vec![program, "executor".to_owned()],
+                ..Default::default()
+            }),
+            name: Some(format!("Command Executor (Task: {})", task.task_id.value)),
+            source: Some(task.task_id.value.clone()),
+            // As in Mesos, the command executor runs in the task's container.
+            container: task.container.clone(),
+            ..Default::default()
+        }
+    }
+
+    fn decorate_task(&self, framework_id: &str, agent_id: &str, task: &mut v1::TaskInfo) {
+        for hook in &self.hooks {
+            let description = TaskDescription {
+                task_id: task.task_id.value.clone(),
+                name: task.name.clone(),
+                framework_id: framework_id.to_owned(),
+                agent_id: agent_id.to_owned(),
+                labels: labels_from_proto(task.labels.as_ref()),
+                task_info: prost::Message::encode_to_vec(task),
+            };
+            match hook.agent_run_task_label_decorator(&description) {
+                Ok(Some(labels)) => task.labels = Some(labels_to_proto(&labels)),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "hook failed; labels left as they were"),
+            }
+        }
+    }
+
+    /// The environment of an executor: Mesos' `MESOS_*` variables, then the
+    /// hooks' additions, then the executor command's own variables.
+    fn executor_environment(
+        &self,
+        agent_id: &str,
+        framework: &v1::FrameworkInfo,
+        executor: &v1::ExecutorInfo,
+        sandbox: &std::path::Path,
+    ) -> Vec<KeyValue> {
+        let framework_id = framework
+            .id
+            .as_ref()
+            .map(|f| f.value.clone())
+            .unwrap_or_default();
+        let checkpoint = framework.checkpoint.unwrap_or(false);
+        let is_command = executor.r#type == Some(v1::executor_info::Type::Default as i32);
+        let mut env = vec![
+            KeyValue::new("MESOS_FRAMEWORK_ID", &framework_id),
+            KeyValue::new("MESOS_EXECUTOR_ID", &executor.executor_id.value),
+            KeyValue::new("MESOS_DIRECTORY", &sandbox.display().to_string()),
+            KeyValue::new("MESOS_SANDBOX", &sandbox.display().to_string()),
+            KeyValue::new("MESOS_AGENT_ENDPOINT", &self.endpoint),
+            KeyValue::new("MESOS_SLAVE_ID", agent_id),
+            KeyValue::new("MESOS_SLAVE_PID", &format!("slave(1)@{}", self.endpoint)),
+            KeyValue::new("MESOS_CHECKPOINT", if checkpoint { "1" } else { "0" }),
+            KeyValue::new(
+                "MESOS_HTTP_COMMAND_EXECUTOR",
+                if is_command { "1" } else { "0" },
+            ),
+            KeyValue::new(
+                "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
+                &format!("{}secs", self.config.executor_shutdown_grace.as_secs()),
+            ),
+        ];
+        if checkpoint {
+            env.push(KeyValue::new("MESOS_RECOVERY_TIMEOUT", "15mins"));
+            env.push(KeyValue::new("MESOS_SUBSCRIPTION_BACKOFF_MAX", "2secs"));
+        }
+        let mut description = ExecutorDescription {
+            executor_id: executor.executor_id.value.clone(),
+            framework_id,
+            agent_id: agent_id.to_owned(),
+            environment: Vec::new(),
+            executor_info: prost::Message::encode_to_vec(executor),
+        };
+        for hook in &self.hooks {
+            match hook.executor_environment_decorator(&description) {
+                Ok(Some(vars)) => description.environment = vars,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "hook failed; environment left as it was"),
+            }
+        }
+        env.extend(description.environment);
+        if let Some(command) = &executor.command {
+            env.extend(command_environment(command));
+        }
+        env
+    }
+
+    pub fn on_run_task(
+        self: &Arc<Self>,
+        framework_info: v1::FrameworkInfo,
+        mut task: v1::TaskInfo,
+    ) {
+        let framework_id = framework_info
+            .id
+            .as_ref()
+            .map(|f| f.value.clone())
+            .unwrap_or_default();
+        let mut state = self.lock();
+        let agent_id = state.agent_id.clone().unwrap_or_default();
+        self.decorate_task(&framework_id, &agent_id, &mut task);
+        let executor = self.executor_for(&framework_id, &task);
+        let executor_id = executor.executor_id.value.clone();
+        let task_id = task.task_id.value.clone();
+        tracing::info!(framework_id, task_id, executor_id, "running task");
+
+        let framework = state
+            .frameworks
+            .entry(framework_id.clone())
+            .or_insert_with(|| FrameworkRun {
+                info: framework_info.clone(),
+                executors: BTreeMap::new(),
+            });
+        framework.info = framework_info.clone();
+        if let Some(run) = framework.executors.get_mut(&executor_id) {
+            run.tasks.insert(
+                task_id,
+                TaskRecord {
+                    info: task.clone(),
+                    state: TaskState::TaskStaging,
+                },
+            );
+            match &run.connection {
+                Some((_, tx)) => {
+                    deliver(
+                        tx,
+                        executor_event(xevent::Type::Launch, |e| {
+                            e.launch = Some(xevent::Launch { task })
+                        }),
+                    );
+                }
+                None => run.queued.push(task),
+            }
+            // The container grows by the task's resources.
+            let resources = container_resources(&run.info, run.tasks.values().map(|t| &t.info));
+            self.containerizer.update(&run.container_id, &resources);
+            self.checkpoint(&state, &framework_id, &executor_id);
+            return;
+        }
+
+        let container_id = uuid::Uuid::new_v4().to_string();
+        let sandbox = self
+            .config
+            .work_dir
+            .join("slaves")
+            .join(&agent_id)
+            .join("frameworks")
+            .join(&framework_id)
+            .join("executors")
+            .join(&executor_id)
+            .join("runs")
+            .join(&container_id);
+        let environment =
+            self.executor_environment(&agent_id, &framework_info, &executor, &sandbox);
+        let request = LaunchRequest {
+            command: executor.command.clone().unwrap_or_default(),
+            sandbox: sandbox.clone(),
+            environment,
+        };
+        let spec = container_spec(&container_id, &framework_info, &executor, &task, &sandbox);
+        let mut run = ExecutorRun {
+            info: executor,
+            container_id: container_id.clone(),
+            sandbox,
+            pid: None,
+            connection: None,
+            queued: vec![task.clone()],
+            tasks: BTreeMap::new(),
+            subscribed: false,
+            shutting_down: false,
+            limitation: None,
+        };
+        run.tasks.insert(
+            task_id.clone(),
+            TaskRecord {
+                info: task,
+                state: TaskState::TaskStaging,
+            },
+        );
+        match self.containerizer.launch(&spec, &request) {
+            Ok(child) => {
+                run.pid = child.id();
+                tracing::info!(framework_id, executor_id, container_id, pid = ?run.pid, "executor started");
+                framework.executors.insert(executor_id.clone(), run);
+                self.checkpoint(&state, &framework_id, &executor_id);
+                drop(state);
+                self.watch_executor(framework_id, executor_id, container_id, child);
+            }
+            Err(message) => {
+                tracing::error!(framework_id, executor_id, %message, "executor launch failed");
+                framework.executors.insert(executor_id.clone(), run);
+                state.counters.bump("container_launch_errors");
+                let status = StatusBuilder::new(&task_id, TaskState::TaskFailed, Source::Agent)
+                    .executor(Some(&executor_id))
+                    .reason(Reason::ContainerLaunchFailed)
+                    .message(format!("Failed to launch container: {message}"));
+                self.agent_update(&mut state, &framework_id, status);
+                remove_executor(&mut state, &framework_id, &executor_id);
+            }
+        }
+    }
+}
+
+/// What isolators are told about a new container.
+fn container_spec(
+    container_id: &str,
+    framework: &v1::FrameworkInfo,
+    executor: &v1::ExecutorInfo,
+    task: &v1::TaskInfo,
+    sandbox: &std::path::Path,
+) -> ContainerSpec {
+    let volumes = executor
+        .container
+        .iter()
+        .flat_map(|c| &c.volumes)
+        .map(|v| VolumeSpec {
+            container_path: v.container_path.clone(),
+            host_path: v.host_path.clone().unwrap_or_default(),
+            read_only: v.mode == v1::volume::Mode::Ro as i32,
+        })
+        .collect();
+    ContainerSpec {
+        container_id: container_id.to_owned(),
+        framework_id: framework
+            .id
+            .as_ref()
+            .map(|f| f.value.clone())
+            .unwrap_or_default(),
+        executor_id: executor.executor_id.value.clone(),
+        sandbox: sandbox.display().to_string(),
+        user: Some(framework.user.clone()).filter(|u| !u.is_empty()),
+        resources: container_resources(executor, [task]),
+        volumes,
+        executor_info: prost::Message::encode_to_vec(executor),
+    }
+}
