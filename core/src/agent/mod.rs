@@ -163,7 +163,13 @@ pub async fn run(
             }
         }
     });
-    agent.recover();
+    {
+        // Isolators' recovery is a module call: off the runtime.
+        let agent = agent.clone();
+        tokio::task::spawn_blocking(move || agent.recover())
+            .await
+            .map_err(std::io::Error::other)?;
+    }
     let link = tokio::spawn(master_link::maintain(agent.clone()));
     let resender = tokio::spawn({
         let agent = agent.clone();
@@ -185,8 +191,14 @@ pub async fn run(
             link.abort();
             resender.abort();
             limits.abort();
-            stopping.kill_all();
-            stopping.containerizer.shutdown();
+            // Destroy and cleanup call modules: off the runtime.
+            let stopped = tokio::task::spawn_blocking(move || {
+                stopping.kill_all();
+                stopping.containerizer.shutdown();
+            });
+            if let Err(e) = stopped.await {
+                tracing::error!(error = %e, "stopping the executors failed");
+            }
         })
         .await;
     result

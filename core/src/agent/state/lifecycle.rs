@@ -1,11 +1,14 @@
 //! Executors ending: their processes exiting, isolators' limitations,
 //! kills, shutdowns, and the agent stopping.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, PoisonError},
+    time::Duration,
+};
 
 use nix::sys::signal::Signal;
 
-use super::{agent_call_of, executor_event, remove_executor, Agent};
+use super::{agent_call_of, executor_event, remove_executor, Agent, ContainerPhase};
 use crate::{
     agent::checkpoint,
     api::http::deliver,
@@ -23,6 +26,9 @@ use crate::{
     },
     status::{is_terminal, StatusBuilder},
 };
+
+/// How long a stopping agent waits for container launches in flight.
+const LAUNCHES_AWAITED: Duration = Duration::from_secs(30);
 
 impl Agent {
     /// Waits for the executor process, and kills it if it never subscribes.
@@ -46,14 +52,56 @@ impl Agent {
                         if !agent.executor_subscribed(&framework_id, &executor_id) {
                             tracing::warn!(framework_id, executor_id, "executor did not subscribe in time; killing it");
                             if let Some(pid) = pid {
-                                agent.containerizer.destroy(&container_id, pid);
+                                agent.destroy_off_lock(container_id.clone(), pid);
                             }
                         }
                         timeout.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(3600 * 24 * 365));
                     }
                 }
             };
-            agent.executor_exited(&framework_id, &executor_id, &container_id, status);
+            // Destroy and cleanup are module calls: off the runtime.
+            let exited = tokio::task::spawn_blocking(move || {
+                agent.executor_exited(&framework_id, &executor_id, &container_id, status)
+            });
+            if let Err(e) = exited.await {
+                tracing::error!(error = %e, "handling an executor's exit failed");
+            }
+        });
+    }
+
+    /// Destroys a container on a blocking thread, with the book unlocked
+    /// (killing a container scans its freezer cgroup or `/proc`).
+    pub(super) fn destroy_off_lock(self: &Arc<Self>, container_id: String, pid: u32) {
+        let agent = Arc::clone(self);
+        tokio::task::spawn_blocking(move || agent.containerizer.destroy(&container_id, pid));
+    }
+
+    /// Destroys the container after the shutdown grace period, unless its
+    /// executor has ended by then.
+    pub(super) fn destroy_after_grace(
+        self: &Arc<Self>,
+        framework_id: &str,
+        executor_id: &str,
+        container: String,
+        pid: u32,
+    ) {
+        let (agent, framework_id, executor_id) = (
+            Arc::clone(self),
+            framework_id.to_owned(),
+            executor_id.to_owned(),
+        );
+        let grace = self.config.executor_shutdown_grace;
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            let still_there = agent
+                .lock()
+                .frameworks
+                .get(&framework_id)
+                .and_then(|f| f.executors.get(&executor_id))
+                .is_some_and(|e| e.container_id == container);
+            if still_there {
+                agent.destroy_off_lock(container, pid);
+            }
         });
     }
 
@@ -66,6 +114,9 @@ impl Agent {
             .is_some_and(|e| e.subscribed)
     }
 
+    /// The executor's process ended: its container is destroyed and cleaned
+    /// up (with the book unlocked), then its unfinished tasks fail or are
+    /// killed, and the master hears of it. Runs on a blocking thread.
     pub(super) fn executor_exited(
         &self,
         framework_id: &str,
@@ -73,27 +124,32 @@ impl Agent {
         container_id: &str,
         status: std::io::Result<std::process::ExitStatus>,
     ) {
-        let mut state = self.lock();
-        let Some(run) = state
-            .frameworks
-            .get(framework_id)
-            .and_then(|f| f.executors.get(executor_id))
-        else {
+        let booked = |state: &super::AgentBook| {
+            state
+                .frameworks
+                .get(framework_id)
+                .and_then(|f| f.executors.get(executor_id))
+                .filter(|run| run.container_id == container_id)
+                .map(|run| run.pid())
+        };
+        let Some(pid) = booked(&self.lock()) else {
             return;
         };
-        if run.container_id != container_id {
-            return;
-        }
         let (how, raw) = match &status {
             Ok(s) => (launcher::describe_exit(*s), launcher::wait_status(*s)),
             Err(e) => (format!("could not be waited for: {e}"), -1),
         };
         tracing::info!(framework_id, executor_id, how, "executor exited");
         // Destroy the container: whatever the executor left behind dies too.
-        if let Some(pid) = run.pid {
-            self.containerizer.destroy(&run.container_id, pid);
+        if let Some(pid) = pid {
+            self.containerizer.destroy(container_id, pid);
         }
         self.containerizer.cleanup(container_id);
+        let mut state = self.lock();
+        if booked(&state).is_none() {
+            return;
+        }
+        let run = &state.frameworks[framework_id].executors[executor_id];
         let unfinished: Vec<String> = run
             .tasks
             .iter()
@@ -181,7 +237,8 @@ impl Agent {
     /// An isolator reported that `container_id` hit a limit: the container
     /// is destroyed, and its unfinished tasks fail with the limitation's
     /// reason once the executor is gone.
-    pub fn on_limitation(&self, container_id: &str, limitation: ContainerLimitation) {
+    /// While the container launches, it is destroyed once started.
+    pub fn on_limitation(self: &Arc<Self>, container_id: &str, limitation: ContainerLimitation) {
         let mut state = self.lock();
         let Some((framework_id, executor_id, run)) =
             state.frameworks.iter_mut().find_map(|(fid, f)| {
@@ -200,13 +257,19 @@ impl Agent {
         tracing::warn!(framework_id, executor_id, container_id, message = %limitation.message, "container hit a limit; destroying it");
         run.limitation = Some(limitation);
         run.shutting_down = true;
-        if let Some(pid) = run.pid {
-            self.containerizer.destroy(&run.container_id, pid);
+        let pid = run.pid();
+        drop(state);
+        if let Some(pid) = pid {
+            self.destroy_off_lock(container_id.to_owned(), pid);
         }
     }
 
+    /// A task not yet handed to its executor (queued, perhaps while its
+    /// container launches) is killed here; when it was the executor's last,
+    /// the container is destroyed (once started). Others are the executor's
+    /// to kill, or the container's when the executor is not reachable.
     pub fn on_kill_task(
-        &self,
+        self: &Arc<Self>,
         framework_id: &str,
         task_id: &str,
         kill_policy: Option<v1::KillPolicy>,
@@ -237,7 +300,7 @@ impl Agent {
                 t.state = TaskState::TaskKilled;
             }
             let last = run.queued.is_empty() && run.tasks.values().all(|t| is_terminal(t.state));
-            let (pid, container) = (run.pid, run.container_id.clone());
+            let (pid, container) = (run.pid(), run.container_id.clone());
             if last {
                 run.shutting_down = true;
             }
@@ -246,8 +309,9 @@ impl Agent {
                 .reason(Reason::TaskKilledDuringLaunch)
                 .message("Killed before it was handed to its executor");
             self.agent_update(&mut state, framework_id, status);
+            drop(state);
             if let (true, Some(pid)) = (last, pid) {
-                self.containerizer.destroy(&container, pid);
+                self.destroy_off_lock(container, pid);
             }
             return;
         }
@@ -268,8 +332,10 @@ impl Agent {
             None => {
                 // The executor is gone or not reachable: kill the container.
                 run.shutting_down = true;
-                if let Some(pid) = run.pid {
-                    self.containerizer.destroy(&run.container_id, pid);
+                let (pid, container) = (run.pid(), run.container_id.clone());
+                drop(state);
+                if let Some(pid) = pid {
+                    self.destroy_off_lock(container, pid);
                 }
             }
         }
@@ -285,33 +351,23 @@ impl Agent {
             return;
         };
         run.shutting_down = true;
-        if let Some((_, tx)) = &run.connection {
-            deliver(tx, executor_event(xevent::Type::Shutdown, |_| {}));
-        } else if let Some(pid) = run.pid {
-            launcher::signal_session(pid, Signal::SIGTERM);
+        // While the container launches there is no process yet: it is
+        // destroyed once started (see `launch_container`).
+        let (pid, container) = (run.pid(), run.container_id.clone());
+        let told = match &run.connection {
+            Some((_, tx)) => {
+                deliver(tx, executor_event(xevent::Type::Shutdown, |_| {}));
+                true
+            }
+            None => false,
+        };
+        drop(state);
+        let Some(pid) = pid else { return };
+        if !told {
+            tokio::task::spawn_blocking(move || launcher::signal_session(pid, Signal::SIGTERM));
         }
         // Whatever is still running after the grace period is killed.
-        if let Some(pid) = run.pid {
-            let container = run.container_id.clone();
-            let (agent, framework_id, executor_id) = (
-                Arc::clone(self),
-                framework_id.to_owned(),
-                executor_id.to_owned(),
-            );
-            let grace = self.config.executor_shutdown_grace;
-            tokio::spawn(async move {
-                tokio::time::sleep(grace).await;
-                let still_there = agent
-                    .lock()
-                    .frameworks
-                    .get(&framework_id)
-                    .and_then(|f| f.executors.get(&executor_id))
-                    .is_some_and(|e| e.container_id == container);
-                if still_there {
-                    agent.containerizer.destroy(&container, pid);
-                }
-            });
-        }
+        self.destroy_after_grace(framework_id, executor_id, container, pid);
     }
 
     pub fn on_shutdown_framework(self: &Arc<Self>, framework_id: &str) {
@@ -326,7 +382,10 @@ impl Agent {
         }
     }
 
-    /// Kills every executor and closes their streams (the agent is stopping).
+    /// Kills every executor and closes their streams (the agent is
+    /// stopping). Containers still launching are waited for (at most
+    /// [`LAUNCHES_AWAITED`]), so that they are destroyed too. Blocks: call
+    /// it off the runtime.
     pub fn kill_all(&self) {
         let mut state = self.lock();
         // Nothing of the teardown reaches the master.
@@ -338,16 +397,34 @@ impl Agent {
         {
             run.shutting_down = true;
             run.connection = None;
-            if let Some(pid) = run.pid {
-                self.containerizer.destroy(&run.container_id, pid);
+        }
+        let (state, waited) = self
+            .launched
+            .wait_timeout_while(state, LAUNCHES_AWAITED, |state| state.launching())
+            .unwrap_or_else(PoisonError::into_inner);
+        if waited.timed_out() {
+            tracing::warn!("container launches still running at shutdown are left to finish");
+        }
+        let mut containers = Vec::new();
+        let mut executors = Vec::new();
+        for (framework_id, framework) in &state.frameworks {
+            for (executor_id, run) in &framework.executors {
+                executors.push((framework_id.clone(), executor_id.clone()));
+                if run.container != ContainerPhase::Launching {
+                    containers.push((run.container_id.clone(), run.pid()));
+                }
             }
-            self.containerizer.cleanup(&run.container_id);
+        }
+        drop(state);
+        for (container_id, pid) in containers {
+            if let Some(pid) = pid {
+                self.containerizer.destroy(&container_id, pid);
+            }
+            self.containerizer.cleanup(&container_id);
         }
         // Stopped on purpose: nothing is left to recover.
-        for (framework_id, framework) in &state.frameworks {
-            for executor_id in framework.executors.keys() {
-                checkpoint::remove_executor(&self.config.work_dir, framework_id, executor_id);
-            }
+        for (framework_id, executor_id) in executors {
+            checkpoint::remove_executor(&self.config.work_dir, &framework_id, &executor_id);
         }
     }
 }

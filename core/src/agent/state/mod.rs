@@ -8,6 +8,15 @@
 //! - `master_events.rs`: the master's other events, and the status updates
 //!   the agent forwards and resends to it;
 //! - `recovery.rs`: checkpoints, and taking executors back after a restart.
+//!
+//! The book is behind one mutex, [`Agent::lock`], held only for
+//! bookkeeping. Module calls (hooks, and the isolators inside the
+//! containerizer's launch, update and cleanup) and container kills run on
+//! blocking threads with the book unlocked, so that a slow module delays
+//! only what waits for it, not the agent's runtime or its other events.
+//! While its container launches, an executor is [`ContainerPhase::Launching`]:
+//! tasks for it are queued, and kills, shutdowns and limitations are noted
+//! and carried out when the launch returns (see `run_task.rs`).
 
 mod executor_calls;
 mod lifecycle;
@@ -18,7 +27,7 @@ mod run_task;
 use std::{
     collections::BTreeMap,
     path::PathBuf,
-    sync::{Mutex, MutexGuard, PoisonError},
+    sync::{Condvar, Mutex, MutexGuard, PoisonError},
 };
 
 use tokio::sync::mpsc;
@@ -53,7 +62,10 @@ struct ExecutorRun {
     info: v1::ExecutorInfo,
     container_id: String,
     sandbox: PathBuf,
-    pid: Option<u32>,
+    container: ContainerPhase,
+    /// Tasks joined while the container was launching: the isolators are
+    /// told its new size once it has started.
+    grown: bool,
     /// The executor's event stream, once it subscribed.
     connection: Option<(u64, mpsc::UnboundedSender<Box<XEvent>>)>,
     /// Tasks waiting for the executor to subscribe.
@@ -65,6 +77,26 @@ struct ExecutorRun {
     shutting_down: bool,
     /// The limit an isolator reported; the container is destroyed for it.
     limitation: Option<ContainerLimitation>,
+}
+
+/// Where an executor's container is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ContainerPhase {
+    /// The containerizer is launching it, with the book unlocked: there is
+    /// no process yet to signal or destroy.
+    Launching,
+    /// Started; the pid of its first process, when known.
+    Started(Option<u32>),
+}
+
+impl ExecutorRun {
+    /// The container's first process, once started.
+    fn pid(&self) -> Option<u32> {
+        match self.container {
+            ContainerPhase::Launching => None,
+            ContainerPhase::Started(pid) => pid,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -117,6 +149,16 @@ pub struct AgentBook {
     finished_tasks: std::collections::VecDeque<ap::RunningTask>,
 }
 
+impl AgentBook {
+    /// Whether a container is being launched.
+    fn launching(&self) -> bool {
+        self.frameworks
+            .values()
+            .flat_map(|f| f.executors.values())
+            .any(|run| run.container == ContainerPhase::Launching)
+    }
+}
+
 /// The agent: its settings, modules and state.
 pub struct Agent {
     pub config: AgentConfig,
@@ -126,6 +168,10 @@ pub struct Agent {
     pub endpoint: String,
     pub info: v1::AgentInfo,
     state: Mutex<AgentBook>,
+    /// Signalled whenever a container launch has returned.
+    launched: Condvar,
+    /// Taken by each isolator update, so that they apply in turn.
+    resizing: Mutex<()>,
     /// When the agent started.
     pub started: std::time::Instant,
 }
@@ -177,6 +223,8 @@ impl Agent {
             endpoint,
             info,
             state: Mutex::new(AgentBook::default()),
+            launched: Condvar::new(),
+            resizing: Mutex::new(()),
             started: std::time::Instant::now(),
         }
     }

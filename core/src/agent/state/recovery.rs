@@ -3,7 +3,9 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use super::{executor_of_task, Agent, AgentBook, ExecutorRun, FrameworkRun, TaskRecord};
+use super::{
+    executor_of_task, Agent, AgentBook, ContainerPhase, ExecutorRun, FrameworkRun, TaskRecord,
+};
 use crate::{
     agent::checkpoint::{self, ExecutorCheckpoint},
     extension::ContainerSummary,
@@ -49,7 +51,7 @@ impl Agent {
         let Some((run, pid)) = framework
             .executors
             .get(executor_id)
-            .and_then(|run| Some((run, run.pid?)))
+            .and_then(|run| Some((run, run.pid()?)))
         else {
             return;
         };
@@ -81,7 +83,9 @@ impl Agent {
 
     /// After a restart: takes back the checkpointed executors still running
     /// (they re-subscribe), fails the tasks of those that died meanwhile,
-    /// and queues their unacknowledged updates again.
+    /// and queues their unacknowledged updates again. The isolators' cleanup
+    /// and recovery run with the book unlocked; this blocks, so call it off
+    /// the runtime.
     pub fn recover(self: &Arc<Self>) {
         let work_dir = self.config.work_dir.clone();
         let mut state = self.lock();
@@ -90,6 +94,8 @@ impl Agent {
             state.agent_id = Some(id);
         }
         let mut alive = Vec::new();
+        // Containers of executors that died: cleaned up once unlocked.
+        let mut dead = Vec::new();
         for record in checkpoint::read_executors(&work_dir) {
             let decoded = (|| -> Result<_, String> {
                 let framework: v1::FrameworkInfo = checkpoint::decode(&record.framework_info)?;
@@ -143,7 +149,8 @@ impl Agent {
                     info: executor,
                     container_id: record.container_id.clone(),
                     sandbox: record.sandbox.clone(),
-                    pid: Some(record.pid),
+                    container: ContainerPhase::Started(Some(record.pid)),
+                    grown: false,
                     connection: None,
                     queued,
                     tasks: tasks
@@ -199,7 +206,7 @@ impl Agent {
                             .message("The agent restarted before the task reached its executor");
                     self.agent_update(&mut state, &framework_id, status);
                 }
-                self.containerizer.cleanup(&record.container_id);
+                dead.push(record.container_id.clone());
                 checkpoint::remove_executor(&work_dir, &framework_id, &executor_id);
             }
         }
@@ -217,6 +224,9 @@ impl Agent {
             )
             .collect();
         drop(state);
+        for container_id in dead {
+            self.containerizer.cleanup(&container_id);
+        }
         self.containerizer.recover(&containers);
         for (framework_id, executor_id, container_id, pid) in alive {
             self.watch_recovered(framework_id, executor_id, container_id, pid);
@@ -239,7 +249,12 @@ impl Agent {
             let unknown = std::io::Error::other(
                 "its exit status is unknown (it was started before the agent restarted)",
             );
-            agent.executor_exited(&framework_id, &executor_id, &container_id, Err(unknown));
+            let exited = tokio::task::spawn_blocking(move || {
+                agent.executor_exited(&framework_id, &executor_id, &container_id, Err(unknown))
+            });
+            if let Err(e) = exited.await {
+                tracing::error!(error = %e, "handling an executor's exit failed");
+            }
         });
     }
 }

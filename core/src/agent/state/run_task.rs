@@ -1,11 +1,15 @@
 //! A task arrives from the master: it joins its executor, or a container is
-//! launched for a new executor.
+//! launched for a new executor, off the agent's runtime and with its book
+//! unlocked (the executor is `Launching` meanwhile).
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, PoisonError},
+};
 
 use super::{
-    container_resources, executor_event, remove_executor, Agent, ExecutorRun, FrameworkRun,
-    TaskRecord,
+    container_resources, executor_event, remove_executor, Agent, ContainerPhase, ExecutorRun,
+    FrameworkRun, TaskRecord,
 };
 use crate::{
     api::http::deliver,
@@ -133,23 +137,65 @@ impl Agent {
         env
     }
 
-    pub fn on_run_task(
+    /// A task from the master. The hooks (label and environment
+    /// decorators) run on a blocking thread, and this returns once the task
+    /// is in the book, so that the master's later events (a kill, say) find
+    /// it. A new executor's container is launched on a blocking thread of
+    /// its own ([`Self::launch_container`]), with the book unlocked.
+    pub async fn on_run_task(
         self: &Arc<Self>,
         framework_info: v1::FrameworkInfo,
-        mut task: v1::TaskInfo,
+        task: v1::TaskInfo,
     ) {
+        let agent = Arc::clone(self);
+        let booked =
+            tokio::task::spawn_blocking(move || agent.run_task(framework_info, task)).await;
+        if let Err(e) = booked {
+            tracing::error!(error = %e, "running a task failed");
+        }
+    }
+
+    fn run_task(self: &Arc<Self>, framework_info: v1::FrameworkInfo, mut task: v1::TaskInfo) {
         let framework_id = framework_info
             .id
             .as_ref()
             .map(|f| f.value.clone())
             .unwrap_or_default();
-        let mut state = self.lock();
-        let agent_id = state.agent_id.clone().unwrap_or_default();
+        let agent_id = self.lock().agent_id.clone().unwrap_or_default();
         self.decorate_task(&framework_id, &agent_id, &mut task);
         let executor = self.executor_for(&framework_id, &task);
         let executor_id = executor.executor_id.value.clone();
         let task_id = task.task_id.value.clone();
         tracing::info!(framework_id, task_id, executor_id, "running task");
+
+        let container_id = uuid::Uuid::new_v4().to_string();
+        let sandbox = self
+            .config
+            .work_dir
+            .join("slaves")
+            .join(&agent_id)
+            .join("frameworks")
+            .join(&framework_id)
+            .join("executors")
+            .join(&executor_id)
+            .join("runs")
+            .join(&container_id);
+        // A new executor's environment comes from the hooks, called with
+        // the book unlocked; its executor may end meanwhile, hence the loop.
+        let mut environment = None;
+        let mut state = loop {
+            let state = self.lock();
+            let known = state
+                .frameworks
+                .get(&framework_id)
+                .is_some_and(|f| f.executors.contains_key(&executor_id));
+            if known || environment.is_some() {
+                break state;
+            }
+            drop(state);
+            environment =
+                Some(self.executor_environment(&agent_id, &framework_info, &executor, &sandbox));
+        };
 
         let framework = state
             .frameworks
@@ -178,38 +224,30 @@ impl Agent {
                 }
                 None => run.queued.push(task),
             }
-            // The container grows by the task's resources.
-            let resources = container_resources(&run.info, run.tasks.values().map(|t| &t.info));
-            self.containerizer.update(&run.container_id, &resources);
+            // The container grows by the task's resources: now, or once it
+            // has started.
+            let started = run.container != ContainerPhase::Launching;
+            run.grown |= !started;
             self.checkpoint(&state, &framework_id, &executor_id);
+            drop(state);
+            if started {
+                self.resize_container(framework_id, executor_id);
+            }
             return;
         }
 
-        let container_id = uuid::Uuid::new_v4().to_string();
-        let sandbox = self
-            .config
-            .work_dir
-            .join("slaves")
-            .join(&agent_id)
-            .join("frameworks")
-            .join(&framework_id)
-            .join("executors")
-            .join(&executor_id)
-            .join("runs")
-            .join(&container_id);
-        let environment =
-            self.executor_environment(&agent_id, &framework_info, &executor, &sandbox);
         let request = LaunchRequest {
             command: executor.command.clone().unwrap_or_default(),
             sandbox: sandbox.clone(),
-            environment,
+            environment: environment.unwrap_or_default(),
         };
         let spec = container_spec(&container_id, &framework_info, &executor, &task, &sandbox);
         let mut run = ExecutorRun {
             info: executor,
-            container_id: container_id.clone(),
+            container_id,
             sandbox,
-            pid: None,
+            container: ContainerPhase::Launching,
+            grown: false,
             connection: None,
             queued: vec![task.clone()],
             tasks: BTreeMap::new(),
@@ -218,33 +256,140 @@ impl Agent {
             limitation: None,
         };
         run.tasks.insert(
-            task_id.clone(),
+            task_id,
             TaskRecord {
                 info: task,
                 state: TaskState::TaskStaging,
             },
         );
-        match self.containerizer.launch(&spec, &request) {
-            Ok(child) => {
-                run.pid = child.id();
-                tracing::info!(framework_id, executor_id, container_id, pid = ?run.pid, "executor started");
-                framework.executors.insert(executor_id.clone(), run);
-                self.checkpoint(&state, &framework_id, &executor_id);
+        framework.executors.insert(executor_id.clone(), run);
+        drop(state);
+        let agent = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            agent.launch_container(&framework_id, &executor_id, &spec, &request)
+        });
+    }
+
+    /// Launches the container of an executor booked as launching, with the
+    /// book unlocked, then books the outcome. What arrived meanwhile is
+    /// carried out here: tasks that joined grow the container; a kill of
+    /// its last task, a shutdown or a limitation destroys it (after the
+    /// grace period, when the executor subscribed and was told to shut
+    /// down); a failed launch fails every task still waiting for it.
+    fn launch_container(
+        self: &Arc<Self>,
+        framework_id: &str,
+        executor_id: &str,
+        spec: &ContainerSpec,
+        request: &LaunchRequest,
+    ) {
+        let container_id = spec.container_id.clone();
+        let launched = self.containerizer.launch(spec, request);
+        let mut state = self.lock();
+        let run = state
+            .frameworks
+            .get_mut(framework_id)
+            .and_then(|f| f.executors.get_mut(executor_id))
+            .filter(|run| run.container_id == container_id);
+        match (launched, run) {
+            (Ok(child), Some(run)) => {
+                let pid = child.id();
+                run.container = ContainerPhase::Started(pid);
+                tracing::info!(framework_id, executor_id, container_id, pid = ?pid, "executor started");
+                let stop = run.shutting_down;
+                let graceful = run.connection.is_some() && run.limitation.is_none();
+                let grown = std::mem::take(&mut run.grown);
+                self.checkpoint(&state, framework_id, executor_id);
                 drop(state);
-                self.watch_executor(framework_id, executor_id, container_id, child);
+                self.launched.notify_all();
+                self.watch_executor(
+                    framework_id.to_owned(),
+                    executor_id.to_owned(),
+                    container_id.clone(),
+                    child,
+                );
+                if grown {
+                    self.resize_container(framework_id.to_owned(), executor_id.to_owned());
+                }
+                match (stop, pid) {
+                    (true, Some(pid)) if graceful => {
+                        self.destroy_after_grace(framework_id, executor_id, container_id, pid)
+                    }
+                    (true, Some(pid)) => {
+                        tracing::info!(
+                            framework_id,
+                            executor_id,
+                            container_id,
+                            "executor stopped while its container launched; destroying it"
+                        );
+                        self.containerizer.destroy(&container_id, pid);
+                    }
+                    _ => {}
+                }
             }
-            Err(message) => {
+            (Ok(child), None) => {
+                // Nothing removes a launching executor; should something
+                // have, its container must not be left behind.
+                tracing::error!(
+                    framework_id,
+                    executor_id,
+                    container_id,
+                    "container launched for an executor no longer booked; destroying it"
+                );
+                drop(state);
+                self.launched.notify_all();
+                if let Some(pid) = child.id() {
+                    self.containerizer.destroy(&container_id, pid);
+                }
+                self.containerizer.cleanup(&container_id);
+            }
+            (Err(message), run) => {
                 tracing::error!(framework_id, executor_id, %message, "executor launch failed");
-                framework.executors.insert(executor_id.clone(), run);
+                let waiting: Vec<String> = run
+                    .map(|run| run.queued.iter().map(|t| t.task_id.value.clone()).collect())
+                    .unwrap_or_default();
                 state.counters.bump("container_launch_errors");
-                let status = StatusBuilder::new(&task_id, TaskState::TaskFailed, Source::Agent)
-                    .executor(Some(&executor_id))
-                    .reason(Reason::ContainerLaunchFailed)
-                    .message(format!("Failed to launch container: {message}"));
-                self.agent_update(&mut state, &framework_id, status);
-                remove_executor(&mut state, &framework_id, &executor_id);
+                for task_id in waiting {
+                    let status = StatusBuilder::new(&task_id, TaskState::TaskFailed, Source::Agent)
+                        .executor(Some(executor_id))
+                        .reason(Reason::ContainerLaunchFailed)
+                        .message(format!("Failed to launch container: {message}"));
+                    self.agent_update(&mut state, framework_id, status);
+                }
+                remove_executor(&mut state, framework_id, executor_id);
+                drop(state);
+                self.launched.notify_all();
             }
         }
+    }
+
+    /// Tells the isolators the size of an executor's started container, on
+    /// a blocking thread. Updates apply one at a time, each with the size
+    /// booked when it runs, so the last one applied is the latest.
+    fn resize_container(self: &Arc<Self>, framework_id: String, executor_id: String) {
+        let agent = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let _turn = agent
+                .resizing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let size = {
+                let state = agent.lock();
+                state
+                    .frameworks
+                    .get(&framework_id)
+                    .and_then(|f| f.executors.get(&executor_id))
+                    .filter(|run| run.container != ContainerPhase::Launching)
+                    .map(|run| {
+                        let resources =
+                            container_resources(&run.info, run.tasks.values().map(|t| &t.info));
+                        (run.container_id.clone(), resources)
+                    })
+            };
+            if let Some((container_id, resources)) = size {
+                agent.containerizer.update(&container_id, &resources);
+            }
+        });
     }
 }
 
