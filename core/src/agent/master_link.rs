@@ -113,7 +113,7 @@ async fn session(agent: &Arc<Agent>, client: &reqwest::Client) -> Result<(), Lin
         };
         for record in records {
             match decode::<ap::MasterEvent>(&record, Encoding::Protobuf) {
-                Ok(event) => handle(agent, event),
+                Ok(event) => handle(agent, event).await,
                 Err(e) => tracing::warn!(error = %e, "ignoring an undecodable master event"),
             }
         }
@@ -155,7 +155,10 @@ pub async fn post_calls(
     }
 }
 
-fn handle(agent: &Arc<Agent>, event: ap::MasterEvent) {
+/// Handles one master event. Events are handled in order: a task is in the
+/// agent's book before the next event (say, its kill) is looked at, but its
+/// container is launched in the background.
+async fn handle(agent: &Arc<Agent>, event: ap::MasterEvent) {
     use master_event::Type;
     match event.r#type.and_then(|t| Type::try_from(t).ok()) {
         Some(Type::Registered) => {
@@ -165,7 +168,7 @@ fn handle(agent: &Arc<Agent>, event: ap::MasterEvent) {
         }
         Some(Type::RunTask) => {
             if let Some(r) = event.run_task {
-                agent.on_run_task(r.framework_info, r.task);
+                agent.on_run_task(r.framework_info, r.task).await;
             }
         }
         Some(Type::KillTask) => {

@@ -3,7 +3,9 @@
 //! updates reliably. It knows no HTTP server: `api` serves it and
 //! `server::agent` puts the two together.
 //!
-//! - `state.rs`: the agent's state and its reactions;
+//! - `state/`: the agent's book of frameworks, executors and tasks, and
+//!   its reactions to the master, executors and containers (one file per
+//!   kind of event; see its module doc);
 //! - `master_link.rs`: the connection to the master;
 //! - `status_updates.rs`: per-task update streams, resent until acknowledged;
 //! - `resources.rs`: what the agent offers.
@@ -116,22 +118,29 @@ impl Running {
     /// Leaves the master first, so that nothing of the teardown is
     /// reported; then kills the executors, which ends their streams.
     /// Stopping twice is harmless.
-    pub fn stop(&self) {
+    pub async fn stop(&self) {
         if self.stopped.swap(true, Ordering::SeqCst) {
             return;
         }
         for task in &self.tasks {
             task.abort();
         }
-        self.agent.kill_all();
-        self.agent.containerizer.shutdown();
+        // Destroy and cleanup call modules: off the runtime.
+        let agent = self.agent.clone();
+        let stopped = tokio::task::spawn_blocking(move || {
+            agent.kill_all();
+            agent.containerizer.shutdown();
+        });
+        if let Err(e) = stopped.await {
+            tracing::error!(error = %e, "stopping the executors failed");
+        }
     }
 }
 
 /// Starts an agent that will be reached on `port`: detects its resources,
 /// sets up its containerizer, takes back what its checkpoints hold, and
-/// starts following the master. Must be called inside a tokio runtime.
-pub fn start(
+/// starts following the master.
+pub async fn start(
     mut config: AgentConfig,
     modules: AgentModules,
     port: u16,
@@ -186,7 +195,13 @@ pub fn start(
             }
         }
     });
-    agent.recover();
+    {
+        // Isolators' recovery is a module call: off the runtime.
+        let agent = agent.clone();
+        tokio::task::spawn_blocking(move || agent.recover())
+            .await
+            .map_err(std::io::Error::other)?;
+    }
     let link = tokio::spawn(master_link::maintain(agent.clone()));
     let resender = tokio::spawn({
         let agent = agent.clone();

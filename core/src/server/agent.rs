@@ -18,15 +18,15 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
-    let running = std::sync::Arc::new(agent::start(config, modules, port)?);
+    let running = std::sync::Arc::new(agent::start(config, modules, port).await?);
     let router = agent_routes::router(running.agent.clone());
     let stopping = running.clone();
     let served = axum::serve(no_delay(listener), router)
         .with_graceful_shutdown(async move {
             shutdown.await;
-            stopping.stop();
+            stopping.stop().await;
         })
         .await;
-    running.stop();
+    running.stop().await;
     served
 }
