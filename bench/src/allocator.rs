@@ -8,7 +8,10 @@ use std::time::Instant;
 use anyhow::{anyhow, Result};
 use corral::{
     domain::{Resource as CoreResource, ResourceValue as CoreValue},
-    extension::{AgentSpec, Allocation, AllocatorPlugin, FrameworkSpec, RecoveredResources},
+    extension::{
+        AgentEntry as CoreAgentEntry, Allocation, AllocatorPlugin,
+        FrameworkEntry as CoreFrameworkEntry, Recovered as CoreRecovered,
+    },
     module_host::ModuleRegistry,
 };
 use corral_allocator_drf::DrfAllocator;
@@ -91,21 +94,21 @@ pub trait Target {
 pub struct Cdylib(pub Box<dyn AllocatorPlugin>);
 
 impl Target for Cdylib {
-    type Framework = FrameworkSpec;
-    type Agent = AgentSpec;
-    type Decline = RecoveredResources;
+    type Framework = CoreFrameworkEntry;
+    type Agent = CoreAgentEntry;
+    type Decline = CoreRecovered;
     type Total = Vec<CoreResource>;
 
-    fn framework(id: &str) -> FrameworkSpec {
-        FrameworkSpec {
+    fn framework(id: &str) -> CoreFrameworkEntry {
+        CoreFrameworkEntry {
             id: id.to_owned(),
             role: "*".to_owned(),
             weight: 1.0,
             active: true,
         }
     }
-    fn agent(id: &str, total: &[Res], used: Option<(&str, &[Res])>) -> AgentSpec {
-        AgentSpec {
+    fn agent(id: &str, total: &[Res], used: Option<(&str, &[Res])>) -> CoreAgentEntry {
+        CoreAgentEntry {
             id: id.to_owned(),
             hostname: id.to_owned(),
             total: core_resources(total),
@@ -120,8 +123,8 @@ impl Target for Cdylib {
             active: true,
         }
     }
-    fn decline(framework: &str, agent: &str, resources: &[Res]) -> RecoveredResources {
-        RecoveredResources {
+    fn decline(framework: &str, agent: &str, resources: &[Res]) -> CoreRecovered {
+        CoreRecovered {
             allocation: Allocation {
                 framework_id: framework.to_owned(),
                 agent_id: agent.to_owned(),
@@ -133,16 +136,16 @@ impl Target for Cdylib {
     fn total(resources: &[Res]) -> Vec<CoreResource> {
         core_resources(resources)
     }
-    fn add_framework(&mut self, f: &FrameworkSpec) -> Result<()> {
+    fn add_framework(&mut self, f: &CoreFrameworkEntry) -> Result<()> {
         Ok(self.0.add_framework(f)?)
     }
-    fn add_agent(&mut self, a: &AgentSpec) -> Result<()> {
+    fn add_agent(&mut self, a: &CoreAgentEntry) -> Result<()> {
         Ok(self.0.add_agent(a)?)
     }
     fn update_agent(&mut self, id: &str, total: &Vec<CoreResource>) -> Result<()> {
         Ok(self.0.update_agent(id, total)?)
     }
-    fn decline_offer(&mut self, d: &RecoveredResources, now_ms: u64) -> Result<()> {
+    fn decline_offer(&mut self, d: &CoreRecovered, now_ms: u64) -> Result<()> {
         Ok(self.0.recover_resources(d, now_ms)?)
     }
     fn allocate(&mut self, now_ms: u64) -> Result<usize> {

@@ -7,7 +7,7 @@
 use std::{hint::black_box, time::Instant};
 
 use anyhow::{anyhow, Result};
-use corral::extension::FrameworkSpec;
+use corral::extension::FrameworkEntry as CoreFrameworkEntry;
 use corral_allocator_drf::DrfAllocator;
 use corral_module_api::{
     allocator::FrameworkEntry,
@@ -41,7 +41,7 @@ pub fn run(args: &Args) -> Result<()> {
         .map_err(|e| anyhow!("{e}"))?;
     let mut direct = DrfAllocator::new(&Params::new(Vec::<(String, String)>::new()), &null_host())
         .map_err(|e| anyhow!("{e}"))?;
-    abi.add_framework(&FrameworkSpec {
+    abi.add_framework(&CoreFrameworkEntry {
         id: "f".into(),
         role: "*".into(),
         weight: 1.0,

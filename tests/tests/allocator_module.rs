@@ -3,7 +3,7 @@
 
 use corral::{
     domain::Resource,
-    extension::{AgentSpec, Allocation, AllocatorPlugin, FrameworkSpec, RecoveredResources},
+    extension::{AgentEntry, Allocation, AllocatorPlugin, FrameworkEntry, Recovered},
     module_host::load_manifest,
 };
 use corral_tests::{library_entry, module_library, ManifestDir};
@@ -27,7 +27,7 @@ fn allocator(dir: &ManifestDir) -> Box<dyn AllocatorPlugin> {
 fn offers_filters_and_revive_cross_the_abi_intact() {
     let dir = ManifestDir::new();
     let mut a = allocator(&dir);
-    a.add_framework(&FrameworkSpec {
+    a.add_framework(&FrameworkEntry {
         id: "fw".into(),
         role: "*".into(),
         weight: 1.0,
@@ -38,7 +38,7 @@ fn offers_filters_and_revive_cross_the_abi_intact() {
         Resource::scalar("cpus", 2.0),
         Resource::scalar("mem", 512.0),
     ];
-    a.add_agent(&AgentSpec {
+    a.add_agent(&AgentEntry {
         id: "ag".into(),
         hostname: "h".into(),
         total: total.clone(),
@@ -58,7 +58,7 @@ fn offers_filters_and_revive_cross_the_abi_intact() {
     );
 
     // Declined with a 2 s filter: nothing until it expires.
-    let declined = RecoveredResources {
+    let declined = Recovered {
         allocation: offers[0].clone(),
         refuse_seconds: Some(2.0),
     };
@@ -67,7 +67,7 @@ fn offers_filters_and_revive_cross_the_abi_intact() {
     assert_eq!(a.allocate(3_001).unwrap().len(), 1);
 
     // Declined again, then REVIVE clears the filter at once.
-    let declined = RecoveredResources {
+    let declined = Recovered {
         allocation: offers[0].clone(),
         refuse_seconds: Some(60.0),
     };

@@ -9,7 +9,7 @@ use std::{
 
 use corral::{
     domain::{KeyValue, Resource},
-    extension::{ContainerLimitation, ContainerSpec, LimitationSink, Mount, VolumeSpec},
+    extension::{ContainerConfig, Limitation, LimitationNotifier, MountSpec, Volume},
     module_host::load_manifest,
 };
 use corral_tests::{library_entry, module_library, ManifestDir};
@@ -30,14 +30,14 @@ fn prepare_watch_usage_and_cleanup_cross_the_abi_intact() {
         .create_isolator("org_fixture_isolator_echo", "test")
         .unwrap();
 
-    let spec = ContainerSpec {
+    let spec = ContainerConfig {
         container_id: "c-1".into(),
         framework_id: "f".into(),
         executor_id: "e".into(),
         sandbox: "/sandbox".into(),
         user: None,
         resources: vec![Resource::scalar("mem", 64.0)],
-        volumes: vec![VolumeSpec {
+        volumes: vec![Volume {
             container_path: "/tmp".into(),
             host_path: "tmp".into(),
             read_only: false,
@@ -48,7 +48,7 @@ fn prepare_watch_usage_and_cleanup_cross_the_abi_intact() {
     assert_eq!(plan.namespaces, 0x2000_0000);
     assert_eq!(
         plan.mounts,
-        [Mount {
+        [MountSpec {
             source: Some("/sandbox/tmp".into()),
             target: "/tmp".into(),
             fstype: None,
@@ -60,7 +60,7 @@ fn prepare_watch_usage_and_cleanup_cross_the_abi_intact() {
 
     let (tx, rx) = mpsc::channel();
     let tx = std::sync::Mutex::new(tx);
-    let sink: LimitationSink = Arc::new(move |id: &str, limitation: ContainerLimitation| {
+    let sink: LimitationNotifier = Arc::new(move |id: &str, limitation: Limitation| {
         tx.lock()
             .unwrap()
             .send((id.to_owned(), limitation))

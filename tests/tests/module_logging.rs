@@ -6,7 +6,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use corral::{domain::TaskDescription, module_host::load_manifest};
+use corral::{domain::TaskView, module_host::load_manifest};
 use corral_tests::{library_entry, module_library, ManifestDir};
 
 #[derive(Clone, Default)]
@@ -44,9 +44,9 @@ fn a_modules_tracing_event_shows_up_in_the_host_log_with_its_name() {
         .finish();
     tracing::subscriber::with_default(subscriber, || {
         let hook = registry.create_hook("org_fixture_logger", "test").unwrap();
-        let task = TaskDescription {
+        let task = TaskView {
             task_id: "task-42".into(),
-            ..TaskDescription::default()
+            ..TaskView::default()
         };
         hook.master_launch_task_label_decorator(&task).unwrap();
     });

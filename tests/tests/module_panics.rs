@@ -2,7 +2,7 @@
 //! process and every other module keep working.
 
 use corral::{
-    domain::{ExecutorDescription, TaskDescription},
+    domain::{ExecutorView, TaskView},
     extension::ModuleCallError,
     module_host::load_manifest,
 };
@@ -29,11 +29,11 @@ fn a_panicking_method_poisons_only_its_instance() {
         .create_hook("org_fixture_method_panic", "test")
         .unwrap();
     let good = registry.create_hook("org_corral_hook_env", "test").unwrap();
-    let task = TaskDescription {
+    let task = TaskView {
         task_id: "t-1".into(),
-        ..TaskDescription::default()
+        ..TaskView::default()
     };
-    let executor = ExecutorDescription::default();
+    let executor = ExecutorView::default();
 
     // The method panics: reported with module, method and the panic message.
     let err = bad.master_launch_task_label_decorator(&task).unwrap_err();

@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::extension::{LaunchPlan, Mount};
+use crate::extension::{LaunchSpec, MountSpec};
 
-/// One `mount(2)`, as [`Mount`] (kept separate so the wire shape between
+/// One `mount(2)`, as [`MountSpec`] (kept separate so the wire shape between
 /// agent and helper does not follow the plugin trait's type).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountStep {
@@ -18,8 +18,8 @@ pub struct MountStep {
     pub data: Option<String>,
 }
 
-impl From<&Mount> for MountStep {
-    fn from(m: &Mount) -> Self {
+impl From<&MountSpec> for MountStep {
+    fn from(m: &MountSpec) -> Self {
         MountStep {
             source: m.source.clone(),
             target: m.target.clone(),
@@ -48,7 +48,7 @@ pub struct LaunchInstructions {
 }
 
 impl LaunchInstructions {
-    pub fn new(plan: &LaunchPlan, program: String, argv: Vec<String>) -> Self {
+    pub fn new(plan: &LaunchSpec, program: String, argv: Vec<String>) -> Self {
         LaunchInstructions {
             namespaces: plan.namespaces,
             mounts: plan.mounts.iter().map(MountStep::from).collect(),

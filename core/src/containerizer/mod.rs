@@ -33,10 +33,10 @@ pub use freezer::Freezer;
 pub use instructions::{LaunchInstructions, MountStep};
 pub use launcher::{command_environment, LaunchRequest};
 
-use crate::extension::{ContainerLimitation, ContainerSpec, IsolatorPlugin, LaunchPlan};
+use crate::extension::{ContainerConfig, IsolatorPlugin, LaunchSpec, Limitation};
 
 /// A limitation an isolator reported, for the container it names.
-pub type LimitationEvent = (String, ContainerLimitation);
+pub type LimitationEvent = (String, Limitation);
 
 /// Runs the isolators around each executor.
 pub struct Containerizer {
@@ -59,7 +59,7 @@ impl std::fmt::Debug for Containerizer {
 }
 
 /// Merges `next` into `plan`: namespaces are united, the rest appended.
-fn merge(plan: &mut LaunchPlan, next: LaunchPlan) {
+fn merge(plan: &mut LaunchSpec, next: LaunchSpec) {
     plan.namespaces |= next.namespaces;
     plan.mounts.extend(next.mounts);
     plan.environment.extend(next.environment);
@@ -100,9 +100,9 @@ impl Containerizer {
     /// Launches the container `spec` describes running `request`'s command.
     /// On failure nothing of the container is left and the error says
     /// which step (and which isolator) failed.
-    pub fn launch(&self, spec: &ContainerSpec, request: &LaunchRequest) -> Result<Child, String> {
+    pub fn launch(&self, spec: &ContainerConfig, request: &LaunchRequest) -> Result<Child, String> {
         let mut isolators = self.isolators();
-        let mut plan = LaunchPlan::default();
+        let mut plan = LaunchSpec::default();
         for (index, isolator) in isolators.iter_mut().enumerate() {
             match isolator.prepare(spec) {
                 Ok(next) => merge(&mut plan, next),
@@ -208,7 +208,7 @@ impl Containerizer {
 
     /// After an agent restart: these containers still run; isolators
     /// rebuild their state for them and release what belongs to others.
-    pub fn recover(&self, containers: &[crate::extension::ContainerSummary]) {
+    pub fn recover(&self, containers: &[crate::extension::ContainerState]) {
         if let Some(freezer) = &self.freezer {
             let keep: Vec<&str> = containers.iter().map(|c| c.container_id.as_str()).collect();
             freezer.destroy_orphans(&keep);
@@ -228,9 +228,9 @@ impl Containerizer {
     }
 
     /// Where isolators report limitations.
-    fn limitation_sink(&self) -> crate::extension::LimitationSink {
+    fn limitation_sink(&self) -> crate::extension::LimitationNotifier {
         let tx = self.limitations.clone();
-        Arc::new(move |container: &str, limitation: ContainerLimitation| {
+        Arc::new(move |container: &str, limitation: Limitation| {
             let _ = tx.send((container.to_owned(), limitation));
         })
     }

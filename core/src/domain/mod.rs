@@ -75,7 +75,7 @@ impl KeyValue {
 
 /// A task as hooks see it.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct TaskDescription {
+pub struct TaskView {
     pub task_id: String,
     pub name: String,
     pub framework_id: String,
@@ -87,7 +87,7 @@ pub struct TaskDescription {
 
 /// An executor as hooks see it.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ExecutorDescription {
+pub struct ExecutorView {
     pub executor_id: String,
     pub framework_id: String,
     pub agent_id: String,

@@ -2,7 +2,7 @@ use super::ModuleCallError;
 use crate::domain::Resource;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct FrameworkSpec {
+pub struct FrameworkEntry {
     pub id: String,
     pub role: String,
     pub weight: f64,
@@ -18,7 +18,7 @@ pub struct Allocation {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct AgentSpec {
+pub struct AgentEntry {
     pub id: String,
     pub hostname: String,
     pub total: Vec<Resource>,
@@ -27,7 +27,7 @@ pub struct AgentSpec {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct RecoveredResources {
+pub struct Recovered {
     pub allocation: Allocation,
     pub refuse_seconds: Option<f64>,
 }
@@ -36,20 +36,20 @@ pub struct RecoveredResources {
 /// `&mut self`: the master owns its allocator and serialises calls.
 pub trait AllocatorPlugin: Send {
     fn name(&self) -> &str;
-    fn add_framework(&mut self, framework: &FrameworkSpec) -> Result<(), ModuleCallError>;
+    fn add_framework(&mut self, framework: &FrameworkEntry) -> Result<(), ModuleCallError>;
     fn remove_framework(&mut self, framework_id: &str) -> Result<(), ModuleCallError>;
     fn set_framework_active(
         &mut self,
         framework_id: &str,
         active: bool,
     ) -> Result<(), ModuleCallError>;
-    fn add_agent(&mut self, agent: &AgentSpec) -> Result<(), ModuleCallError>;
+    fn add_agent(&mut self, agent: &AgentEntry) -> Result<(), ModuleCallError>;
     fn update_agent(&mut self, agent_id: &str, total: &[Resource]) -> Result<(), ModuleCallError>;
     fn remove_agent(&mut self, agent_id: &str) -> Result<(), ModuleCallError>;
     fn set_agent_active(&mut self, agent_id: &str, active: bool) -> Result<(), ModuleCallError>;
     fn recover_resources(
         &mut self,
-        recovered: &RecoveredResources,
+        recovered: &Recovered,
         now_ms: u64,
     ) -> Result<(), ModuleCallError>;
     fn revive_offers(&mut self, framework_id: &str) -> Result<(), ModuleCallError>;

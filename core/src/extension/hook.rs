@@ -1,5 +1,5 @@
 use super::ModuleCallError;
-use crate::domain::{ExecutorDescription, KeyValue, TaskDescription};
+use crate::domain::{ExecutorView, KeyValue, TaskView};
 
 /// A hook (see `corral_module_api::hook::Hook`): `Ok(None)` leaves the list
 /// unchanged, `Ok(Some(list))` replaces it.
@@ -7,15 +7,15 @@ pub trait HookPlugin: Send + Sync {
     fn name(&self) -> &str;
     fn master_launch_task_label_decorator(
         &self,
-        task: &TaskDescription,
+        task: &TaskView,
     ) -> Result<Option<Vec<KeyValue>>, ModuleCallError>;
     fn agent_run_task_label_decorator(
         &self,
-        task: &TaskDescription,
+        task: &TaskView,
     ) -> Result<Option<Vec<KeyValue>>, ModuleCallError>;
     fn executor_environment_decorator(
         &self,
-        executor: &ExecutorDescription,
+        executor: &ExecutorView,
     ) -> Result<Option<Vec<KeyValue>>, ModuleCallError>;
-    fn remove_executor_hook(&self, executor: &ExecutorDescription) -> Result<(), ModuleCallError>;
+    fn remove_executor_hook(&self, executor: &ExecutorView) -> Result<(), ModuleCallError>;
 }

@@ -4,7 +4,7 @@ use super::HookPlugin;
 use crate::{
     domain::{
         convert::{labels_from_proto, labels_to_proto},
-        ExecutorDescription, TaskDescription,
+        ExecutorView, TaskView,
     },
     proto::v1,
 };
@@ -59,7 +59,7 @@ impl Hooks {
         task: &mut v1::TaskInfo,
     ) {
         for hook in &self.0 {
-            let description = TaskDescription {
+            let description = TaskView {
                 task_id: task.task_id.value.clone(),
                 name: task.name.clone(),
                 framework_id: framework_id.to_owned(),
@@ -82,7 +82,7 @@ impl Hooks {
     /// Runs every hook's executor environment decorator, in order; each
     /// sees (and may replace) `executor.environment` as the one before it
     /// left it.
-    pub fn decorate_environment(&self, executor: &mut ExecutorDescription) {
+    pub fn decorate_environment(&self, executor: &mut ExecutorView) {
         for hook in &self.0 {
             match hook.executor_environment_decorator(executor) {
                 Ok(Some(vars)) => executor.environment = vars,
@@ -93,7 +93,7 @@ impl Hooks {
     }
 
     /// Tells every hook that `executor` is gone.
-    pub fn executor_removed(&self, executor: &ExecutorDescription) {
+    pub fn executor_removed(&self, executor: &ExecutorView) {
         for hook in &self.0 {
             if let Err(e) = hook.remove_executor_hook(executor) {
                 tracing::warn!(error = %e, "remove-executor hook failed");

@@ -8,11 +8,11 @@ mod hook;
 mod hooks;
 mod isolator;
 
-pub use allocator::{AgentSpec, Allocation, AllocatorPlugin, FrameworkSpec, RecoveredResources};
+pub use allocator::{AgentEntry, Allocation, AllocatorPlugin, FrameworkEntry, Recovered};
 pub use error::ModuleCallError;
 pub use hook::HookPlugin;
 pub use hooks::{Hooks, LabelPoint};
 pub use isolator::{
-    ContainerLimitation, ContainerSpec, ContainerSummary, IsolatorPlugin, LaunchPlan,
-    LimitationSink, Mount, VolumeSpec,
+    ContainerConfig, ContainerState, IsolatorPlugin, LaunchSpec, Limitation, LimitationNotifier,
+    MountSpec, Volume,
 };

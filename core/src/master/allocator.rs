@@ -6,18 +6,18 @@ use std::{sync::mpsc, thread};
 
 use tokio::sync::oneshot;
 
-use crate::extension::{AgentSpec, Allocation, AllocatorPlugin, FrameworkSpec, RecoveredResources};
+use crate::extension::{AgentEntry, Allocation, AllocatorPlugin, FrameworkEntry, Recovered};
 
 /// What the master tells or asks the allocator.
 #[derive(Debug)]
 pub enum AllocatorCommand {
-    AddFramework(FrameworkSpec),
+    AddFramework(FrameworkEntry),
     RemoveFramework(String),
     SetFrameworkActive(String, bool),
-    AddAgent(AgentSpec),
+    AddAgent(AgentEntry),
     RemoveAgent(String),
     SetAgentActive(String, bool),
-    Recover(RecoveredResources, u64),
+    Recover(Recovered, u64),
     Revive(String),
     Suppress(String),
     Allocate(u64, oneshot::Sender<Vec<Allocation>>),

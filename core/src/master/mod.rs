@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 
 pub use allocator::{AllocatorCommand, AllocatorHandle};
 pub use state::{
-    AgentEntry, CallError, FrameworkState, Master, MasterSettings, OfferView, TaskEntry,
+    CallError, FrameworkState, KnownAgent, Master, MasterSettings, OfferView, TaskEntry,
 };
 
 use crate::extension::{AllocatorPlugin, Hooks};

@@ -6,10 +6,10 @@ use corral_module_api::{
 };
 
 use crate::{
-    domain::{ExecutorDescription, KeyValue, Resource, ResourceValue, TaskDescription},
+    domain::{ExecutorView, KeyValue, Resource, ResourceValue, TaskView},
     extension::{
-        AgentSpec, Allocation, ContainerLimitation, ContainerSpec, ContainerSummary, FrameworkSpec,
-        LaunchPlan, Mount, RecoveredResources,
+        AgentEntry, Allocation, ContainerConfig, ContainerState, FrameworkEntry, LaunchSpec,
+        Limitation, MountSpec, Recovered,
     },
 };
 
@@ -89,7 +89,7 @@ pub fn parameters_to_api(list: &[(String, String)]) -> RVec<api::KeyValue> {
         .collect()
 }
 
-pub fn task_to_api(t: &TaskDescription) -> api_hook::TaskView {
+pub fn task_to_api(t: &TaskView) -> api_hook::TaskView {
     api_hook::TaskView {
         task_id: rstr(&t.task_id),
         name: rstr(&t.name),
@@ -100,7 +100,7 @@ pub fn task_to_api(t: &TaskDescription) -> api_hook::TaskView {
     }
 }
 
-pub fn executor_to_api(e: &ExecutorDescription) -> api_hook::ExecutorView {
+pub fn executor_to_api(e: &ExecutorView) -> api_hook::ExecutorView {
     api_hook::ExecutorView {
         executor_id: rstr(&e.executor_id),
         framework_id: rstr(&e.framework_id),
@@ -110,7 +110,7 @@ pub fn executor_to_api(e: &ExecutorDescription) -> api_hook::ExecutorView {
     }
 }
 
-pub fn framework_to_api(f: &FrameworkSpec) -> api_alloc::FrameworkEntry {
+pub fn framework_to_api(f: &FrameworkEntry) -> api_alloc::FrameworkEntry {
     api_alloc::FrameworkEntry {
         id: rstr(&f.id),
         role: rstr(&f.role),
@@ -135,7 +135,7 @@ pub fn allocation_from_api(a: api_alloc::Allocation) -> Allocation {
     }
 }
 
-pub fn agent_to_api(a: &AgentSpec) -> api_alloc::AgentEntry {
+pub fn agent_to_api(a: &AgentEntry) -> api_alloc::AgentEntry {
     api_alloc::AgentEntry {
         id: rstr(&a.id),
         hostname: rstr(&a.hostname),
@@ -145,14 +145,14 @@ pub fn agent_to_api(a: &AgentSpec) -> api_alloc::AgentEntry {
     }
 }
 
-pub fn recovered_to_api(r: &RecoveredResources) -> api_alloc::Recovered {
+pub fn recovered_to_api(r: &Recovered) -> api_alloc::Recovered {
     api_alloc::Recovered {
         allocation: allocation_to_api(&r.allocation),
         refuse_seconds: r.refuse_seconds.map_or(RNone, RSome),
     }
 }
 
-pub fn container_to_api(c: &ContainerSpec) -> api_iso::ContainerConfig {
+pub fn container_to_api(c: &ContainerConfig) -> api_iso::ContainerConfig {
     api_iso::ContainerConfig {
         container_id: rstr(&c.container_id),
         framework_id: rstr(&c.framework_id),
@@ -173,7 +173,7 @@ pub fn container_to_api(c: &ContainerSpec) -> api_iso::ContainerConfig {
     }
 }
 
-pub fn summary_to_api(c: &ContainerSummary) -> api_iso::ContainerState {
+pub fn summary_to_api(c: &ContainerState) -> api_iso::ContainerState {
     api_iso::ContainerState {
         container_id: rstr(&c.container_id),
         pid: c.pid,
@@ -181,13 +181,13 @@ pub fn summary_to_api(c: &ContainerSummary) -> api_iso::ContainerState {
     }
 }
 
-pub fn launch_from_api(spec: api_iso::LaunchSpec) -> LaunchPlan {
-    LaunchPlan {
+pub fn launch_from_api(spec: api_iso::LaunchSpec) -> LaunchSpec {
+    LaunchSpec {
         namespaces: spec.namespaces,
         mounts: spec
             .mounts
             .into_iter()
-            .map(|m| Mount {
+            .map(|m| MountSpec {
                 source: opt(m.source),
                 target: m.target.into_string(),
                 fstype: opt(m.fstype),
@@ -204,8 +204,8 @@ pub fn launch_from_api(spec: api_iso::LaunchSpec) -> LaunchPlan {
     }
 }
 
-pub fn limitation_from_api(l: &api_iso::Limitation) -> ContainerLimitation {
-    ContainerLimitation {
+pub fn limitation_from_api(l: &api_iso::Limitation) -> Limitation {
+    Limitation {
         resources: l.resources.iter().cloned().map(resource_from_api).collect(),
         message: l.message.to_string(),
         reason: l.reason,

@@ -9,17 +9,16 @@ use abi_stable::{sabi_trait::TD_Opaque, std_types::RArc};
 use corral_module_api::{
     allocator::AllocatorBox,
     hook::HookBox,
-    isolator::{IsolatorBox, Limitation, LimitationNotifier, LimitationNotifier_TO},
+    isolator::{self as api_iso, IsolatorBox, LimitationNotifier_TO},
     ErrorKind, ModuleError, RStr,
 };
 
 use super::ffi;
 use crate::{
-    domain::{ExecutorDescription, KeyValue, Resource, TaskDescription},
+    domain::{ExecutorView, KeyValue, Resource, TaskView},
     extension::{
-        AgentSpec, Allocation, AllocatorPlugin, ContainerSpec, ContainerSummary, FrameworkSpec,
-        HookPlugin, IsolatorPlugin, LaunchPlan, LimitationSink, ModuleCallError,
-        RecoveredResources,
+        AgentEntry, Allocation, AllocatorPlugin, ContainerConfig, ContainerState, FrameworkEntry,
+        HookPlugin, IsolatorPlugin, LaunchSpec, LimitationNotifier, ModuleCallError, Recovered,
     },
 };
 
@@ -96,7 +95,7 @@ impl HookPlugin for ForeignHook {
 
     fn master_launch_task_label_decorator(
         &self,
-        task: &TaskDescription,
+        task: &TaskView,
     ) -> Result<Option<Vec<KeyValue>>, ModuleCallError> {
         let view = ffi::task_to_api(task);
         self.guard
@@ -108,7 +107,7 @@ impl HookPlugin for ForeignHook {
 
     fn agent_run_task_label_decorator(
         &self,
-        task: &TaskDescription,
+        task: &TaskView,
     ) -> Result<Option<Vec<KeyValue>>, ModuleCallError> {
         let view = ffi::task_to_api(task);
         self.guard
@@ -120,7 +119,7 @@ impl HookPlugin for ForeignHook {
 
     fn executor_environment_decorator(
         &self,
-        executor: &ExecutorDescription,
+        executor: &ExecutorView,
     ) -> Result<Option<Vec<KeyValue>>, ModuleCallError> {
         let view = ffi::executor_to_api(executor);
         self.guard
@@ -130,7 +129,7 @@ impl HookPlugin for ForeignHook {
             .map(|o| o.into_option().map(ffi::kv_from_api))
     }
 
-    fn remove_executor_hook(&self, executor: &ExecutorDescription) -> Result<(), ModuleCallError> {
+    fn remove_executor_hook(&self, executor: &ExecutorView) -> Result<(), ModuleCallError> {
         let view = ffi::executor_to_api(executor);
         self.guard.call("remove_executor_hook", || {
             self.inner.remove_executor_hook(&view)
@@ -165,7 +164,7 @@ impl AllocatorPlugin for ForeignAllocator {
     fn name(&self) -> &str {
         &self.guard.module
     }
-    fn add_framework(&mut self, framework: &FrameworkSpec) -> Result<(), ModuleCallError> {
+    fn add_framework(&mut self, framework: &FrameworkEntry) -> Result<(), ModuleCallError> {
         let entry = ffi::framework_to_api(framework);
         self.guard
             .call("add_framework", || self.inner.add_framework(&entry))
@@ -185,7 +184,7 @@ impl AllocatorPlugin for ForeignAllocator {
                 .set_framework_active(RStr::from(framework_id), active)
         })
     }
-    fn add_agent(&mut self, agent: &AgentSpec) -> Result<(), ModuleCallError> {
+    fn add_agent(&mut self, agent: &AgentEntry) -> Result<(), ModuleCallError> {
         let entry = ffi::agent_to_api(agent);
         self.guard
             .call("add_agent", || self.inner.add_agent(&entry))
@@ -208,7 +207,7 @@ impl AllocatorPlugin for ForeignAllocator {
     }
     fn recover_resources(
         &mut self,
-        recovered: &RecoveredResources,
+        recovered: &Recovered,
         now_ms: u64,
     ) -> Result<(), ModuleCallError> {
         let entry = ffi::recovered_to_api(recovered);
@@ -259,11 +258,11 @@ impl std::fmt::Debug for ForeignIsolator {
 /// The host's limitation callback handed to isolators.
 #[derive(Clone)]
 struct SinkNotifier {
-    sink: LimitationSink,
+    sink: LimitationNotifier,
 }
 
-impl LimitationNotifier for SinkNotifier {
-    fn notify(&self, container_id: RStr<'_>, limitation: &Limitation) {
+impl api_iso::LimitationNotifier for SinkNotifier {
+    fn notify(&self, container_id: RStr<'_>, limitation: &api_iso::Limitation) {
         (self.sink)(container_id.as_str(), ffi::limitation_from_api(limitation));
     }
 }
@@ -272,11 +271,11 @@ impl IsolatorPlugin for ForeignIsolator {
     fn name(&self) -> &str {
         &self.guard.module
     }
-    fn recover(&mut self, containers: &[ContainerSummary]) -> Result<(), ModuleCallError> {
+    fn recover(&mut self, containers: &[ContainerState]) -> Result<(), ModuleCallError> {
         let list = containers.iter().map(ffi::summary_to_api).collect();
         self.guard.call("recover", || self.inner.recover(list))
     }
-    fn prepare(&mut self, spec: &ContainerSpec) -> Result<LaunchPlan, ModuleCallError> {
+    fn prepare(&mut self, spec: &ContainerConfig) -> Result<LaunchSpec, ModuleCallError> {
         let config = ffi::container_to_api(spec);
         self.guard
             .call("prepare", || self.inner.prepare(&config))
@@ -287,7 +286,11 @@ impl IsolatorPlugin for ForeignIsolator {
             self.inner.isolate(RStr::from(container_id), pid)
         })
     }
-    fn watch(&mut self, container_id: &str, sink: LimitationSink) -> Result<(), ModuleCallError> {
+    fn watch(
+        &mut self,
+        container_id: &str,
+        sink: LimitationNotifier,
+    ) -> Result<(), ModuleCallError> {
         let notifier = LimitationNotifier_TO::from_ptr(
             RArc::new(SinkNotifier {
                 sink: Arc::clone(&sink),

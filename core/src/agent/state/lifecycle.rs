@@ -14,8 +14,8 @@ use crate::{
     containerizer::{self, launcher},
     domain::deliver,
     domain::status::{is_terminal, StatusBuilder},
-    domain::ExecutorDescription,
-    extension::ContainerLimitation,
+    domain::ExecutorView,
+    extension::Limitation,
     proto::{
         agent::agent_call,
         v1::{
@@ -219,7 +219,7 @@ impl Agent {
                 }),
             );
         }
-        let description = ExecutorDescription {
+        let description = ExecutorView {
             executor_id: executor_id.to_owned(),
             framework_id: framework_id.to_owned(),
             agent_id: state.agent_id.clone().unwrap_or_default(),
@@ -234,7 +234,7 @@ impl Agent {
     /// is destroyed, and its unfinished tasks fail with the limitation's
     /// reason once the executor is gone.
     /// While the container launches, it is destroyed once started.
-    pub fn on_limitation(self: &Arc<Self>, container_id: &str, limitation: ContainerLimitation) {
+    pub fn on_limitation(self: &Arc<Self>, container_id: &str, limitation: Limitation) {
         let mut state = self.lock();
         let Some((framework_id, executor_id, run)) =
             state.frameworks.iter_mut().find_map(|(fid, f)| {

@@ -38,7 +38,7 @@ use crate::{
     domain::convert::resources_from_proto,
     domain::status::{is_terminal, StatusBuilder},
     domain::Recent,
-    extension::{ContainerLimitation, Hooks},
+    extension::{Hooks, Limitation},
     proto::{
         agent::{self as ap, agent_call},
         v1::{
@@ -77,7 +77,7 @@ struct ExecutorRun {
     /// Set once the executor is being shut down or killed.
     shutting_down: bool,
     /// The limit an isolator reported; the container is destroyed for it.
-    limitation: Option<ContainerLimitation>,
+    limitation: Option<Limitation>,
 }
 
 /// Where an executor's container is.

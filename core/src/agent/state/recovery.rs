@@ -9,7 +9,7 @@ use super::{
 use crate::{
     agent::checkpoint::{self, ExecutorCheckpoint},
     domain::status::{is_terminal, StatusBuilder},
-    extension::ContainerSummary,
+    extension::ContainerState,
     proto::v1::{
         self,
         task_status::{Reason, Source},
@@ -210,10 +210,10 @@ impl Agent {
                 checkpoint::remove_executor(&work_dir, &framework_id, &executor_id);
             }
         }
-        let containers: Vec<ContainerSummary> = alive
+        let containers: Vec<ContainerState> = alive
             .iter()
             .map(
-                |(framework_id, executor_id, container_id, pid)| ContainerSummary {
+                |(framework_id, executor_id, container_id, pid)| ContainerState {
                     container_id: container_id.clone(),
                     pid: *pid,
                     sandbox: state.frameworks[framework_id].executors[executor_id]

@@ -15,8 +15,8 @@ use crate::{
     containerizer::{command_environment, LaunchRequest},
     domain::deliver,
     domain::status::StatusBuilder,
-    domain::{ExecutorDescription, KeyValue},
-    extension::{ContainerSpec, LabelPoint, VolumeSpec},
+    domain::{ExecutorView, KeyValue},
+    extension::{ContainerConfig, LabelPoint, Volume},
     proto::v1::{
         self,
         executor::event as xevent,
@@ -97,7 +97,7 @@ impl Agent {
             env.push(KeyValue::new("MESOS_RECOVERY_TIMEOUT", "15mins"));
             env.push(KeyValue::new("MESOS_SUBSCRIPTION_BACKOFF_MAX", "2secs"));
         }
-        let mut description = ExecutorDescription {
+        let mut description = ExecutorView {
             executor_id: executor.executor_id.value.clone(),
             framework_id,
             agent_id: agent_id.to_owned(),
@@ -256,7 +256,7 @@ impl Agent {
         self: &Arc<Self>,
         framework_id: &str,
         executor_id: &str,
-        spec: &ContainerSpec,
+        spec: &ContainerConfig,
         request: &LaunchRequest,
     ) {
         let container_id = spec.container_id.clone();
@@ -376,18 +376,18 @@ fn container_spec(
     executor: &v1::ExecutorInfo,
     task: &v1::TaskInfo,
     sandbox: &std::path::Path,
-) -> ContainerSpec {
+) -> ContainerConfig {
     let volumes = executor
         .container
         .iter()
         .flat_map(|c| &c.volumes)
-        .map(|v| VolumeSpec {
+        .map(|v| Volume {
             container_path: v.container_path.clone(),
             host_path: v.host_path.clone().unwrap_or_default(),
             read_only: v.mode == v1::volume::Mode::Ro as i32,
         })
         .collect();
-    ContainerSpec {
+    ContainerConfig {
         container_id: container_id.to_owned(),
         framework_id: framework
             .id

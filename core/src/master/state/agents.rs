@@ -2,7 +2,7 @@
 //! executor exits), disconnection, removal, and the tasks lost with them.
 
 use super::{
-    master_event_of, AgentConnection, AgentEntry, CallError, FrameworkState, Master, TaskEntry,
+    master_event_of, AgentConnection, CallError, FrameworkState, KnownAgent, Master, TaskEntry,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,7 +16,7 @@ use crate::{
         status::{is_terminal, state_of, StatusBuilder},
         Resource,
     },
-    extension::{AgentSpec, Allocation},
+    extension::{AgentEntry, Allocation},
     proto::{
         agent::{self as ap, master_event},
         v1::{
@@ -171,7 +171,7 @@ impl Master {
                 self.lose_unreported_tasks(&id, &reported);
             }
             None => {
-                self.allocator.send(AllocatorCommand::AddAgent(AgentSpec {
+                self.allocator.send(AllocatorCommand::AddAgent(AgentEntry {
                     id: id.clone(),
                     hostname: info.hostname.clone(),
                     total,
@@ -188,7 +188,7 @@ impl Master {
                 tracing::info!(agent_id = %id, hostname = %info.hostname, endpoint = %subscribe.endpoint, "agent registered");
                 self.agents.insert(
                     id.clone(),
-                    AgentEntry {
+                    KnownAgent {
                         id: id.clone(),
                         info,
                         endpoint: subscribe.endpoint,

@@ -37,7 +37,7 @@ use crate::{
         status::state_of,
         Resource,
     },
-    extension::{FrameworkSpec, Hooks},
+    extension::{FrameworkEntry, Hooks},
     proto::{
         agent::{self as ap, master_event},
         v1::{
@@ -147,7 +147,7 @@ struct AgentConnection {
 }
 
 #[derive(Debug)]
-pub struct AgentEntry {
+pub struct KnownAgent {
     pub id: String,
     pub info: v1::AgentInfo,
     pub endpoint: String,
@@ -155,7 +155,7 @@ pub struct AgentEntry {
     last_seen: Instant,
 }
 
-impl AgentEntry {
+impl KnownAgent {
     pub fn connected(&self) -> bool {
         self.connection.is_some()
     }
@@ -175,7 +175,7 @@ pub struct Master {
     hooks: Hooks,
     start: Instant,
     pub frameworks: BTreeMap<String, FrameworkState>,
-    pub agents: BTreeMap<String, AgentEntry>,
+    pub agents: BTreeMap<String, KnownAgent>,
     offers: BTreeMap<String, OfferState>,
     next_framework: u64,
     next_agent: u64,
@@ -213,8 +213,8 @@ impl std::fmt::Debug for Master {
     }
 }
 
-fn framework_spec(id: &str, role: &str, active: bool) -> FrameworkSpec {
-    FrameworkSpec {
+fn framework_spec(id: &str, role: &str, active: bool) -> FrameworkEntry {
+    FrameworkEntry {
         id: id.to_owned(),
         role: role.to_owned(),
         weight: 1.0,

@@ -2,7 +2,7 @@
 //! validation and launch), DECLINE, and resources handed back.
 
 use super::{
-    master_event_of, AgentEntry, FrameworkState, Master, OfferState, TaskEntry,
+    master_event_of, FrameworkState, KnownAgent, Master, OfferState, TaskEntry,
     DEFAULT_REFUSE_SECONDS,
 };
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -13,7 +13,7 @@ use super::super::{
 };
 use crate::{
     domain::{convert::resources_to_proto, status::StatusBuilder, Resource, ResourceBag},
-    extension::{Allocation, LabelPoint, RecoveredResources},
+    extension::{Allocation, LabelPoint, Recovered},
     proto::{
         agent::master_event,
         v1::{
@@ -37,7 +37,7 @@ impl Master {
                 && self
                     .agents
                     .get(&grant.agent_id)
-                    .is_some_and(AgentEntry::connected);
+                    .is_some_and(KnownAgent::connected);
             if !usable {
                 self.return_resources(&grant.framework_id, &grant.agent_id, grant.resources, None);
                 continue;
@@ -99,7 +99,7 @@ impl Master {
             return;
         }
         self.allocator.send(AllocatorCommand::Recover(
-            RecoveredResources {
+            Recovered {
                 allocation: Allocation {
                     framework_id: framework_id.to_owned(),
                     agent_id: agent_id.to_owned(),
@@ -191,7 +191,7 @@ impl Master {
             && !self
                 .agents
                 .get(&agent_id)
-                .is_some_and(AgentEntry::connected)
+                .is_some_and(KnownAgent::connected)
         {
             problems.push(format!("agent '{agent_id}' is not connected"));
         }

@@ -6,7 +6,7 @@ use super::{Master, MasterSettings, COMPLETED_TASKS_KEPT};
 use crate::{
     domain::Resource,
     extension::{
-        AgentSpec, Allocation, AllocatorPlugin, FrameworkSpec, ModuleCallError, RecoveredResources,
+        AgentEntry, Allocation, AllocatorPlugin, FrameworkEntry, ModuleCallError, Recovered,
     },
     master::AllocatorHandle,
     proto::{
@@ -22,7 +22,7 @@ impl AllocatorPlugin for Idle {
     fn name(&self) -> &str {
         "idle"
     }
-    fn add_framework(&mut self, _: &FrameworkSpec) -> Result<(), ModuleCallError> {
+    fn add_framework(&mut self, _: &FrameworkEntry) -> Result<(), ModuleCallError> {
         Ok(())
     }
     fn remove_framework(&mut self, _: &str) -> Result<(), ModuleCallError> {
@@ -31,7 +31,7 @@ impl AllocatorPlugin for Idle {
     fn set_framework_active(&mut self, _: &str, _: bool) -> Result<(), ModuleCallError> {
         Ok(())
     }
-    fn add_agent(&mut self, _: &AgentSpec) -> Result<(), ModuleCallError> {
+    fn add_agent(&mut self, _: &AgentEntry) -> Result<(), ModuleCallError> {
         Ok(())
     }
     fn update_agent(&mut self, _: &str, _: &[Resource]) -> Result<(), ModuleCallError> {
@@ -43,7 +43,7 @@ impl AllocatorPlugin for Idle {
     fn set_agent_active(&mut self, _: &str, _: bool) -> Result<(), ModuleCallError> {
         Ok(())
     }
-    fn recover_resources(&mut self, _: &RecoveredResources, _: u64) -> Result<(), ModuleCallError> {
+    fn recover_resources(&mut self, _: &Recovered, _: u64) -> Result<(), ModuleCallError> {
         Ok(())
     }
     fn revive_offers(&mut self, _: &str) -> Result<(), ModuleCallError> {
