@@ -9,10 +9,7 @@
 use std::{
     path::Path,
     process::{Command, Stdio},
-    sync::{
-        atomic::{AtomicU64, AtomicUsize, Ordering},
-        Arc,
-    },
+    sync::{atomic::Ordering, Arc},
     time::{Duration, Instant},
 };
 
@@ -23,6 +20,7 @@ use serde_json::{json, Value};
 
 use crate::{
     process::{free_port, log_beside, wait_listening, Daemon},
+    progress::{AbortOnDrop, Progress},
     scheduler::{command_task, Scheduler},
     sim_agent::{sim_agent, start_posters, POSTERS},
     stats::{fmt_ms, median, ms, p99, Table},
@@ -180,17 +178,6 @@ fn start_master(corral: &Path, port: u16, registry: &Path) -> Result<Daemon> {
     Ok(Daemon::new(child))
 }
 
-/// Counters the simulated agents and frameworks share with the driver.
-#[derive(Default)]
-pub struct Progress {
-    /// REGISTERED events received, all sessions counted.
-    pub registered: AtomicUsize,
-    /// TASK_RUNNING updates decoded by the frameworks.
-    pub running: AtomicUsize,
-    /// Unique status update uuids.
-    pub next_uuid: AtomicU64,
-}
-
 async fn wait_until(
     what: &str,
     count: impl Fn() -> usize,
@@ -328,15 +315,6 @@ async fn cell(corral: &Path, agents: usize, args: &Args) -> Result<CellResult> {
         state_bytes,
         failover_ms,
     })
-}
-
-/// A spawned task, aborted when dropped.
-pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// A framework launching `quota` tasks, `per_offer` on each offer, then

@@ -9,6 +9,7 @@ mod launch;
 mod module_call;
 mod modules;
 mod process;
+mod progress;
 mod reconcile;
 mod scheduler;
 mod sim_agent;

@@ -21,7 +21,7 @@ use corral::{
 };
 use futures::StreamExt;
 
-use crate::control_plane::{AbortOnDrop, Progress};
+use crate::progress::{AbortOnDrop, Progress};
 
 /// One simulated agent: registers (again, with its id and tasks, whenever
 /// its stream breaks), reports every task it is given as running, and
