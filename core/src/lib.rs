@@ -20,7 +20,7 @@
 //!    `*Config`), [`cli`]: the `corral` command's subcommands.
 
 pub mod agent;
-pub mod api;
+pub(crate) mod api;
 pub mod cli;
 pub mod config;
 pub mod containerizer;

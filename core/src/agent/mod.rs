@@ -10,7 +10,7 @@
 //! - `status_updates.rs`: per-task update streams, resent until acknowledged;
 //! - `resources.rs`: what the agent offers.
 
-pub mod checkpoint;
+pub(crate) mod checkpoint;
 mod master_link;
 mod resources;
 mod state;
@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 
 pub use master_link::post_calls;
 pub use resources::{detect, ResourceOverrides};
-pub use state::{Agent, ExecutorSummary};
+pub(crate) use state::Agent;
 
 use crate::{
     containerizer::{Containerizer, Freezer},
@@ -108,7 +108,7 @@ impl std::fmt::Debug for AgentModules {
 /// An agent that runs: its state, and the tasks that keep it connected to
 /// the master, resend status updates and carry isolators' limitations.
 #[derive(Debug)]
-pub struct Running {
+pub(crate) struct Running {
     pub agent: Arc<Agent>,
     tasks: Vec<JoinHandle<()>>,
     stopped: AtomicBool,
@@ -140,7 +140,7 @@ impl Running {
 /// Starts an agent that will be reached on `port`: detects its resources,
 /// sets up its containerizer, takes back what its checkpoints hold, and
 /// starts following the master.
-pub async fn start(
+pub(crate) async fn start(
     mut config: AgentConfig,
     modules: AgentModules,
     port: u16,

@@ -73,7 +73,7 @@ async fn version() -> Json<serde_json::Value> {
 async fn redirect(State(master): State<SharedMaster>) -> Response {
     let location = {
         let m = lock(&master);
-        format!("//{}:{}", m.settings.hostname, m.settings.port)
+        format!("//{}:{}", m.settings().hostname, m.settings().port)
     };
     (
         StatusCode::TEMPORARY_REDIRECT,

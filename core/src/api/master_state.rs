@@ -150,7 +150,7 @@ impl Index {
                 .or_default()
                 .push(offer);
         }
-        for task in master.frameworks.values().flat_map(|f| f.tasks.values()) {
+        for task in master.frameworks().values().flat_map(|f| f.tasks.values()) {
             if !is_terminal(state_of(&task.status)) {
                 index
                     .used_by_agent
@@ -222,7 +222,7 @@ fn framework_view<'a>(index: &Index, f: &'a FrameworkState) -> FrameworkView<'a>
 }
 
 fn agent_json(master: &Master, index: &Index, id: &str) -> Option<Value> {
-    let a = master.agents.get(id)?;
+    let a = master.agents().get(id)?;
     let used = index
         .used_by_agent
         .get(id)
@@ -262,13 +262,13 @@ pub struct FrameworksView<'a> {
 pub fn frameworks<'a>(master: &'a Master, only: Option<&str>) -> FrameworksView<'a> {
     let index = Index::new(master);
     let frameworks = master
-        .frameworks
+        .frameworks()
         .values()
         .filter(|f| only.is_none_or(|o| o == f.id))
         .map(|f| framework_view(&index, f))
         .collect();
     let completed_frameworks = master
-        .completed_frameworks
+        .completed_frameworks()
         .iter()
         .rev()
         .filter(|f| only.is_none_or(|o| o == f.id))
@@ -285,7 +285,7 @@ pub fn frameworks<'a>(master: &'a Master, only: Option<&str>) -> FrameworksView<
 pub fn slaves(master: &Master, only: Option<&str>) -> Value {
     let index = Index::new(master);
     let list: Vec<Value> = master
-        .agents
+        .agents()
         .keys()
         .filter(|id| only.is_none_or(|o| o == id.as_str()))
         .filter_map(|id| agent_json(master, &index, id))
@@ -312,10 +312,10 @@ pub fn tasks(master: &Master, q: &TasksQuery) -> Result<Value, String> {
         Some(other) => return Err(format!("'order' must be 'asc' or 'desc', not '{other}'")),
     };
     let mut all: Vec<&TaskEntry> = master
-        .frameworks
+        .frameworks()
         .values()
         .filter(|f| q.framework_id.as_deref().is_none_or(|id| id == f.id))
-        .chain(master.completed_frameworks.iter())
+        .chain(master.completed_frameworks().iter())
         .flat_map(|f| f.tasks.values().chain(f.completed.iter()))
         .filter(|t| {
             q.task_id
@@ -345,7 +345,7 @@ pub fn tasks(master: &Master, q: &TasksQuery) -> Result<Value, String> {
 /// `/master/flags`: every setting, as strings.
 pub fn flags(master: &Master) -> Value {
     let flags: Map<String, Value> = master
-        .settings
+        .settings()
         .flags
         .iter()
         .map(|(k, v)| (k.clone(), json!(v)))
@@ -367,10 +367,11 @@ pub struct StateView<'a> {
 pub fn state(master: &Master) -> StateView<'_> {
     let agents = slaves(master, None);
     let frameworks = frameworks(master, None);
-    let active = master.agents.values().filter(|a| a.connected()).count();
+    let active = master.agents().values().filter(|a| a.connected()).count();
     let pid = format!(
         "master@{}:{}",
-        master.settings.hostname, master.settings.port
+        master.settings().hostname,
+        master.settings().port
     );
     let head = json!({
         "version": crate::VERSION,
@@ -378,19 +379,19 @@ pub fn state(master: &Master) -> StateView<'_> {
         "build_date": "",
         "build_time": 0,
         "build_user": "",
-        "start_time": master.start_time,
-        "elected_time": master.start_time,
-        "id": master.settings.master_id,
+        "start_time": master.start_time(),
+        "elected_time": master.start_time(),
+        "id": master.settings().master_id,
         "pid": pid,
-        "hostname": master.settings.hostname,
+        "hostname": master.settings().hostname,
         "activated_slaves": active,
-        "deactivated_slaves": master.agents.len() - active,
+        "deactivated_slaves": master.agents().len() - active,
         "unreachable_slaves": 0,
         "leader": pid,
         "leader_info": {
-            "id": master.settings.master_id,
-            "hostname": master.settings.hostname,
-            "port": master.settings.port,
+            "id": master.settings().master_id,
+            "hostname": master.settings().hostname,
+            "port": master.settings().port,
             "pid": pid,
         },
         "flags": flags(master)["flags"],
@@ -417,15 +418,19 @@ pub fn metrics(master: &Master) -> BTreeMap<String, f64> {
     };
     put("uptime_secs", master.uptime_secs());
     put("elected", 1.0);
-    let connected = master.agents.values().filter(|a| a.connected()).count() as f64;
-    let agents = master.agents.len() as f64;
+    let connected = master.agents().values().filter(|a| a.connected()).count() as f64;
+    let agents = master.agents().len() as f64;
     put("slaves_connected", connected);
     put("slaves_disconnected", agents - connected);
     put("slaves_active", connected);
     put("slaves_inactive", agents - connected);
     put("slaves_unreachable", 0.0);
-    let fw_connected = master.frameworks.values().filter(|f| f.connected()).count() as f64;
-    let fws = master.frameworks.len() as f64;
+    let fw_connected = master
+        .frameworks()
+        .values()
+        .filter(|f| f.connected())
+        .count() as f64;
+    let fws = master.frameworks().len() as f64;
     put("frameworks_connected", fw_connected);
     put("frameworks_disconnected", fws - fw_connected);
     put("frameworks_active", fw_connected);
@@ -445,7 +450,7 @@ pub fn metrics(master: &Master) -> BTreeMap<String, f64> {
     ] {
         live.insert(live_metric(state).unwrap_or_default(), 0.0);
     }
-    for task in master.frameworks.values().flat_map(|f| f.tasks.values()) {
+    for task in master.frameworks().values().flat_map(|f| f.tasks.values()) {
         if let Some(name) = live_metric(state_of(&task.status)) {
             *live.entry(name).or_default() += 1.0;
         }
@@ -461,20 +466,20 @@ pub fn metrics(master: &Master) -> BTreeMap<String, f64> {
         TaskState::TaskError,
     ] {
         let name = format!("tasks_{}", terminal_metric(state).unwrap_or_default());
-        put(&name, master.counters.get(&name) as f64);
+        put(&name, master.counters().get(&name) as f64);
     }
-    for (key, count) in master.counters.iter() {
+    for (key, count) in master.counters().iter() {
         put(key, *count as f64);
     }
     let total: Vec<Resource> = master
-        .agents
+        .agents()
         .values()
         .flat_map(|a| resources_from_proto(&a.info.resources))
         .collect();
-    let used = live_resources(master.frameworks.values().flat_map(|f| f.tasks.values()));
+    let used = live_resources(master.frameworks().values().flat_map(|f| f.tasks.values()));
     for (key, value) in usage_figures(&total, &used, &["cpus", "mem", "disk", "gpus"]) {
         put(&key, value);
     }
-    master.allocator_stats.snapshot(&mut m);
+    master.allocator_stats().snapshot(&mut m);
     m
 }

@@ -72,7 +72,7 @@ fn subscribe(master: SharedMaster, call: Call, accept: Encoding) -> Response {
     let (framework_id, stream_id, events, heartbeat) = {
         let mut m = lock(&master);
         match m.subscribe(call_framework_id, subscribe) {
-            Ok((f, s, rx)) => (f, s, rx, m.settings.heartbeat_interval),
+            Ok((f, s, rx)) => (f, s, rx, m.settings().heartbeat_interval),
             Err(e) => return call_error(&e),
         }
     };

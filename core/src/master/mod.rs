@@ -8,7 +8,7 @@
 //! - `registry.rs`: the registry file.
 
 mod allocator;
-pub mod registry;
+pub(crate) mod registry;
 mod state;
 mod validation;
 
@@ -22,18 +22,16 @@ use std::{
 
 use tokio::task::JoinHandle;
 
-pub use allocator::{AllocatorCommand, AllocatorHandle};
-pub use state::{
-    CallError, FrameworkState, KnownAgent, Master, MasterSettings, OfferView, TaskEntry,
-};
+pub(crate) use allocator::AllocatorHandle;
+pub(crate) use state::{CallError, FrameworkState, Master, MasterSettings, OfferView, TaskEntry};
 
 use crate::extension::{AllocatorPlugin, Hooks};
 
 /// The master as its tasks and the HTTP handlers share it.
-pub type SharedMaster = Arc<Mutex<Master>>;
+pub(crate) type SharedMaster = Arc<Mutex<Master>>;
 
 /// Locks the master; a panic while it was locked does not make it unusable.
-pub fn lock(master: &SharedMaster) -> MutexGuard<'_, Master> {
+pub(crate) fn lock(master: &SharedMaster) -> MutexGuard<'_, Master> {
     master
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -98,7 +96,7 @@ pub enum StartError {
 /// A master that runs: its state, and the allocation and upkeep tasks that
 /// drive it. Dropping it leaves the tasks running; call [`Running::stop`].
 #[derive(Debug)]
-pub struct Running {
+pub(crate) struct Running {
     pub master: SharedMaster,
     tasks: Vec<JoinHandle<()>>,
     stopped: AtomicBool,
@@ -121,7 +119,7 @@ impl Running {
 /// Starts a master that will be reached on `port`: opens its registry (if
 /// any) and recovers from it, starts the allocator's thread, the allocation
 /// cycle and the upkeep timer. Must be called inside a tokio runtime.
-pub fn start(
+pub(crate) fn start(
     config: &MasterConfig,
     modules: MasterModules,
     port: u16,
@@ -212,7 +210,7 @@ fn mesos_duration(d: Duration) -> String {
 }
 
 async fn allocation_loop(master: SharedMaster, allocator: AllocatorHandle, every: Duration) {
-    let wanted = lock(&master).allocation_wanted.clone();
+    let wanted = lock(&master).allocation_wanted().clone();
     let mut ticker = tokio::time::interval(every);
     loop {
         tokio::select! {
@@ -221,7 +219,7 @@ async fn allocation_loop(master: SharedMaster, allocator: AllocatorHandle, every
         }
         let (now, stats) = {
             let m = lock(&master);
-            (m.now_ms(), m.allocator_stats.clone())
+            (m.now_ms(), m.allocator_stats().clone())
         };
         let started = std::time::Instant::now();
         let grants = allocator.allocate(now).await;

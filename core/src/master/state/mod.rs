@@ -170,25 +170,25 @@ struct OfferState {
 
 /// The master.
 pub struct Master {
-    pub settings: MasterSettings,
+    settings: MasterSettings,
     allocator: AllocatorHandle,
     hooks: Hooks,
     start: Instant,
-    pub frameworks: BTreeMap<String, FrameworkState>,
-    pub agents: BTreeMap<String, KnownAgent>,
+    frameworks: BTreeMap<String, FrameworkState>,
+    agents: BTreeMap<String, KnownAgent>,
     offers: BTreeMap<String, OfferState>,
     next_framework: u64,
     next_agent: u64,
     next_offer: u64,
     next_connection: u64,
     /// Wakes the allocation loop early.
-    pub allocation_wanted: Arc<Notify>,
+    allocation_wanted: Arc<Notify>,
     /// What `/metrics/snapshot` cannot recompute from the state.
-    pub counters: Counters,
+    counters: Counters,
     /// Allocation cycles, recorded by the allocation loop.
-    pub allocator_stats: Arc<AllocatorStats>,
+    allocator_stats: Arc<AllocatorStats>,
     /// When the master started, in seconds since the epoch.
-    pub start_time: f64,
+    start_time: f64,
     /// Where admitted agents and frameworks are kept across restarts.
     registry: Option<Registry>,
     /// Admitted agents that have not re-registered since the master
@@ -199,7 +199,7 @@ pub struct Master {
     /// reconcile as lost with `REASON_AGENT_REMOVED`).
     removed_agents: BTreeSet<String>,
     /// Frameworks removed since the master started, newest last.
-    pub completed_frameworks: Recent<FrameworkState>,
+    completed_frameworks: Recent<FrameworkState>,
 }
 
 impl std::fmt::Debug for Master {
@@ -255,6 +255,43 @@ impl Master {
             removed_agents: BTreeSet::new(),
             completed_frameworks: Recent::new(COMPLETED_FRAMEWORKS_KEPT),
         }
+    }
+
+    pub fn settings(&self) -> &MasterSettings {
+        &self.settings
+    }
+
+    pub fn frameworks(&self) -> &BTreeMap<String, FrameworkState> {
+        &self.frameworks
+    }
+
+    pub fn agents(&self) -> &BTreeMap<String, KnownAgent> {
+        &self.agents
+    }
+
+    /// Frameworks removed since the master started, newest last.
+    pub fn completed_frameworks(&self) -> &Recent<FrameworkState> {
+        &self.completed_frameworks
+    }
+
+    /// What `/metrics/snapshot` cannot recompute from the state.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Allocation cycles, recorded by the allocation loop.
+    pub fn allocator_stats(&self) -> &Arc<AllocatorStats> {
+        &self.allocator_stats
+    }
+
+    /// Wakes the allocation loop early.
+    pub fn allocation_wanted(&self) -> &Arc<Notify> {
+        &self.allocation_wanted
+    }
+
+    /// When the master started, in seconds since the epoch.
+    pub fn start_time(&self) -> f64 {
+        self.start_time
     }
 
     /// The offers outstanding.
