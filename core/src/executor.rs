@@ -35,8 +35,33 @@ pub enum ExecutorError {
         "missing environment variable {0} (the executor is started by a Corral or Mesos agent)"
     )]
     MissingEnv(&'static str),
-    #[error("cannot reach the agent at {endpoint}: {reason}")]
-    Agent { endpoint: String, reason: String },
+    #[error("cannot reach the agent at {endpoint}: {source}")]
+    Agent {
+        endpoint: String,
+        source: AgentLinkError,
+    },
+}
+
+/// What went wrong talking to the agent.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentLinkError {
+    #[error("{0}")]
+    Http(#[from] reqwest::Error),
+    #[error("subscription refused ({code}): {text}")]
+    Refused {
+        code: reqwest::StatusCode,
+        text: String,
+    },
+    #[error("the event stream ended")]
+    StreamEnded,
+    #[error("the agent did not recover within {timeout:?}: {last}")]
+    NotRecovered {
+        timeout: Duration,
+        #[source]
+        last: Box<AgentLinkError>,
+    },
+    #[error("{0}")]
+    Stream(#[from] crate::wire::recordio::RecordIoError),
 }
 
 fn env(name: &'static str) -> Result<String, ExecutorError> {
@@ -70,15 +95,15 @@ impl Session {
         }
     }
 
-    async fn post(&self, call: &Call) -> Result<reqwest::Response, String> {
-        self.client
+    async fn post(&self, call: &Call) -> Result<reqwest::Response, AgentLinkError> {
+        Ok(self
+            .client
             .post(&self.url)
             .header("content-type", PROTOBUF)
             .header("accept", PROTOBUF)
             .body(encode(call, Encoding::Protobuf))
             .send()
-            .await
-            .map_err(|e| e.to_string())
+            .await?)
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Vec<v1::TaskStatus>> {
@@ -118,7 +143,7 @@ impl Session {
     }
 
     /// Subscribes; the event stream's bytes.
-    async fn subscribe(&self) -> Result<EventBytes, String> {
+    async fn subscribe(&self) -> Result<EventBytes, AgentLinkError> {
         let mut call = self.call(call::Type::Subscribe);
         let pending = self.pending().clone();
         call.subscribe = Some(call::Subscribe {
@@ -132,7 +157,7 @@ impl Session {
         if !response.status().is_success() {
             let code = response.status();
             let text = response.text().await.unwrap_or_default();
-            return Err(format!("subscription refused ({code}): {text}"));
+            return Err(AgentLinkError::Refused { code, text });
         }
         Ok(response.bytes_stream().boxed())
     }
@@ -144,9 +169,9 @@ impl Session {
         &self,
         timeout: Option<Duration>,
         backoff_max: Duration,
-    ) -> Result<EventBytes, String> {
+    ) -> Result<EventBytes, AgentLinkError> {
         let Some(timeout) = timeout else {
-            return Err("the event stream ended".into());
+            return Err(AgentLinkError::StreamEnded);
         };
         let deadline = tokio::time::Instant::now() + timeout;
         let mut backoff = Duration::from_millis(100);
@@ -161,8 +186,11 @@ impl Session {
                     }
                     return Ok(stream);
                 }
-                Err(e) if tokio::time::Instant::now() >= deadline => {
-                    return Err(format!("the agent did not recover within {timeout:?}: {e}"))
+                Err(last) if tokio::time::Instant::now() >= deadline => {
+                    return Err(AgentLinkError::NotRecovered {
+                        timeout,
+                        last: Box::new(last),
+                    })
                 }
                 Err(_) => backoff = (backoff * 2).min(backoff_max),
             }
@@ -229,9 +257,9 @@ pub async fn run() -> Result<(), ExecutorError> {
         executor_id: env("MESOS_EXECUTOR_ID")?,
         unacknowledged: std::sync::Mutex::new(Vec::new()),
     };
-    let agent_error = |reason: String| ExecutorError::Agent {
+    let agent_error = |source: AgentLinkError| ExecutorError::Agent {
         endpoint: endpoint.clone(),
-        reason,
+        source,
     };
     // With checkpointing, the executor outlives an agent restart.
     let recovery_timeout = (std::env::var("MESOS_CHECKPOINT").as_deref() == Ok("1")).then(|| {
@@ -269,7 +297,7 @@ pub async fn run() -> Result<(), ExecutorError> {
                     reader = RecordReader::default();
                     continue;
                 };
-                for record in reader.push(&chunk).map_err(|e| agent_error(e.to_string()))? {
+                for record in reader.push(&chunk).map_err(|e| agent_error(e.into()))? {
                     let Ok(event) = decode::<Event>(&record, Encoding::Protobuf) else { continue };
                     if handle(&session, event, &mut running, &exits_tx, &mut shutdown_deadline).await {
                         return Ok(());

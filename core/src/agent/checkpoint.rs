@@ -28,13 +28,26 @@ pub struct ExecutorCheckpoint {
     pub updates: Vec<String>,
 }
 
+/// Why a checkpoint, or a message in one, cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{0}")]
+    Read(#[from] std::io::Error),
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Base64(#[from] base64::DecodeError),
+    #[error("{0}")]
+    Protobuf(#[from] prost::DecodeError),
+}
+
 pub fn encode<M: Message>(message: &M) -> String {
     STANDARD.encode(message.encode_to_vec())
 }
 
-pub fn decode<M: Message + Default>(text: &str) -> Result<M, String> {
-    let bytes = STANDARD.decode(text).map_err(|e| e.to_string())?;
-    M::decode(bytes.as_slice()).map_err(|e| e.to_string())
+pub fn decode<M: Message + Default>(text: &str) -> Result<M, CheckpointError> {
+    let bytes = STANDARD.decode(text)?;
+    Ok(M::decode(bytes.as_slice())?)
 }
 
 fn meta(work_dir: &Path) -> PathBuf {
@@ -96,8 +109,8 @@ pub fn read_executors(work_dir: &Path) -> Vec<ExecutorCheckpoint> {
         .filter_map(|e| {
             let path = e.path();
             let parsed = std::fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()));
+                .map_err(CheckpointError::from)
+                .and_then(|bytes| Ok(serde_json::from_slice(&bytes)?));
             match parsed {
                 Ok(c) => Some(c),
                 Err(e) => {

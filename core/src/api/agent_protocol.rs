@@ -18,13 +18,22 @@ use crate::{
     },
 };
 
-fn check_version(headers: &HeaderMap) -> Result<(), String> {
+/// An agent this master cannot talk to (a 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum ProtocolMismatch {
+    #[error(
+        "agent speaks agent protocol version {0}; this master speaks version {PROTOCOL_VERSION}"
+    )]
+    Version(String),
+    #[error("missing '{PROTOCOL_HEADER}' header")]
+    MissingHeader,
+}
+
+fn check_version(headers: &HeaderMap) -> Result<(), ProtocolMismatch> {
     match header_str(headers, PROTOCOL_HEADER) {
         Some(v) if v.trim() == PROTOCOL_VERSION.to_string() => Ok(()),
-        Some(v) => Err(format!(
-            "agent speaks agent protocol version {v}; this master speaks version {PROTOCOL_VERSION}"
-        )),
-        None => Err(format!("missing '{PROTOCOL_HEADER}' header")),
+        Some(v) => Err(ProtocolMismatch::Version(v.to_owned())),
+        None => Err(ProtocolMismatch::MissingHeader),
     }
 }
 
@@ -33,21 +42,16 @@ pub async fn subscribe(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(message) = check_version(&headers) {
-        return error(400, message);
+    if let Err(mismatch) = check_version(&headers) {
+        return error(400, mismatch.to_string());
     }
     let subscribe: Subscribe = match decode(&body, Encoding::Protobuf) {
         Ok(s) => s,
         Err(e) => return error(400, e.to_string()),
     };
     if subscribe.protocol_version != PROTOCOL_VERSION {
-        return error(
-            400,
-            format!(
-                "agent speaks agent protocol version {}; this master speaks version {PROTOCOL_VERSION}",
-                subscribe.protocol_version
-            ),
-        );
+        let mismatch = ProtocolMismatch::Version(subscribe.protocol_version.to_string());
+        return error(400, mismatch.to_string());
     }
     let (agent_id, connection, events) = lock(&master).agent_subscribe(subscribe);
     let on_close = OnDrop::new(move || lock(&master).agent_disconnected(&agent_id, connection));
@@ -59,8 +63,8 @@ pub async fn subscribe(
 }
 
 pub async fn call(State(master): State<SharedMaster>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(message) = check_version(&headers) {
-        return error(400, message);
+    if let Err(mismatch) = check_version(&headers) {
+        return error(400, mismatch.to_string());
     }
     let call: AgentCall = match decode(&body, Encoding::Protobuf) {
         Ok(c) => c,

@@ -145,7 +145,7 @@ async fn tasks(
     };
     match master_state::tasks(&lock(&master), &q) {
         Ok(v) => Json(v).into_response(),
-        Err(message) => error(400, message),
+        Err(e) => error(400, e.to_string()),
     }
 }
 

@@ -303,13 +303,20 @@ pub struct TasksQuery {
     pub order: Option<String>,
 }
 
+/// A `/master/tasks` query that cannot be answered (a 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TasksQueryError {
+    #[error("'order' must be 'asc' or 'desc', not '{0}'")]
+    Order(String),
+}
+
 /// `{"tasks": [...]}`: live then completed tasks, filtered and paged as
 /// Mesos does (default limit 100, newest first unless `order=asc`).
-pub fn tasks(master: &Master, q: &TasksQuery) -> Result<Value, String> {
+pub fn tasks(master: &Master, q: &TasksQuery) -> Result<Value, TasksQueryError> {
     let ascending = match q.order.as_deref() {
         None | Some("desc") => false,
         Some("asc") => true,
-        Some(other) => return Err(format!("'order' must be 'asc' or 'desc', not '{other}'")),
+        Some(other) => return Err(TasksQueryError::Order(other.to_owned())),
     };
     let mut all: Vec<&TaskEntry> = master
         .frameworks()

@@ -151,7 +151,7 @@ fn master_parts(
 
 fn overrides(text: Option<&str>) -> Result<ResourceOverrides, String> {
     let mut o = ResourceOverrides::default();
-    for r in parse_resources(text.unwrap_or(""))? {
+    for r in parse_resources(text.unwrap_or("")).map_err(|e| e.to_string())? {
         match (r.name.as_str(), r.value) {
             ("cpus", ResourceValue::Scalar(v)) => o.cpus = Some(v),
             ("mem", ResourceValue::Scalar(v)) => o.mem = Some(v),

@@ -141,9 +141,9 @@ impl Key {
                     Err(format!("must be a positive number of seconds, not {secs}"))
                 }
             }
-            (Kind::Resources, toml::Value::String(s)) => {
-                crate::domain::parse_resources(s).map(|_| ())
-            }
+            (Kind::Resources, toml::Value::String(s)) => crate::domain::parse_resources(s)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
             (Kind::Fraction, toml::Value::Float(_) | toml::Value::Integer(_)) => {
                 let share = match value {
                     toml::Value::Float(f) => *f,

@@ -14,6 +14,44 @@ const FREEZE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long removing a cgroup waits for its last processes to go.
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Why there is no freezer, or a container's cgroup could not be made,
+/// joined or removed; each names the cgroup (or file) involved.
+#[derive(Debug, thiserror::Error)]
+pub enum FreezerError {
+    #[error("cannot read /proc/self/mountinfo: {0}")]
+    Mountinfo(#[source] std::io::Error),
+    #[error("no cgroup v1 freezer hierarchy is mounted")]
+    NotMounted,
+    #[error("cannot create {}: {source}", cgroup.display())]
+    Create {
+        cgroup: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot move pid {pid} into {}: {source}", cgroup.display())]
+    Join {
+        cgroup: PathBuf,
+        pid: u32,
+        source: std::io::Error,
+    },
+    #[error("cannot remove {}: {source}", cgroup.display())]
+    Remove {
+        cgroup: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl FreezerError {
+    /// The cgroup the error is about, when it is about one.
+    pub fn cgroup(&self) -> Option<&Path> {
+        match self {
+            FreezerError::Mountinfo(_) | FreezerError::NotMounted => None,
+            FreezerError::Create { cgroup, .. }
+            | FreezerError::Join { cgroup, .. }
+            | FreezerError::Remove { cgroup, .. } => Some(cgroup),
+        }
+    }
+}
+
 /// Containers' freezer cgroups under `<mount>/<root>`.
 #[derive(Debug, Clone)]
 pub struct Freezer {
@@ -35,14 +73,15 @@ fn freezer_mount(mountinfo: &str) -> Option<PathBuf> {
 impl Freezer {
     /// The freezer under cgroup `root`, when this machine has a v1 freezer
     /// hierarchy this process may write; otherwise why not.
-    pub fn detect(root: &str) -> Result<Freezer, String> {
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
-        let mount = freezer_mount(&mountinfo)
-            .ok_or_else(|| "no cgroup v1 freezer hierarchy is mounted".to_owned())?;
+    pub fn detect(root: &str) -> Result<Freezer, FreezerError> {
+        let mountinfo =
+            std::fs::read_to_string("/proc/self/mountinfo").map_err(FreezerError::Mountinfo)?;
+        let mount = freezer_mount(&mountinfo).ok_or(FreezerError::NotMounted)?;
         let base = mount.join(root);
-        std::fs::create_dir_all(&base)
-            .map_err(|e| format!("cannot create {}: {e}", base.display()))?;
+        std::fs::create_dir_all(&base).map_err(|source| FreezerError::Create {
+            cgroup: base.clone(),
+            source,
+        })?;
         Ok(Freezer { base })
     }
 
@@ -83,12 +122,18 @@ impl Freezer {
 
     /// Puts `pid` (the container's first process, not yet released) into
     /// the container's cgroup.
-    pub fn add(&self, container_id: &str, pid: u32) -> Result<(), String> {
+    pub fn add(&self, container_id: &str, pid: u32) -> Result<(), FreezerError> {
         let cgroup = self.cgroup(container_id);
-        std::fs::create_dir_all(&cgroup)
-            .map_err(|e| format!("cannot create {}: {e}", cgroup.display()))?;
-        std::fs::write(cgroup.join("cgroup.procs"), pid.to_string())
-            .map_err(|e| format!("cannot move pid {pid} into {}: {e}", cgroup.display()))
+        if let Err(source) = std::fs::create_dir_all(&cgroup) {
+            return Err(FreezerError::Create { cgroup, source });
+        }
+        std::fs::write(cgroup.join("cgroup.procs"), pid.to_string()).map_err(|source| {
+            FreezerError::Join {
+                cgroup,
+                pid,
+                source,
+            }
+        })
     }
 
     /// Freezes the container, kills every process in it, and thaws it so
@@ -117,15 +162,15 @@ impl Freezer {
 
     /// Removes the container's cgroup once its processes are gone (killing
     /// stragglers); succeeds when there is none.
-    pub fn remove(&self, container_id: &str) -> Result<(), String> {
+    pub fn remove(&self, container_id: &str) -> Result<(), FreezerError> {
         let cgroup = self.cgroup(container_id);
         let deadline = Instant::now() + REMOVE_TIMEOUT;
         loop {
             match std::fs::remove_dir(&cgroup) {
                 Ok(()) => return Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-                Err(e) if Instant::now() >= deadline => {
-                    return Err(format!("cannot remove {}: {e}", cgroup.display()))
+                Err(source) if Instant::now() >= deadline => {
+                    return Err(FreezerError::Remove { cgroup, source })
                 }
                 Err(_) => {
                     if !procs(&cgroup).is_empty() {
@@ -162,5 +207,23 @@ mod tests {
         );
         let v2_only = "38 25 0:34 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw";
         assert_eq!(freezer_mount(v2_only), None);
+    }
+
+    #[test]
+    fn a_cgroup_that_cannot_be_made_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the root should be: no cgroup can be made under it.
+        let base = dir.path().join("not-a-hierarchy");
+        std::fs::write(&base, "").unwrap();
+        let freezer = Freezer { base: base.clone() };
+        let error = freezer.add("c1", 1).unwrap_err();
+        assert!(matches!(error, FreezerError::Create { .. }), "{error:?}");
+        assert_eq!(error.cgroup(), Some(base.join("c1").as_path()));
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("cannot create {}: ", base.join("c1").display())),
+            "{error}"
+        );
     }
 }

@@ -50,6 +50,69 @@ pub const LAUNCH_FAILED_STATUS: i32 = 125;
 /// Starts the line a failed helper writes to its stderr.
 pub const FAILURE_PREFIX: &str = "corral container-launch: ";
 
+/// Why the helper could not turn into the executor; written to the
+/// sandbox's `stderr` after [`FAILURE_PREFIX`].
+#[derive(Debug, thiserror::Error)]
+enum LaunchHelperError {
+    #[error("cannot read launch instructions: {0}")]
+    ReadInstructions(#[source] std::io::Error),
+    #[error("the agent closed the container before releasing it")]
+    NotReleased,
+    #[error("bad launch instructions: {0}")]
+    BadInstructions(#[source] serde_json::Error),
+    #[error("cannot open /dev/null: {0}")]
+    DevNull(#[source] std::io::Error),
+    /// A system call failed; `what` says which (or what it was for).
+    #[error("{what}: {source}")]
+    Syscall { what: &'static str, source: Errno },
+    #[error("namespace flags {0:#x} out of range")]
+    NamespaceFlags(u64),
+    #[error("unshare({namespaces:?}): {source}")]
+    Unshare {
+        namespaces: CloneFlags,
+        source: Errno,
+    },
+    #[error("{}: cannot create the target: {source}", describe_mount(step))]
+    MountTarget {
+        step: MountStep,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", describe_mount(step))]
+    Mount { step: MountStep, source: Errno },
+    #[error("{} (read-only remount): {source}", describe_mount(step))]
+    Remount { step: MountStep, source: Errno },
+    #[error("cannot run '{command}': {source}")]
+    PreExecStart {
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("'{command}' failed ({status})")]
+    PreExecFailed {
+        command: String,
+        status: std::process::ExitStatus,
+    },
+    #[error("'{0}' contains a NUL byte")]
+    NulByte(String),
+    #[error("an environment variable contains a NUL byte")]
+    NulInEnvironment,
+    #[error("cannot execute '{program}': {source}")]
+    Exec { program: String, source: Errno },
+}
+
+/// A failed system call, for `map_err`.
+fn syscall(what: &'static str) -> impl FnOnce(Errno) -> LaunchHelperError {
+    move |source| LaunchHelperError::Syscall { what, source }
+}
+
+/// `mount SOURCE on TARGET`, as failures name a mount.
+fn describe_mount(step: &MountStep) -> String {
+    format!(
+        "mount {} on {}",
+        step.source.as_deref().unwrap_or("none"),
+        step.target
+    )
+}
+
 /// Runs the helper; returns only on failure (with the status to exit with).
 pub fn run() -> ExitCode {
     let error = match launch() {
@@ -60,21 +123,20 @@ pub fn run() -> ExitCode {
     ExitCode::from(LAUNCH_FAILED_STATUS as u8)
 }
 
-fn launch() -> Result<Infallible, String> {
+fn launch() -> Result<Infallible, LaunchHelperError> {
     let mut input = String::new();
     std::io::stdin()
         .read_to_string(&mut input)
-        .map_err(|e| format!("cannot read launch instructions: {e}"))?;
+        .map_err(LaunchHelperError::ReadInstructions)?;
     if input.is_empty() {
-        return Err("the agent closed the container before releasing it".to_owned());
+        return Err(LaunchHelperError::NotReleased);
     }
     let instructions: LaunchInstructions =
-        serde_json::from_str(&input).map_err(|e| format!("bad launch instructions: {e}"))?;
-    let null =
-        std::fs::File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?;
-    nix::unistd::dup2_stdin(&null).map_err(|e| format!("cannot redirect stdin: {e}"))?;
+        serde_json::from_str(&input).map_err(LaunchHelperError::BadInstructions)?;
+    let null = std::fs::File::open("/dev/null").map_err(LaunchHelperError::DevNull)?;
+    nix::unistd::dup2_stdin(&null).map_err(syscall("cannot redirect stdin"))?;
     drop(null);
-    setsid().map_err(|e| format!("setsid: {e}"))?;
+    setsid().map_err(syscall("setsid"))?;
     // Opened before any mount: a volume over the directory that holds the
     // executor (a private /tmp, with the agent's binaries under /tmp) must
     // not hide it.
@@ -84,15 +146,11 @@ fn launch() -> Result<Infallible, String> {
         .then(|| std::fs::File::open(&instructions.program).ok())
         .flatten();
 
-    let bits = i32::try_from(instructions.namespaces).map_err(|_| {
-        format!(
-            "namespace flags {:#x} out of range",
-            instructions.namespaces
-        )
-    })?;
+    let bits = i32::try_from(instructions.namespaces)
+        .map_err(|_| LaunchHelperError::NamespaceFlags(instructions.namespaces))?;
     let namespaces = CloneFlags::from_bits_truncate(bits);
     if !namespaces.is_empty() {
-        unshare(namespaces).map_err(|e| format!("unshare({namespaces:?}): {e}"))?;
+        unshare(namespaces).map_err(|source| LaunchHelperError::Unshare { namespaces, source })?;
     }
     if namespaces.contains(CloneFlags::CLONE_NEWNS) {
         mount(
@@ -102,7 +160,7 @@ fn launch() -> Result<Infallible, String> {
             MsFlags::MS_REC | MsFlags::MS_SLAVE,
             None::<&str>,
         )
-        .map_err(|e| format!("cannot make / a slave mount: {e}"))?;
+        .map_err(syscall("cannot make / a slave mount"))?;
     }
     if !namespaces.contains(CloneFlags::CLONE_NEWPID) {
         prepare(&instructions)?;
@@ -112,14 +170,14 @@ fn launch() -> Result<Infallible, String> {
     let signals = forwarded_signals();
     signals
         .thread_block()
-        .map_err(|e| format!("cannot block signals: {e}"))?;
+        .map_err(syscall("cannot block signals"))?;
     // SAFETY: this process is single-threaded (the helper runs before any
     // runtime or thread is started), so the child may do anything.
-    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+    match unsafe { fork() }.map_err(syscall("fork"))? {
         ForkResult::Parent { child } => std::process::exit(wait_for_init(child)),
         ForkResult::Child => {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-                .map_err(|e| format!("cannot set the parent-death signal: {e}"))?;
+                .map_err(syscall("cannot set the parent-death signal"))?;
             prepare(&instructions)?;
             std::process::exit(container_init(&instructions, program.as_ref(), &signals)?)
         }
@@ -144,7 +202,7 @@ fn forwarded_signals() -> SigSet {
 }
 
 /// Makes the mounts, then runs the pre-exec commands.
-fn prepare(instructions: &LaunchInstructions) -> Result<(), String> {
+fn prepare(instructions: &LaunchInstructions) -> Result<(), LaunchHelperError> {
     for step in &instructions.mounts {
         apply_mount(step)?;
     }
@@ -153,24 +211,23 @@ fn prepare(instructions: &LaunchInstructions) -> Result<(), String> {
             .arg("-c")
             .arg(command)
             .status()
-            .map_err(|e| format!("cannot run '{command}': {e}"))?;
+            .map_err(|source| LaunchHelperError::PreExecStart {
+                command: command.clone(),
+                source,
+            })?;
         if !status.success() {
-            return Err(format!("'{command}' failed ({status})"));
+            return Err(LaunchHelperError::PreExecFailed {
+                command: command.clone(),
+                status,
+            });
         }
     }
     Ok(())
 }
 
-fn apply_mount(step: &MountStep) -> Result<(), String> {
+fn apply_mount(step: &MountStep) -> Result<(), LaunchHelperError> {
     let flags = MsFlags::from_bits_truncate(step.flags as std::ffi::c_ulong);
     let bind = flags.contains(MsFlags::MS_BIND);
-    let describe = || {
-        format!(
-            "mount {} on {}",
-            step.source.as_deref().unwrap_or("none"),
-            step.target
-        )
-    };
     if bind {
         // Bind targets are created as needed (the source decides file or dir).
         let target = Path::new(&step.target);
@@ -184,7 +241,10 @@ fn apply_mount(step: &MountStep) -> Result<(), String> {
                     .map_or(Ok(()), std::fs::create_dir_all)
                     .and_then(|()| std::fs::File::create(target).map(drop))
             };
-            made.map_err(|e| format!("{}: cannot create the target: {e}", describe()))?;
+            made.map_err(|source| LaunchHelperError::MountTarget {
+                step: step.clone(),
+                source,
+            })?;
         }
     }
     // A read-only bind mount takes a bind, then a read-only remount.
@@ -200,7 +260,10 @@ fn apply_mount(step: &MountStep) -> Result<(), String> {
         first,
         step.data.as_deref(),
     )
-    .map_err(|e| format!("{}: {e}", describe()))?;
+    .map_err(|source| LaunchHelperError::Mount {
+        step: step.clone(),
+        source,
+    })?;
     if bind && flags.contains(MsFlags::MS_RDONLY) {
         mount(
             None::<&str>,
@@ -209,7 +272,10 @@ fn apply_mount(step: &MountStep) -> Result<(), String> {
             MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
             None::<&str>,
         )
-        .map_err(|e| format!("{} (read-only remount): {e}", describe()))?;
+        .map_err(|source| LaunchHelperError::Remount {
+            step: step.clone(),
+            source,
+        })?;
     }
     Ok(())
 }
@@ -220,8 +286,8 @@ fn apply_mount(step: &MountStep) -> Result<(), String> {
 fn exec(
     instructions: &LaunchInstructions,
     opened: Option<&std::fs::File>,
-) -> Result<Infallible, String> {
-    let cstring = |s: &str| CString::new(s).map_err(|_| format!("'{s}' contains a NUL byte"));
+) -> Result<Infallible, LaunchHelperError> {
+    let cstring = |s: &str| CString::new(s).map_err(|_| LaunchHelperError::NulByte(s.to_owned()));
     let program = cstring(&instructions.program)?;
     let argv = instructions
         .argv
@@ -235,16 +301,18 @@ fn exec(
                 let mut pair = k.as_bytes().to_vec();
                 pair.push(b'=');
                 pair.extend_from_slice(v.as_bytes());
-                CString::new(pair)
-                    .map_err(|_| "an environment variable contains a NUL byte".to_owned())
+                CString::new(pair).map_err(|_| LaunchHelperError::NulInEnvironment)
             })
             .collect::<Result<Vec<_>, _>>()?;
         // Only returns on failure (e.g. a script, whose close-on-exec
         // descriptor its interpreter cannot open): then by path.
         let _ = nix::unistd::fexecve(file, &argv, &env);
     }
-    let e = execvp(&program, &argv).unwrap_err();
-    Err(format!("cannot execute '{}': {e}", instructions.program))
+    let source = execvp(&program, &argv).unwrap_err();
+    Err(LaunchHelperError::Exec {
+        program: instructions.program.clone(),
+        source,
+    })
 }
 
 /// Pid 1 of the container: starts the executor, then reaps and forwards
@@ -253,20 +321,20 @@ fn container_init(
     instructions: &LaunchInstructions,
     program: Option<&std::fs::File>,
     signals: &SigSet,
-) -> Result<i32, String> {
+) -> Result<i32, LaunchHelperError> {
     // SAFETY: single-threaded, as in `launch`.
-    let executor = match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+    let executor = match unsafe { fork() }.map_err(syscall("fork"))? {
         ForkResult::Child => {
             signals
                 .thread_unblock()
-                .map_err(|e| format!("cannot unblock signals: {e}"))?;
+                .map_err(syscall("cannot unblock signals"))?;
             exec(instructions, program)?;
             unreachable!("exec returned without an error")
         }
         ForkResult::Parent { child } => child,
     };
     loop {
-        let signal = signals.wait().map_err(|e| format!("sigwait: {e}"))?;
+        let signal = signals.wait().map_err(syscall("sigwait"))?;
         if signal != Signal::SIGCHLD {
             let _ = kill(executor, signal);
             continue;
@@ -277,7 +345,7 @@ fn container_init(
                 Ok(WaitStatus::Signaled(pid, s, _)) if pid == executor => return Ok(128 + s as i32),
                 Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
                 Ok(_) | Err(Errno::EINTR) => continue,
-                Err(e) => return Err(format!("waitpid: {e}")),
+                Err(e) => return Err(syscall("waitpid")(e)),
             }
         }
     }

@@ -10,6 +10,7 @@ use std::{
 
 use tokio::process::{Child, Command};
 
+use super::ContainerizerError;
 use crate::{domain::KeyValue, proto::v1};
 
 /// Everything needed to start one executor.
@@ -24,7 +25,7 @@ pub struct LaunchRequest {
 /// The program and argv of a `CommandInfo`: `sh -c value` for shell
 /// commands, else `value` run with `arguments` (whose first element is
 /// argv\[0\]).
-pub fn argv_of(info: &v1::CommandInfo) -> Result<(String, Vec<String>), String> {
+pub fn argv_of(info: &v1::CommandInfo) -> Result<(String, Vec<String>), ContainerizerError> {
     let value = info.value.clone().unwrap_or_default();
     if info.shell.unwrap_or(true) {
         return Ok((
@@ -33,7 +34,7 @@ pub fn argv_of(info: &v1::CommandInfo) -> Result<(String, Vec<String>), String> 
         ));
     }
     if value.is_empty() {
-        return Err("command has no 'value' (the program to run)".to_owned());
+        return Err(ContainerizerError::NoProgram);
     }
     let argv = if info.arguments.is_empty() {
         vec![value.clone()]
@@ -55,8 +56,11 @@ pub fn command_environment(info: &v1::CommandInfo) -> Vec<KeyValue> {
         .collect()
 }
 
-fn create_file(path: &Path) -> Result<File, String> {
-    File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
+fn create_file(path: &Path) -> Result<File, ContainerizerError> {
+    File::create(path).map_err(|source| ContainerizerError::SandboxFile {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Starts `helper container-launch` in the sandbox with the executor's
@@ -66,11 +70,12 @@ pub fn spawn_helper(
     helper: &Path,
     sandbox: &Path,
     environment: &[KeyValue],
-) -> Result<(Child, PipeWriter), String> {
-    std::fs::create_dir_all(sandbox)
-        .map_err(|e| format!("cannot create sandbox {}: {e}", sandbox.display()))?;
-    let (reader, writer) =
-        std::io::pipe().map_err(|e| format!("cannot create the launch pipe: {e}"))?;
+) -> Result<(Child, PipeWriter), ContainerizerError> {
+    std::fs::create_dir_all(sandbox).map_err(|source| ContainerizerError::Sandbox {
+        path: sandbox.to_owned(),
+        source,
+    })?;
+    let (reader, writer) = std::io::pipe().map_err(ContainerizerError::Pipe)?;
     let child = Command::new(helper)
         .arg("container-launch")
         .current_dir(sandbox)
@@ -80,7 +85,10 @@ pub fn spawn_helper(
         .stderr(create_file(&sandbox.join("stderr"))?)
         .kill_on_drop(false)
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", helper.display()))?;
+        .map_err(|source| ContainerizerError::SpawnHelper {
+            helper: helper.to_owned(),
+            source,
+        })?;
     Ok((child, writer))
 }
 

@@ -14,8 +14,10 @@
 //! - `launcher.rs`: the helper process, the session kill, exit descriptions;
 //! - `freezer.rs`: the freezer cgroup every container is put in;
 //! - `instructions.rs`: what the agent tells the helper;
+//! - `error.rs`: why a launch failed;
 //! - `launch_helper.rs`: the helper itself (`corral container-launch`).
 
+mod error;
 mod freezer;
 mod instructions;
 pub mod launch_helper;
@@ -29,7 +31,8 @@ use std::{
 
 use tokio::{process::Child, sync::mpsc};
 
-pub use freezer::Freezer;
+pub use error::ContainerizerError;
+pub use freezer::{Freezer, FreezerError};
 pub use instructions::{LaunchInstructions, MountStep};
 pub use launcher::{command_environment, LaunchRequest};
 
@@ -100,16 +103,23 @@ impl Containerizer {
     /// Launches the container `spec` describes running `request`'s command.
     /// On failure nothing of the container is left and the error says
     /// which step (and which isolator) failed.
-    pub fn launch(&self, spec: &ContainerConfig, request: &LaunchRequest) -> Result<Child, String> {
+    pub fn launch(
+        &self,
+        spec: &ContainerConfig,
+        request: &LaunchRequest,
+    ) -> Result<Child, ContainerizerError> {
         let mut isolators = self.isolators();
         let mut plan = LaunchSpec::default();
         for (index, isolator) in isolators.iter_mut().enumerate() {
             match isolator.prepare(spec) {
                 Ok(next) => merge(&mut plan, next),
-                Err(e) => {
-                    let message = format!("isolator {} could not prepare: {e}", isolator.name());
+                Err(source) => {
+                    let error = ContainerizerError::Prepare {
+                        isolator: isolator.name().to_owned(),
+                        source,
+                    };
                     cleanup_all(&mut isolators[..index], &spec.container_id);
-                    return Err(message);
+                    return Err(error);
                 }
             }
         }
@@ -134,7 +144,9 @@ impl Containerizer {
         tracing::debug!(container_id = %spec.container_id, pid, "launch helper started");
         let sink = self.limitation_sink();
         let frozen = match &self.freezer {
-            Some(freezer) => freezer.add(&spec.container_id, pid),
+            Some(freezer) => freezer
+                .add(&spec.container_id, pid)
+                .map_err(ContainerizerError::from),
             None => Ok(()),
         };
         tracing::debug!(container_id = %spec.container_id, pid, "launch helper in its freezer cgroup");
@@ -143,20 +155,20 @@ impl Containerizer {
                 isolator
                     .isolate(&spec.container_id, pid)
                     .and_then(|()| isolator.watch(&spec.container_id, sink.clone()))
-                    .map_err(|e| {
-                        format!(
-                            "isolator {} could not isolate pid {pid}: {e}",
-                            isolator.name()
-                        )
+                    .map_err(|source| ContainerizerError::Isolate {
+                        isolator: isolator.name().to_owned(),
+                        pid,
+                        source,
                     })
             })
         });
         let released = isolated.and_then(|()| {
             let instructions = LaunchInstructions::new(&plan, program, argv);
-            let json = serde_json::to_vec(&instructions).map_err(|e| e.to_string())?;
+            let json = serde_json::to_vec(&instructions)
+                .map_err(ContainerizerError::EncodeInstructions)?;
             release
                 .write_all(&json)
-                .map_err(|e| format!("cannot release the launch helper: {e}"))
+                .map_err(ContainerizerError::Release)
         });
         drop(release);
         tracing::debug!(container_id = %spec.container_id, pid, released = released.is_ok(), "launch helper isolated and released");

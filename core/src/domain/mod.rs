@@ -12,7 +12,7 @@ mod resources;
 pub mod status;
 
 pub use events::{deliver, EventSender};
-pub use parse::parse_resources;
+pub use parse::{parse_resources, ResourceTextError};
 pub use recent::Recent;
 pub use resources::{format_resources, ResourceBag};
 

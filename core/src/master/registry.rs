@@ -25,12 +25,25 @@ pub enum RegistryError {
     Open { path: String, message: String },
     #[error("registry: {0}")]
     Store(String),
-    #[error("registry: entry '{key}' in table '{table}' is corrupt: {message}")]
+    #[error("registry: entry '{key}' in table '{table}' is corrupt: {source}")]
     Corrupt {
         table: &'static str,
         key: String,
-        message: String,
+        source: RecordError,
     },
+}
+
+/// Why a stored record does not decode.
+#[derive(Debug, Error)]
+pub enum RecordError {
+    #[error("too short")]
+    TooShort,
+    #[error("endpoint cut short")]
+    EndpointCutShort,
+    #[error("{0}")]
+    Endpoint(#[from] std::string::FromUtf8Error),
+    #[error("{0}")]
+    Info(#[from] prost::DecodeError),
 }
 
 fn store<E: std::fmt::Display>(e: E) -> RegistryError {
@@ -83,13 +96,17 @@ fn encode_agent(record: &AgentRecord) -> Vec<u8> {
     out
 }
 
-fn decode_agent(bytes: &[u8]) -> Result<AgentRecord, String> {
-    let (len, rest) = bytes.split_at_checked(4).ok_or("too short")?;
-    let len = u32::from_le_bytes(len.try_into().map_err(|_| "bad length")?) as usize;
-    let (endpoint, info) = rest.split_at_checked(len).ok_or("endpoint cut short")?;
+fn decode_agent(bytes: &[u8]) -> Result<AgentRecord, RecordError> {
+    let (len, rest) = bytes
+        .split_first_chunk::<4>()
+        .ok_or(RecordError::TooShort)?;
+    let len = u32::from_le_bytes(*len) as usize;
+    let (endpoint, info) = rest
+        .split_at_checked(len)
+        .ok_or(RecordError::EndpointCutShort)?;
     Ok(AgentRecord {
-        endpoint: String::from_utf8(endpoint.to_vec()).map_err(|e| e.to_string())?,
-        info: v1::AgentInfo::decode(info).map_err(|e| e.to_string())?,
+        endpoint: String::from_utf8(endpoint.to_vec())?,
+        info: v1::AgentInfo::decode(info)?,
     })
 }
 
@@ -100,12 +117,14 @@ fn encode_framework(record: &FrameworkRecord) -> Vec<u8> {
     out
 }
 
-fn decode_framework(bytes: &[u8]) -> Result<FrameworkRecord, String> {
-    let (deadline, info) = bytes.split_at_checked(8).ok_or("too short")?;
-    let deadline = f64::from_le_bytes(deadline.try_into().map_err(|_| "bad deadline")?);
+fn decode_framework(bytes: &[u8]) -> Result<FrameworkRecord, RecordError> {
+    let (deadline, info) = bytes
+        .split_first_chunk::<8>()
+        .ok_or(RecordError::TooShort)?;
+    let deadline = f64::from_le_bytes(*deadline);
     Ok(FrameworkRecord {
         failover_deadline: (deadline >= 0.0).then_some(deadline),
-        info: v1::FrameworkInfo::decode(info).map_err(|e| e.to_string())?,
+        info: v1::FrameworkInfo::decode(info)?,
     })
 }
 
@@ -140,10 +159,10 @@ impl Registry {
         let agents = txn.open_table(AGENTS).map_err(store)?;
         for entry in agents.iter().map_err(store)? {
             let (key, value) = entry.map_err(store)?;
-            let record = decode_agent(value.value()).map_err(|message| RegistryError::Corrupt {
+            let record = decode_agent(value.value()).map_err(|source| RegistryError::Corrupt {
                 table: "agents",
                 key: key.value().to_owned(),
-                message,
+                source,
             })?;
             recovered.agents.push((key.value().to_owned(), record));
         }
@@ -151,10 +170,10 @@ impl Registry {
         for entry in frameworks.iter().map_err(store)? {
             let (key, value) = entry.map_err(store)?;
             let record =
-                decode_framework(value.value()).map_err(|message| RegistryError::Corrupt {
+                decode_framework(value.value()).map_err(|source| RegistryError::Corrupt {
                     table: "frameworks",
                     key: key.value().to_owned(),
-                    message,
+                    source,
                 })?;
             recovered.frameworks.push((key.value().to_owned(), record));
         }
@@ -234,6 +253,26 @@ mod tests {
         let (_registry, recovered) = Registry::open(&path).unwrap();
         assert_eq!(recovered.agents, vec![("S0".to_owned(), agent)]);
         assert_eq!(recovered.frameworks, vec![("F0".to_owned(), framework)]);
+    }
+
+    #[test]
+    fn a_record_that_does_not_decode_says_why() {
+        assert!(matches!(decode_agent(&[1, 0]), Err(RecordError::TooShort)));
+        let cut = [10, 0, 0, 0, b'h'];
+        assert!(matches!(
+            decode_agent(&cut),
+            Err(RecordError::EndpointCutShort)
+        ));
+        assert!(matches!(
+            decode_framework(&[0; 7]),
+            Err(RecordError::TooShort)
+        ));
+        let mut garbage = (-1.0f64).to_le_bytes().to_vec();
+        garbage.push(0xff);
+        assert!(matches!(
+            decode_framework(&garbage),
+            Err(RecordError::Info(_))
+        ));
     }
 
     #[test]

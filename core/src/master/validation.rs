@@ -1,8 +1,8 @@
 //! Checking tasks in an ACCEPT before they launch. Each failure becomes a
-//! `TASK_ERROR` (`SOURCE_MASTER`, `REASON_TASK_INVALID`) whose message says
-//! exactly what was wrong.
+//! `TASK_ERROR` (`SOURCE_MASTER`, `REASON_TASK_INVALID`) whose message (a
+//! [`TaskInvalid`]) says exactly what was wrong.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, fmt};
 
 use crate::{
     domain::{
@@ -11,22 +11,97 @@ use crate::{
     proto::v1,
 };
 
+/// What a rule is about: the task, or the executor it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Task {
+        task_id: String,
+    },
+    Executor {
+        executor_id: String,
+        task_id: String,
+    },
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Task { task_id } => write!(f, "task '{task_id}'"),
+            Subject::Executor {
+                executor_id,
+                task_id,
+            } => write!(f, "executor '{executor_id}' of task '{task_id}'"),
+        }
+    }
+}
+
+/// Why a task cannot launch, one variant per rule; the message is the
+/// `TASK_ERROR`'s.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TaskInvalid {
+    #[error("task id '{task_id}' is invalid: it must be non-empty, without '/' or whitespace")]
+    BadId { task_id: String },
+    #[error("task id '{task_id}' appears more than once in this ACCEPT")]
+    RepeatedInAccept { task_id: String },
+    #[error("task id '{task_id}' is already in use by another task of this framework")]
+    IdInUse { task_id: String },
+    #[error("task '{task_id}' names agent '{named}' but its offers are for agent '{offered}'")]
+    WrongAgent {
+        task_id: String,
+        named: String,
+        offered: String,
+    },
+    #[error("task '{task_id}' must have exactly one of 'command' or 'executor'")]
+    CommandOrExecutor { task_id: String },
+    #[error("task '{task_id}' has an executor with an empty executor id")]
+    EmptyExecutorId { task_id: String },
+    #[error("{0} has no 'command'")]
+    NoCommand(Subject),
+    #[error("{0} has a shell command without a 'value'")]
+    NoShellValue(Subject),
+    #[error("{0} has a command without a 'value' (the program to run)")]
+    NoProgram(Subject),
+    #[error("{subject} has resource '{resource}' with a missing or unsupported value")]
+    UnsupportedResource { subject: Subject, resource: String },
+    #[error("{subject} has resource '{resource}' with invalid value {value}")]
+    InvalidResourceValue {
+        subject: Subject,
+        resource: String,
+        value: f64,
+    },
+    #[error("task '{task_id}' needs a positive '{resource}' resource")]
+    MissingResource {
+        task_id: String,
+        resource: &'static str,
+    },
+    #[error(
+        "task '{task_id}' uses resources {} that are not in the offers (remaining: {})",
+        format_resources(wanted),
+        format_resources(remaining)
+    )]
+    NotInOffers {
+        task_id: String,
+        wanted: Vec<Resource>,
+        remaining: Vec<Resource>,
+    },
+}
+
 /// Parses a resource list, rejecting malformed or negative entries.
-fn parse_resources(list: &[v1::Resource], whose: &str) -> Result<Vec<Resource>, String> {
+fn parse_resources(list: &[v1::Resource], whose: &Subject) -> Result<Vec<Resource>, TaskInvalid> {
     list.iter()
         .map(|r| {
-            let parsed = resource_from_proto(r).ok_or_else(|| {
-                format!(
-                    "{whose} has resource '{}' with a missing or unsupported value",
-                    r.name
-                )
-            })?;
-            if let ResourceValue::Scalar(v) = parsed.value {
-                if !v.is_finite() || v < 0.0 {
-                    return Err(format!(
-                        "{whose} has resource '{}' with invalid value {v}",
-                        r.name
-                    ));
+            let parsed =
+                resource_from_proto(r).ok_or_else(|| TaskInvalid::UnsupportedResource {
+                    subject: whose.clone(),
+                    resource: r.name.clone(),
+                })?;
+            if let ResourceValue::Scalar(value) = parsed.value {
+                if !value.is_finite() || value < 0.0 {
+                    return Err(TaskInvalid::InvalidResourceValue {
+                        subject: whose.clone(),
+                        resource: r.name.clone(),
+                        value,
+                    });
                 }
             }
             Ok(parsed)
@@ -57,83 +132,80 @@ impl std::fmt::Debug for Context<'_> {
 
 /// Checks `task`; on success returns the resources it consumes (its own and
 /// its executor's).
-pub fn validate_task(task: &v1::TaskInfo, cx: &Context<'_>) -> Result<ResourceBag, String> {
+pub fn validate_task(task: &v1::TaskInfo, cx: &Context<'_>) -> Result<ResourceBag, TaskInvalid> {
     let id = task.task_id.value.as_str();
+    let task_id = || id.to_owned();
     if id.is_empty() || id.contains('/') || id.chars().any(char::is_whitespace) {
-        return Err(format!(
-            "task id '{id}' is invalid: it must be non-empty, without '/' or whitespace"
-        ));
+        return Err(TaskInvalid::BadId { task_id: task_id() });
     }
     if cx.seen.contains(id) {
-        return Err(format!(
-            "task id '{id}' appears more than once in this ACCEPT"
-        ));
+        return Err(TaskInvalid::RepeatedInAccept { task_id: task_id() });
     }
     if (cx.known_task)(id) {
-        return Err(format!(
-            "task id '{id}' is already in use by another task of this framework"
-        ));
+        return Err(TaskInvalid::IdInUse { task_id: task_id() });
     }
     if task.agent_id.value != cx.agent_id {
-        return Err(format!(
-            "task '{id}' names agent '{}' but its offers are for agent '{}'",
-            task.agent_id.value, cx.agent_id
-        ));
+        return Err(TaskInvalid::WrongAgent {
+            task_id: task_id(),
+            named: task.agent_id.value.clone(),
+            offered: cx.agent_id.to_owned(),
+        });
     }
+    let the_task = Subject::Task { task_id: task_id() };
+    let its_executor = |executor: &v1::ExecutorInfo| Subject::Executor {
+        executor_id: executor.executor_id.value.clone(),
+        task_id: task_id(),
+    };
     match (&task.command, &task.executor) {
         (Some(_), Some(_)) | (None, None) => {
-            return Err(format!(
-                "task '{id}' must have exactly one of 'command' or 'executor'"
-            ));
+            return Err(TaskInvalid::CommandOrExecutor { task_id: task_id() });
         }
-        (Some(command), None) => check_command(command, &format!("task '{id}'"))?,
+        (Some(command), None) => check_command(command, &the_task)?,
         (None, Some(executor)) => {
-            let whose = format!("executor '{}' of task '{id}'", executor.executor_id.value);
             if executor.executor_id.value.is_empty() {
-                return Err(format!(
-                    "task '{id}' has an executor with an empty executor id"
-                ));
+                return Err(TaskInvalid::EmptyExecutorId { task_id: task_id() });
             }
+            let whose = its_executor(executor);
             let command = executor
                 .command
                 .as_ref()
-                .ok_or_else(|| format!("{whose} has no 'command'"))?;
+                .ok_or_else(|| TaskInvalid::NoCommand(whose.clone()))?;
             check_command(command, &whose)?;
         }
     }
-    let own = parse_resources(&task.resources, &format!("task '{id}'"))?;
+    let own = parse_resources(&task.resources, &the_task)?;
     let own_bag = ResourceBag::new(&own);
     for needed in ["cpus", "mem"] {
         if own_bag.scalar(needed) <= 0.0 {
-            return Err(format!("task '{id}' needs a positive '{needed}' resource"));
+            return Err(TaskInvalid::MissingResource {
+                task_id: task_id(),
+                resource: needed,
+            });
         }
     }
     let mut total = own_bag;
     if let Some(executor) = &task.executor {
-        let whose = format!("executor '{}' of task '{id}'", executor.executor_id.value);
         total.add(&ResourceBag::new(&parse_resources(
             &executor.resources,
-            &whose,
+            &its_executor(executor),
         )?));
     }
     if !cx.remaining.contains(&total) {
-        return Err(format!(
-            "task '{id}' uses resources {} that are not in the offers (remaining: {})",
-            format_resources(&total.to_list()),
-            format_resources(&cx.remaining.to_list())
-        ));
+        return Err(TaskInvalid::NotInOffers {
+            task_id: task_id(),
+            wanted: total.to_list(),
+            remaining: cx.remaining.to_list(),
+        });
     }
     Ok(total)
 }
 
-fn check_command(command: &v1::CommandInfo, whose: &str) -> Result<(), String> {
+fn check_command(command: &v1::CommandInfo, whose: &Subject) -> Result<(), TaskInvalid> {
     let shell = command.shell.unwrap_or(true);
     match &command.value {
         Some(v) if !v.trim().is_empty() => Ok(()),
-        _ if shell => Err(format!("{whose} has a shell command without a 'value'")),
-        _ => Err(format!(
-            "{whose} has a command without a 'value' (the program to run)"
-        )),
+        _ if shell => Err(TaskInvalid::NoShellValue(whose.clone())),
+        _ => Err(TaskInvalid::NoProgram(whose.clone())),
     }
 }
 
@@ -159,7 +231,7 @@ mod tests {
         }
     }
 
-    fn check(t: &v1::TaskInfo) -> Result<ResourceBag, String> {
+    fn check(t: &v1::TaskInfo) -> Result<ResourceBag, TaskInvalid> {
         let remaining = ResourceBag::new(&[
             Resource::scalar("cpus", 1.0),
             Resource::scalar("mem", 128.0),
@@ -210,7 +282,43 @@ mod tests {
             ),
         ];
         for (t, expected) in cases {
-            assert_eq!(check(&t).unwrap_err(), expected);
+            assert_eq!(check(&t).unwrap_err().to_string(), expected);
         }
+    }
+
+    #[test]
+    fn a_bad_executor_resource_names_the_executor_and_the_resource() {
+        let t = v1::TaskInfo {
+            command: None,
+            executor: Some(v1::ExecutorInfo {
+                executor_id: v1::ExecutorId { value: "e".into() },
+                command: Some(v1::CommandInfo {
+                    value: Some("run".into()),
+                    ..Default::default()
+                }),
+                resources: vec![resource_to_proto(&Resource::scalar("cpus", f64::NAN))],
+                ..Default::default()
+            }),
+            ..task("t", 0.1, 10.0)
+        };
+        let error = check(&t).unwrap_err();
+        let TaskInvalid::InvalidResourceValue {
+            subject, resource, ..
+        } = &error
+        else {
+            panic!("{error:?}");
+        };
+        assert_eq!(
+            *subject,
+            Subject::Executor {
+                executor_id: "e".into(),
+                task_id: "t".into()
+            }
+        );
+        assert_eq!(resource, "cpus");
+        assert_eq!(
+            error.to_string(),
+            "executor 'e' of task 't' has resource 'cpus' with invalid value NaN"
+        );
     }
 }

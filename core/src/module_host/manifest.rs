@@ -140,7 +140,7 @@ impl Manifest {
                         name: module.name,
                         parameters,
                     }),
-                    Err(key) => manifest.errors.push(LoadError::BadParameter {
+                    Err(NotScalar { key }) => manifest.errors.push(LoadError::BadParameter {
                         at: at.clone(),
                         module: module.name,
                         key,
@@ -161,9 +161,16 @@ impl Manifest {
     }
 }
 
+/// A module parameter whose value is not a string, number or boolean.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parameter '{key}' must be a string, number or boolean")]
+struct NotScalar {
+    key: String,
+}
+
 /// Converts a parameters table to strings; scalars are written as TOML
-/// writes them. Returns the first key whose value is not a scalar.
-fn parameters(table: toml::Table) -> Result<Vec<(String, String)>, String> {
+/// writes them. Fails on the first key whose value is not a scalar.
+fn parameters(table: toml::Table) -> Result<Vec<(String, String)>, NotScalar> {
     table
         .into_iter()
         .map(|(key, value)| match value {
@@ -171,7 +178,7 @@ fn parameters(table: toml::Table) -> Result<Vec<(String, String)>, String> {
             toml::Value::Integer(i) => Ok((key, i.to_string())),
             toml::Value::Float(f) => Ok((key, f.to_string())),
             toml::Value::Boolean(b) => Ok((key, b.to_string())),
-            _ => Err(key),
+            _ => Err(NotScalar { key }),
         })
         .collect()
 }

@@ -97,7 +97,7 @@ impl Agent {
         // Containers of executors that died: cleaned up once unlocked.
         let mut dead = Vec::new();
         for record in checkpoint::read_executors(&work_dir) {
-            let decoded = (|| -> Result<_, String> {
+            let decoded = (|| -> Result<_, checkpoint::CheckpointError> {
                 let framework: v1::FrameworkInfo = checkpoint::decode(&record.framework_info)?;
                 let executor: v1::ExecutorInfo = checkpoint::decode(&record.executor_info)?;
                 let tasks = record
@@ -109,7 +109,7 @@ impl Agent {
                             TaskState::try_from(*s).unwrap_or(TaskState::TaskStaging),
                         ))
                     })
-                    .collect::<Result<Vec<_>, String>>()?;
+                    .collect::<Result<Vec<_>, checkpoint::CheckpointError>>()?;
                 let queued = record
                     .queued
                     .iter()

@@ -319,8 +319,8 @@ impl Agent {
                 }
                 self.containerizer.cleanup(&container_id);
             }
-            (Err(message), run) => {
-                tracing::error!(framework_id, executor_id, %message, "executor launch failed");
+            (Err(error), run) => {
+                tracing::error!(framework_id, executor_id, message = %error, "executor launch failed");
                 let waiting: Vec<String> = run
                     .map(|run| run.queued.iter().map(|t| t.task_id.value.clone()).collect())
                     .unwrap_or_default();
@@ -329,7 +329,7 @@ impl Agent {
                     let status = StatusBuilder::new(&task_id, TaskState::TaskFailed, Source::Agent)
                         .executor(Some(executor_id))
                         .reason(Reason::ContainerLaunchFailed)
-                        .message(format!("Failed to launch container: {message}"));
+                        .message(format!("Failed to launch container: {error}"));
                     self.agent_update(&mut state, framework_id, status);
                 }
                 remove_executor(&mut state, framework_id, executor_id);

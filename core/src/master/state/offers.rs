@@ -232,8 +232,8 @@ impl Master {
             };
             let consumed = match checked {
                 Ok(consumed) => consumed,
-                Err(message) => {
-                    self.task_error(framework_id, &task, &message);
+                Err(invalid) => {
+                    self.task_error(framework_id, &task, &invalid.to_string());
                     continue;
                 }
             };
