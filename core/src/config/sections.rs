@@ -1,0 +1,147 @@
+//! The tables of a configuration file and their defaults.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The `[modules]` table.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ModulesConfig {
+    /// The manifest, relative to the configuration file (relative to the
+    /// current directory when set by a variable or a flag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocator: Option<String>,
+    /// Isolator modules in order; Mesos' names (`namespaces/pid`, ...) name
+    /// the shipped modules.
+    #[serde(default)]
+    pub isolation: Vec<String>,
+    /// Used instead of `isolation` when the agent does not run as root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation_unprivileged: Option<Vec<String>>,
+    #[serde(default)]
+    pub hooks: Vec<String>,
+}
+
+/// Mesos' isolator names and the shipped modules they stand for.
+pub const MESOS_ISOLATOR_NAMES: &[(&str, &str)] = &[
+    ("namespaces/pid", "org_corral_isolator_namespaces_pid"),
+    ("filesystem/shared", "org_corral_isolator_filesystem_shared"),
+    ("cgroups/cpu", "org_corral_isolator_cgroups_cpu"),
+    ("cgroups/mem", "org_corral_isolator_cgroups_mem"),
+    ("posix/cpu", "org_corral_isolator_posix_cpu"),
+    ("posix/mem", "org_corral_isolator_posix_mem"),
+];
+
+/// The module an `isolation` entry names.
+pub fn isolator_module_name(entry: &str) -> String {
+    MESOS_ISOLATOR_NAMES
+        .iter()
+        .find(|(mesos, _)| *mesos == entry)
+        .map_or(entry, |(_, module)| module)
+        .to_owned()
+}
+
+/// Whether this process runs as root.
+pub fn running_as_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The `[master]` table. Every field is a key of [`KEYS`], documented there.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MasterSection {
+    /// The address to listen on.
+    pub ip: String,
+    pub port: u16,
+    /// The name agents and frameworks use to reach the master.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    pub heartbeat_interval_secs: f64,
+    pub allocation_interval_secs: f64,
+    pub agent_ping_interval_secs: f64,
+    pub agent_timeout_secs: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<PathBuf>,
+    pub agent_reregister_timeout_secs: f64,
+    pub recovery_agent_removal_limit: f64,
+}
+
+impl Default for MasterSection {
+    fn default() -> Self {
+        MasterSection {
+            ip: "127.0.0.1".into(),
+            port: 5050,
+            hostname: None,
+            heartbeat_interval_secs: 15.0,
+            allocation_interval_secs: 1.0,
+            agent_ping_interval_secs: 15.0,
+            agent_timeout_secs: 75.0,
+            registry: None,
+            agent_reregister_timeout_secs: 600.0,
+            recovery_agent_removal_limit: 1.0,
+        }
+    }
+}
+
+/// The `[agent]` table. Every field is a key of [`KEYS`], documented there.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSection {
+    pub ip: String,
+    /// 0 picks a free port.
+    pub port: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// `host:port` of the master (`corral agent`; `corral local` uses its own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master: Option<String>,
+    /// Where sandboxes live; default: `<temp dir>/corral`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub work_dir: Option<PathBuf>,
+    /// Mesos-style resources replacing detected ones, e.g.
+    /// `"cpus:4;mem:2048;disk:10000;ports:[31000-32000]"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<String>,
+    pub status_update_retry_secs: f64,
+    pub executor_registration_timeout_secs: f64,
+    pub executor_shutdown_grace_secs: f64,
+    pub executor_heartbeat_interval_secs: f64,
+    /// The agent reconnects after this long without an event from the master.
+    pub master_timeout_secs: f64,
+    /// The cgroup under which every container gets a freezer cgroup.
+    pub cgroups_root: String,
+}
+
+impl Default for AgentSection {
+    fn default() -> Self {
+        AgentSection {
+            ip: "127.0.0.1".into(),
+            port: 5051,
+            hostname: None,
+            master: None,
+            work_dir: None,
+            resources: None,
+            status_update_retry_secs: 10.0,
+            executor_registration_timeout_secs: 60.0,
+            executor_shutdown_grace_secs: 5.0,
+            executor_heartbeat_interval_secs: 1800.0,
+            master_timeout_secs: 75.0,
+            cgroups_root: "corral".into(),
+        }
+    }
+}
+
+/// A whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    #[serde(default)]
+    pub modules: ModulesConfig,
+    #[serde(default)]
+    pub master: MasterSection,
+    #[serde(default)]
+    pub agent: AgentSection,
+}
