@@ -130,9 +130,18 @@ async fn a_gone_agent_loses_tasks_at_once_or_after_its_timeout_with_checkpointin
     )
     .await;
     let offer = durable.offer().await;
-    durable
-        .launch(&offer, vec![task("doomed", &offer, "sleep 600", 0.1, 32.0)])
+    // The durable framework refuses the rest of the agent for the rest of
+    // the test: otherwise the next allocation round may offer it all to
+    // `durable` again (which never answers that offer) before `fragile`
+    // subscribes, and `fragile` gets no offer until `doomed` ends.
+    let (code, body) = durable
+        .call(json!({"type": "ACCEPT", "accept": {
+            "offer_ids": [offer["id"]],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [
+                task("doomed", &offer, "sleep 600", 0.1, 32.0)]}}],
+            "filters": {"refuse_seconds": 3600.0}}}))
         .await;
+    assert_eq!(code, 202, "{body}");
     assert_eq!(durable.update_for("doomed").await["state"], "TASK_RUNNING");
     // ...another framework's may not.
     let mut fragile = Scheduler::subscribe(cluster.master, Encoding::Json).await;
