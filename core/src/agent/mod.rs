@@ -183,6 +183,13 @@ pub async fn run(
             link.abort();
             resender.abort();
             limits.abort();
+            // `abort` cancels a task at its next await only: one being
+            // polled on another worker right now (handling a RUN_TASK, or
+            // re-subscribing) would still act after `kill_all`. Wait until
+            // they are gone.
+            let _ = link.await;
+            let _ = resender.await;
+            let _ = limits.await;
             stopping.kill_all();
             stopping.containerizer.shutdown();
         })
