@@ -82,7 +82,13 @@ async fn the_example_framework_runs_n_tasks_to_completion() {
         cpus: 0.5,
         mem: 64.0,
     };
-    let outcome = corral_example_framework::run(&job).await.unwrap();
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        corral_example_framework::run(&job),
+    )
+    .await
+    .expect("the example framework did not finish its 12 tasks within 60 s")
+    .unwrap();
     assert_eq!(outcome.len(), 12);
     assert!(
         outcome.values().all(|s| s == "TASK_FINISHED"),

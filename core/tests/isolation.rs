@@ -40,7 +40,11 @@ fn can_isolate(namespaces: u64) -> Result<(), String> {
         .unwrap()
         .write_all(instructions.to_string().as_bytes())
         .map_err(|e| e.to_string())?;
-    let out = helper.wait_with_output().map_err(|e| e.to_string())?;
+    let out = corral_tests::child_output_within(
+        helper,
+        corral_tests::PROCESS_TIMEOUT,
+        "corral container-launch (probing namespaces)",
+    );
     if out.status.success() {
         Ok(())
     } else {
