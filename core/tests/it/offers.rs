@@ -1,11 +1,11 @@
 //! Offers: declines with filters are honoured until the filter expires or
 //! the framework revives; SUPPRESS stops offers.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Cluster, Scheduler};
+use crate::common::{Cluster, Scheduler};
 use corral::api::codec::Encoding;
 use serde_json::json;
 

@@ -1,9 +1,9 @@
 //! The cluster end to end: master and agent on 127.0.0.1:0, frameworks
 //! speaking the Mesos v1 scheduler API over JSON and over protobuf.
 
-mod common;
+use crate::common;
 
-use common::{task, Cluster, Scheduler};
+use crate::common::{task, Cluster, Scheduler};
 use corral::api::codec::Encoding;
 use serde_json::json;
 

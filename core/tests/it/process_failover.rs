@@ -2,7 +2,7 @@
 //! separate OS processes and are killed with SIGKILL or stopped with
 //! SIGSTOP, as machines and operators do to them.
 
-mod common;
+use crate::common;
 
 use std::{
     path::{Path, PathBuf},
@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{task, Scheduler};
+use crate::common::{task, Scheduler};
 use corral::api::codec::Encoding;
 use corral_tests::{module_library, wait_or_kill};
 use nix::{sys::signal::Signal, unistd::Pid};

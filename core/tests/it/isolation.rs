@@ -4,11 +4,11 @@
 //! Every test ends with `Cluster::stop`, which asserts that no process and
 //! no mount of the cluster is left behind.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{task, Cluster, Options, Scheduler};
+use crate::common::{task, Cluster, Options, Scheduler};
 use corral::api::codec::Encoding;
 use corral_tests::{library_entry, module_library};
 use serde_json::{json, Value};
