@@ -172,8 +172,12 @@ async fn setsid_daemon_dies(isolation: &[&str]) {
     let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
     let offer = s.offer().await;
     // A daemon that leaves the task's session, as double-forking services do.
+    // Its own for each call: both tests calling this run side by side in
+    // one process, and must not take each other's daemon for theirs.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let marker = format!(
-        "{}.{}",
+        "{}.{call}{}",
         4000 + std::process::id() % 1000,
         std::process::id()
     );
