@@ -56,3 +56,135 @@ pub fn library_entry(path: &Path, modules: &[&str]) -> String {
     }
     entry
 }
+
+/// How long a test lets a process it started run (to its exit, or to the
+/// point the test waits for) before failing.
+pub const PROCESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Waits for `child` (`what`) to exit, at most `timeout`; when it does not,
+/// kills it and fails the test.
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    timeout: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{what} (pid {}) did not exit within {timeout:?}; killed it",
+                    child.id()
+                );
+            }
+            Err(e) => panic!("cannot wait for {what}: {e}"),
+        }
+    }
+}
+
+/// Runs `command` (`what`) with stdin closed and its output captured, as
+/// [`std::process::Command::output`] does, but for at most `timeout`.
+pub fn output_within(
+    command: &mut std::process::Command,
+    timeout: std::time::Duration,
+    what: &str,
+) -> std::process::Output {
+    use std::process::Stdio;
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    child_output_within(child, timeout, what)
+}
+
+/// The exit status and output of a started `child` (`what`) whose stdout
+/// and stderr are piped, within `timeout`: otherwise it is killed and the
+/// test fails showing what it printed so far.
+pub fn child_output_within(
+    mut child: std::process::Child,
+    timeout: std::time::Duration,
+    what: &str,
+) -> std::process::Output {
+    use std::{
+        io::Read,
+        sync::{mpsc, Arc, Mutex},
+    };
+    let deadline = std::time::Instant::now() + timeout;
+    let (done_tx, done) = mpsc::channel::<()>();
+    let capture = |pipe: Option<Box<dyn Read + Send>>| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        if let Some(mut pipe) = pipe {
+            let (buffer, done) = (buffer.clone(), done_tx.clone());
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 4096];
+                while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                    buffer.lock().unwrap().extend_from_slice(&chunk[..n]);
+                }
+                let _ = done.send(());
+            });
+        } else {
+            let _ = done_tx.send(());
+        }
+        buffer
+    };
+    let stdout = capture(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = capture(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let printed = || {
+        format!(
+            "stdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&stdout.lock().unwrap()),
+            String::from_utf8_lossy(&stderr.lock().unwrap())
+        )
+    };
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{what} did not exit within {timeout:?}; killed it. {}",
+                    printed()
+                );
+            }
+            Err(e) => panic!("cannot wait for {what}: {e}"),
+        }
+    };
+    // Both pipes end once nothing holds them open any more.
+    for _ in 0..2 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if done.recv_timeout(left).is_err() {
+            panic!(
+                "{what} exited ({status}) but something it started still holds its output open after {timeout:?}. {}",
+                printed()
+            );
+        }
+    }
+    let take = |b: &Arc<Mutex<Vec<u8>>>| std::mem::take(&mut *b.lock().unwrap());
+    std::process::Output {
+        status,
+        stdout: take(&stdout),
+        stderr: take(&stderr),
+    }
+}

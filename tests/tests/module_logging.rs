@@ -1,5 +1,9 @@
 //! `tracing` events inside a module reach the host's subscriber, attributed
 //! to the module.
+//!
+//! A test binary of its own, not a module of `it`: it installs a `tracing`
+//! subscriber, and tracing's level filter (which the host hands modules as
+//! their maximum level) and callsite interest cache are process-wide.
 
 use std::{
     io::Write,

@@ -20,7 +20,7 @@ use std::{
     path::PathBuf,
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc,
+        Arc, Mutex, PoisonError,
     },
     time::Duration,
 };
@@ -110,7 +110,7 @@ impl std::fmt::Debug for AgentModules {
 #[derive(Debug)]
 pub(crate) struct Running {
     pub agent: Arc<Agent>,
-    tasks: Vec<JoinHandle<()>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
     stopped: AtomicBool,
 }
 
@@ -122,8 +122,16 @@ impl Running {
         if self.stopped.swap(true, Ordering::SeqCst) {
             return;
         }
-        for task in &self.tasks {
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        for task in &tasks {
             task.abort();
+        }
+        // `abort` cancels a task at its next await only: one being polled
+        // on another worker right now (handling a RUN_TASK, or
+        // re-subscribing) would still act after `kill_all`. Wait until they
+        // are gone.
+        for task in tasks {
+            let _ = task.await;
         }
         // Destroy and cleanup call modules: off the runtime.
         let agent = self.agent.clone();
@@ -215,7 +223,7 @@ pub(crate) async fn start(
     });
     Ok(Running {
         agent,
-        tasks: vec![link, resender, limits],
+        tasks: Mutex::new(vec![link, resender, limits]),
         stopped: AtomicBool::new(false),
     })
 }

@@ -4,11 +4,11 @@
 //! Every test ends with `Cluster::stop`, which asserts that no process and
 //! no mount of the cluster is left behind.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{task, Cluster, Options, Scheduler};
+use crate::common::{task, Cluster, Options, Scheduler};
 use corral::wire::codec::Encoding;
 use corral_tests::{library_entry, module_library};
 use serde_json::{json, Value};
@@ -40,7 +40,11 @@ fn can_isolate(namespaces: u64) -> Result<(), String> {
         .unwrap()
         .write_all(instructions.to_string().as_bytes())
         .map_err(|e| e.to_string())?;
-    let out = helper.wait_with_output().map_err(|e| e.to_string())?;
+    let out = corral_tests::child_output_within(
+        helper,
+        corral_tests::PROCESS_TIMEOUT,
+        "corral container-launch (probing namespaces)",
+    );
     if out.status.success() {
         Ok(())
     } else {
@@ -168,8 +172,12 @@ async fn setsid_daemon_dies(isolation: &[&str]) {
     let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
     let offer = s.offer().await;
     // A daemon that leaves the task's session, as double-forking services do.
+    // Its own for each call: both tests calling this run side by side in
+    // one process, and must not take each other's daemon for theirs.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let marker = format!(
-        "{}.{}",
+        "{}.{call}{}",
         4000 + std::process::id() % 1000,
         std::process::id()
     );

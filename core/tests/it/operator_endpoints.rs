@@ -2,9 +2,7 @@
 //! metrics (JSON and Prometheus), tasks with filters, and sandbox browsing
 //! and reading that cannot escape the agent's sandboxes.
 
-mod common;
-
-use common::{get, get_json, task, Cluster, Scheduler};
+use crate::common::{get, get_json, task, Cluster, Scheduler};
 use corral::wire::codec::Encoding;
 use serde_json::json;
 

@@ -13,12 +13,14 @@ fn corral(args: &[&str]) -> Output {
         .parent()
         .unwrap()
         .to_path_buf();
-    Command::new(env!("CARGO_BIN_EXE_corral"))
-        .args(args)
-        .env("CORRAL_MODULE_PATH", modules_dir)
-        .env("CORRAL_LOG", "warn")
-        .output()
-        .expect("running corral")
+    corral_tests::output_within(
+        Command::new(env!("CARGO_BIN_EXE_corral"))
+            .args(args)
+            .env("CORRAL_MODULE_PATH", modules_dir)
+            .env("CORRAL_LOG", "warn"),
+        corral_tests::PROCESS_TIMEOUT,
+        &format!("corral {}", args.join(" ")),
+    )
 }
 
 fn repo_file(path: &str) -> PathBuf {

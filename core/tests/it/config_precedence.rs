@@ -16,7 +16,7 @@ use corral::{
     config::{AgentSection, DaemonConfig, LoadedConfig, MasterSection, ModulesConfig, Override},
     module_host::Manifest,
 };
-use corral_tests::module_library;
+use corral_tests::{module_library, output_within, wait_or_kill, PROCESS_TIMEOUT};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -49,7 +49,11 @@ fn corral(args: &[&str], env: &[(&str, &str)]) -> Command {
 }
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    corral(args, env).output().unwrap()
+    output_within(
+        &mut corral(args, env),
+        PROCESS_TIMEOUT,
+        &format!("corral {}", args.join(" ")),
+    )
 }
 
 fn stderr(output: &Output) -> String {
@@ -563,27 +567,41 @@ fn listening(port: u16) -> bool {
 /// Starts `corral master`, waits until `port` accepts connections, and
 /// says which of `ports` do; then stops it with SIGTERM.
 fn master_listening_on(args: &[&str], env: &[(&str, &str)], port: u16, ports: &[u16]) -> Vec<u16> {
-    let mut child: Child = corral(args, env)
+    let child: Child = corral(args, env)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // A failed test still leaves no master running.
+    struct Killed(Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            if self.0.try_wait().ok().flatten().is_none() {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+    let mut child = Killed(child);
+    let deadline = Instant::now() + PROCESS_TIMEOUT;
     while !listening(port) {
-        if let Some(status) = child.try_wait().unwrap() {
-            let output = child.wait_with_output().unwrap();
-            panic!("corral master exited ({status}): {}", stderr(&output));
+        if let Some(status) = child.0.try_wait().unwrap() {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.0.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+            }
+            panic!("corral master exited ({status}): {stderr}");
         }
         assert!(
             Instant::now() < deadline,
-            "corral master never listened on {port}"
+            "corral master never listened on {port} within {PROCESS_TIMEOUT:?}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
     let open = ports.iter().copied().filter(|p| listening(*p)).collect();
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let pid = nix::unistd::Pid::from_raw(child.0.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let status = child.wait().unwrap();
+    let status = wait_or_kill(&mut child.0, PROCESS_TIMEOUT, "corral master after SIGTERM");
     assert!(status.success(), "corral master stopped with {status}");
     open
 }

@@ -1,9 +1,9 @@
 //! The cluster end to end: master and agent on 127.0.0.1:0, frameworks
 //! speaking the Mesos v1 scheduler API over JSON and over protobuf.
 
-mod common;
+use crate::common;
 
-use common::{task, Cluster, Scheduler};
+use crate::common::{task, Cluster, Scheduler};
 use corral::wire::codec::Encoding;
 use serde_json::json;
 
@@ -82,7 +82,13 @@ async fn the_example_framework_runs_n_tasks_to_completion() {
         cpus: 0.5,
         mem: 64.0,
     };
-    let outcome = corral_example_framework::run(&job).await.unwrap();
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        corral_example_framework::run(&job),
+    )
+    .await
+    .expect("the example framework did not finish its 12 tasks within 60 s")
+    .unwrap();
     assert_eq!(outcome.len(), 12);
     assert!(
         outcome.values().all(|s| s == "TASK_FINISHED"),
@@ -130,9 +136,18 @@ async fn a_gone_agent_loses_tasks_at_once_or_after_its_timeout_with_checkpointin
     )
     .await;
     let offer = durable.offer().await;
-    durable
-        .launch(&offer, vec![task("doomed", &offer, "sleep 600", 0.1, 32.0)])
+    // The durable framework refuses the rest of the agent for the rest of
+    // the test: otherwise the next allocation round may offer it all to
+    // `durable` again (which never answers that offer) before `fragile`
+    // subscribes, and `fragile` gets no offer until `doomed` ends.
+    let (code, body) = durable
+        .call(json!({"type": "ACCEPT", "accept": {
+            "offer_ids": [offer["id"]],
+            "operations": [{"type": "LAUNCH", "launch": {"task_infos": [
+                task("doomed", &offer, "sleep 600", 0.1, 32.0)]}}],
+            "filters": {"refuse_seconds": 3600.0}}}))
         .await;
+    assert_eq!(code, 202, "{body}");
     assert_eq!(durable.update_for("doomed").await["state"], "TASK_RUNNING");
     // ...another framework's may not.
     let mut fragile = Scheduler::subscribe(cluster.master, Encoding::Json).await;

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use corral_tests::module_library;
+use corral_tests::{module_library, output_within, wait_or_kill, PROCESS_TIMEOUT};
 
 fn modules_dir() -> std::path::PathBuf {
     module_library("corral_hook_env")
@@ -56,46 +56,56 @@ impl Local {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
+        // Its stdout is read on a thread of its own (to the end, so that
+        // it never blocks on a full pipe), and waited for with a deadline.
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut master = None;
-        for line in stdout.lines() {
-            let line = line.unwrap();
-            if let Some(rest) = line.strip_prefix("master: http://") {
-                master = Some(rest.split_whitespace().next().unwrap().to_owned());
-                break;
+        let (lines_tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let _ = lines_tx.send(line);
+            }
+        });
+        let mut local = Local {
+            child,
+            master: String::new(),
+            _work_dir: work_dir,
+        };
+        let deadline = Instant::now() + PROCESS_TIMEOUT;
+        let mut printed = Vec::new();
+        while local.master.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => match line.strip_prefix("master: http://") {
+                    Some(rest) => local.master = rest.split_whitespace().next().unwrap().to_owned(),
+                    None => printed.push(line),
+                },
+                Err(e) => panic!(
+                    "corral local printed no master address within {PROCESS_TIMEOUT:?} ({e}); it printed: {printed:#?}"
+                ),
             }
         }
-        let master = master.expect("corral local printed its master address");
-        Local {
-            child,
-            master,
-            _work_dir: work_dir,
-        }
+        local
     }
 
     fn stop(mut self) -> std::process::ExitStatus {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "corral local did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_or_kill(
+            &mut self.child,
+            PROCESS_TIMEOUT,
+            "corral local after SIGTERM",
+        )
     }
 }
 
 fn execute(master: &str, command: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_corral"))
-        .args(["execute", "--master", master, "--command", command])
-        .env("CORRAL_LOG", "warn")
-        .output()
-        .unwrap()
+    output_within(
+        Command::new(env!("CARGO_BIN_EXE_corral"))
+            .args(["execute", "--master", master, "--command", command])
+            .env("CORRAL_LOG", "warn"),
+        PROCESS_TIMEOUT,
+        &format!("corral execute --command {command:?}"),
+    )
 }
 
 #[test]
@@ -113,10 +123,11 @@ fn local_runs_tasks_submitted_with_execute() {
          \tprint('never healthy:', last)",
         local.master
     );
-    let health = Command::new("python3")
-        .args(["-c", &poll])
-        .output()
-        .unwrap();
+    let health = output_within(
+        Command::new("python3").args(["-c", &poll]),
+        PROCESS_TIMEOUT,
+        "python3 polling /health",
+    );
     assert_eq!(
         String::from_utf8_lossy(&health.stdout).trim(),
         "200",
@@ -153,11 +164,13 @@ fn local_runs_tasks_submitted_with_execute() {
 }
 
 fn corral(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_corral"))
-        .args(args)
-        .env("CORRAL_LOG", "warn")
-        .output()
-        .unwrap()
+    output_within(
+        Command::new(env!("CARGO_BIN_EXE_corral"))
+            .args(args)
+            .env("CORRAL_LOG", "warn"),
+        PROCESS_TIMEOUT,
+        &format!("corral {}", args.join(" ")),
+    )
 }
 
 /// The README's operator session: a task started with `corral execute` is
@@ -222,7 +235,12 @@ fn an_operator_watches_a_task_with_ps_tail_and_state() {
     let first = text.find("first-line").expect("first line tailed");
     let second = text.find("second-line").expect("second line tailed");
     assert!(first < second, "{text}");
-    assert!(execute.wait().unwrap().success());
+    assert!(wait_or_kill(
+        &mut execute,
+        PROCESS_TIMEOUT,
+        "corral execute --name watched"
+    )
+    .success());
 
     let ps = corral(&["ps", "--master", &master, "--all"]);
     let text = String::from_utf8_lossy(&ps.stdout);

@@ -2,9 +2,7 @@
 //! JSON) runs a task, sees Mesos' environment, and the hook module's labels
 //! and variables reach it.
 
-mod common;
-
-use common::{Cluster, Options, Scheduler};
+use crate::common::{Cluster, Options, Scheduler};
 use corral::wire::codec::Encoding;
 use serde_json::{json, Value};
 

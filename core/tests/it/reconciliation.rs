@@ -3,11 +3,9 @@
 //! reconciliation answer for known, finished, unknown and lost tasks; a
 //! partition-aware framework gets Mesos 1.x's TASK_UNKNOWN and TASK_GONE.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{task, Cluster, Options, Scheduler};
+use crate::common::{task, Cluster, Options, Scheduler};
 use corral::wire::codec::Encoding;
 use serde_json::{json, Value};
 

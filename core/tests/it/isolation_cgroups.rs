@@ -6,11 +6,11 @@
 //! root of its own and asserts that no cgroup is left under it, then
 //! removes the root.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 
-use common::{task, Cluster, Options, Scheduler};
+use crate::common::{task, Cluster, Options, Scheduler};
 use corral::wire::codec::Encoding;
 use corral_tests::{library_entry, module_library};
 use serde_json::json;

@@ -21,8 +21,48 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
 
-/// How long a test waits for any one event before failing.
+/// How long a test waits for an event (its whole wait, however many
+/// other events and heartbeats come meanwhile) before failing.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long an HTTP call of a test may take, answer and body included
+/// (for an event stream: until its headers).
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a master or agent may take to stop before the test fails.
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A client for tests' HTTP calls: none takes longer than [`HTTP_TIMEOUT`].
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().unwrap()
+}
+
+/// The builder of [`http_client`], for clients with more settings.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(HTTP_TIMEOUT)
+        .timeout(HTTP_TIMEOUT)
+}
+
+/// A client for event streams: it connects within [`HTTP_TIMEOUT`] but
+/// sets no overall timeout (calls on it set their own).
+fn stream_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(HTTP_TIMEOUT)
+        .build()
+        .unwrap()
+}
+
+/// Waits for a stopping master's or agent's task (`what`) and fails the
+/// test when it takes longer than [`STOP_TIMEOUT`], panicked or failed.
+async fn wait_stopped(what: &str, handle: JoinHandle<std::io::Result<()>>) {
+    match tokio::time::timeout(STOP_TIMEOUT, handle).await {
+        Err(_) => panic!("the {what} did not stop within {STOP_TIMEOUT:?} of being told to"),
+        Ok(Err(e)) => panic!("the {what} panicked: {e}"),
+        Ok(Ok(Err(e))) => panic!("the {what} stopped with an error: {e}"),
+        Ok(Ok(Ok(()))) => {}
+    }
+}
 
 /// Loads the shipped DRF allocator and env hook (with `hook_params`), plus
 /// any extra manifest text.
@@ -62,7 +102,8 @@ pub struct Cluster {
     master_config: MasterConfig,
     modules: ModuleRegistry,
     stop: Vec<tokio::sync::oneshot::Sender<()>>,
-    handles: Vec<JoinHandle<std::io::Result<()>>>,
+    /// The master's and the agent's tasks, by name, in the order of `stop`.
+    handles: Vec<(&'static str, JoinHandle<std::io::Result<()>>)>,
 }
 
 pub struct Options {
@@ -130,13 +171,18 @@ impl Cluster {
     /// address, with the same settings and registry. (A `kill -9` of a
     /// master process is tested with real processes.)
     pub async fn restart_master(&mut self) {
-        let (placeholder, _) = tokio::sync::oneshot::channel();
-        let _ = std::mem::replace(&mut self.stop[0], placeholder).send(());
-        let _ = tokio::time::timeout(Duration::from_secs(20), &mut self.handles[0]).await;
-        let listener = TcpListener::bind(self.master).await.unwrap();
+        let _ = self.stop.remove(0).send(());
+        let (what, old) = self.handles.remove(0);
+        wait_stopped(what, old).await;
+        let listener = TcpListener::bind(self.master).await.unwrap_or_else(|e| {
+            panic!(
+                "cannot bind the master's address {} again: {e}",
+                self.master
+            )
+        });
         let (stop, handle) = spawn_master(listener, self.master_config.clone(), &self.modules);
-        self.stop[0] = stop;
-        self.handles[0] = handle;
+        self.stop.insert(0, stop);
+        self.handles.insert(0, ("master", handle));
     }
 
     pub async fn start() -> Cluster {
@@ -197,15 +243,15 @@ impl Cluster {
             master_config,
             modules: registry,
             stop: vec![stop_master, stop_agent],
-            handles: vec![m, a],
+            handles: vec![("master", m), ("agent", a)],
         }
     }
 
     /// Stops the agent only (its executors are killed with it).
     pub async fn stop_agent(&mut self) {
         let _ = self.stop.remove(1).send(());
-        let agent = self.handles.remove(1);
-        let _ = tokio::time::timeout(Duration::from_secs(20), agent).await;
+        let (what, agent) = self.handles.remove(1);
+        wait_stopped(what, agent).await;
     }
 
     /// Stops master and agent, and checks that no process is left running
@@ -214,8 +260,8 @@ impl Cluster {
         for s in self.stop.drain(..) {
             let _ = s.send(());
         }
-        for h in self.handles.drain(..) {
-            let _ = tokio::time::timeout(Duration::from_secs(20), h).await;
+        for (what, h) in self.handles.drain(..) {
+            wait_stopped(what, h).await;
         }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
@@ -378,22 +424,30 @@ impl Scheduler {
         encoding: Encoding,
         framework_info: Value,
     ) -> Scheduler {
-        let client = reqwest::Client::new();
+        let client = stream_client();
         let url = format!("http://{master}/api/v1/scheduler");
         let mut call =
             json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info}});
         if let Some(id) = call["subscribe"]["framework_info"].get("id").cloned() {
             call["framework_id"] = id;
         }
-        let response = client
+        // No overall timeout: the answer is the event stream, read with
+        // the events' own deadlines.
+        let sent = client
             .post(&url)
             .header("content-type", encoding.content_type())
             .header("accept", encoding.content_type())
             .body(to_wire(&call, encoding))
-            .send()
+            .send();
+        let response = tokio::time::timeout(HTTP_TIMEOUT, sent)
             .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{:?}", response.text().await);
+            .unwrap_or_else(|_| panic!("SUBSCRIBE to {url}: no answer within {HTTP_TIMEOUT:?}"))
+            .unwrap_or_else(|e| panic!("SUBSCRIBE to {url}: {e}"));
+        if response.status() != 200 {
+            let status = response.status();
+            let body = tokio::time::timeout(HTTP_TIMEOUT, response.text()).await;
+            panic!("SUBSCRIBE to {url} answered {status}: {body:?}");
+        }
         assert_eq!(response.headers()["content-type"], encoding.content_type());
         let stream_id = response.headers()["mesos-stream-id"]
             .to_str()
@@ -437,39 +491,63 @@ impl Scheduler {
             .header("content-type", self.encoding.content_type())
             .header("mesos-stream-id", &self.stream_id)
             .body(to_wire(&call, self.encoding))
+            .timeout(HTTP_TIMEOUT)
             .send()
             .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
+            .unwrap_or_else(|e| panic!("{} call to {}: {e}", call["type"], self.url));
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_else(|e| {
+            panic!(
+                "{} call to {}: reading the answer: {e}",
+                call["type"], self.url
+            )
+        });
+        (status, body)
     }
 
     /// The next event of type `kind`; other events are kept for later.
     pub async fn next(&mut self, kind: &str) -> Value {
-        if let Some(i) = self.backlog.iter().position(|e| e["type"] == kind) {
-            return self.backlog.remove(i);
-        }
-        self.receive(kind).await
+        self.take(&format!("an event of type {kind}"), |e| e["type"] == kind)
+            .await
     }
 
-    /// The next event of type `kind` from the stream itself (others go to
-    /// the backlog).
-    async fn receive(&mut self, kind: &str) -> Value {
+    /// The first event that is `wanted` (described by `what`), from the
+    /// backlog or else from the stream (other events go to the backlog;
+    /// heartbeats are dropped). Fails the test, listing the events seen,
+    /// when none came within [`EVENT_TIMEOUT`] or the stream ended.
+    async fn take(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.backlog.iter().position(&wanted) {
+            return self.backlog.remove(i);
+        }
+        let earlier = self.backlog.len();
+        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+        let mut heartbeats = 0;
         loop {
-            let event = tokio::time::timeout(EVENT_TIMEOUT, self.events.recv())
-                .await
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "no {kind} event within {EVENT_TIMEOUT:?}; backlog: {:#?}",
-                        self.backlog
-                    )
-                })
-                .unwrap_or_else(|| panic!("the event stream ended while waiting for {kind}"));
-            if event["type"] == kind {
-                return event;
-            }
-            if event["type"] != "HEARTBEAT" {
-                self.backlog.push(event);
-            }
+            let why = match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(event)) if wanted(&event) => return event,
+                Ok(Some(event)) if event["type"] == "HEARTBEAT" => {
+                    heartbeats += 1;
+                    continue;
+                }
+                Ok(Some(event)) => {
+                    self.backlog.push(event);
+                    continue;
+                }
+                Ok(None) => "the event stream ended".to_owned(),
+                Err(_) => format!("none came within {EVENT_TIMEOUT:?}"),
+            };
+            let list = |events: &[Value]| -> String {
+                events.iter().map(|e| format!("\n  {e}")).collect()
+            };
+            let who = match self.framework_id.as_str() {
+                "" => "a subscribing framework".to_owned(),
+                id => format!("framework {id}"),
+            };
+            panic!(
+                "{who} waited for {what}: {why}; meanwhile it got {heartbeats} heartbeats and these events:{}\nearlier events not taken:{}",
+                list(&self.backlog[earlier..]),
+                list(&self.backlog[..earlier]),
+            );
         }
     }
 
@@ -484,23 +562,12 @@ impl Scheduler {
 
     /// The next UPDATE for `task_id`, not acknowledged.
     pub async fn unacknowledged_update_for(&mut self, task_id: &str) -> Value {
-        loop {
-            let i = self.backlog.iter().position(|e| {
+        let event = self
+            .take(&format!("an UPDATE for task {task_id}"), |e| {
                 e["type"] == "UPDATE" && e["update"]["status"]["task_id"]["value"] == task_id
-            });
-            let event = match i {
-                Some(i) => self.backlog.remove(i),
-                None => {
-                    let e = self.receive("UPDATE").await;
-                    if e["update"]["status"]["task_id"]["value"] != task_id {
-                        self.backlog.push(e);
-                        continue;
-                    }
-                    e
-                }
-            };
-            return event["update"]["status"].clone();
-        }
+            })
+            .await;
+        event["update"]["status"].clone()
     }
 
     /// Acknowledges `status` (which carries a uuid).
@@ -532,9 +599,18 @@ impl Scheduler {
 
 /// GET `url`: the status and the body.
 pub async fn get(url: impl AsRef<str>) -> (u16, String) {
-    let response = reqwest::get(url.as_ref()).await.unwrap();
+    let url = url.as_ref();
+    let response = http_client()
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status().as_u16();
-    (status, response.text().await.unwrap())
+    let body = response
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: reading the answer: {e}"));
+    (status, body)
 }
 
 /// GET `url`, which must answer 200 with JSON.

@@ -1,9 +1,7 @@
 //! Invalid launches end as TASK_ERROR from the master, with REASON_TASK_INVALID
 //! and a message saying what was wrong, while the ACCEPT itself is accepted.
 
-mod common;
-
-use common::{task, Cluster, Scheduler};
+use crate::common::{task, Cluster, Scheduler};
 use corral::wire::codec::Encoding;
 use serde_json::{json, Value};
 

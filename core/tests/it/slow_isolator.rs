@@ -8,14 +8,12 @@
 //! Whether things happened "meanwhile" is judged against the fixture's own
 //! timestamps of the end of the slow `prepare`, not by a tight timing.
 
-mod common;
-
 use std::{
     path::{Path, PathBuf},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use common::{get, get_json, task, Cluster, Options, Scheduler};
+use crate::common::{get, get_json, task, Cluster, Options, Scheduler};
 use corral::wire::codec::Encoding;
 use corral_tests::{library_entry, module_library};
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! separate OS processes and are killed with SIGKILL or stopped with
 //! SIGSTOP, as machines and operators do to them.
 
-mod common;
+use crate::common;
 
 use std::{
     path::{Path, PathBuf},
@@ -10,9 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{task, Scheduler};
+use crate::common::{task, Scheduler};
 use corral::wire::codec::Encoding;
-use corral_tests::module_library;
+use corral_tests::{module_library, wait_or_kill};
 use nix::{sys::signal::Signal, unistd::Pid};
 use serde_json::{json, Value};
 
@@ -86,7 +86,7 @@ impl MasterProcess {
 
     fn kill_and_restart(&mut self) {
         signal(&self.child, Signal::SIGKILL);
-        self.child.wait().unwrap();
+        wait_or_kill(&mut self.child, KILL_TIMEOUT, "the master after SIGKILL");
         self.child = Self::spawn(self.port, &self.registry, self.agent_timeout);
     }
 }
@@ -98,10 +98,14 @@ impl Drop for MasterProcess {
     }
 }
 
+/// How long a process may take to go after SIGKILL.
+const KILL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// An agent process; its cgroups root is removed when it is dropped.
 struct AgentProcess {
     child: Child,
     cgroups_root: String,
+    work_dir: PathBuf,
     args: Vec<String>,
 }
 
@@ -131,6 +135,7 @@ impl AgentProcess {
         AgentProcess {
             child,
             cgroups_root,
+            work_dir: work_dir.to_owned(),
             args,
         }
     }
@@ -138,29 +143,44 @@ impl AgentProcess {
     /// SIGKILL, then the same agent again (same port and work dir).
     fn kill_and_restart(&mut self) {
         signal(&self.child, Signal::SIGKILL);
-        self.child.wait().unwrap();
+        wait_or_kill(&mut self.child, KILL_TIMEOUT, "the agent after SIGKILL");
         self.child = corral(&self.args.iter().map(String::as_str).collect::<Vec<_>>());
     }
 
     /// Stops it with SIGTERM (it kills its executors and leaves).
     fn stop(&mut self) {
+        assert!(
+            self.try_stop(),
+            "the agent did not stop within 20 s of SIGTERM"
+        );
+    }
+
+    /// Stops it with SIGTERM; whether it stopped within 20 s.
+    fn try_stop(&mut self) -> bool {
         signal(&self.child, Signal::SIGCONT);
         signal(&self.child, Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "the agent did not stop on SIGTERM"
-            );
+            if Instant::now() >= deadline {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
+        true
     }
 }
 
+/// A failed test still leaves nothing running: an agent that does not
+/// stop on SIGTERM is killed, and so are its executors (without panicking,
+/// which would abort the whole test binary while unwinding).
 impl Drop for AgentProcess {
     fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            self.stop();
+        if self.child.try_wait().ok().flatten().is_none() && !self.try_stop() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        for (pid, _) in common::processes_under(&self.work_dir) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
         if let Ok(freezer) = corral::containerizer::Freezer::detect(&self.cgroups_root) {
             let _ = std::fs::remove_dir(freezer.base());
@@ -169,7 +189,8 @@ impl Drop for AgentProcess {
 }
 
 async fn get_json(url: String) -> Option<Value> {
-    let body = reqwest::get(&url).await.ok()?.text().await.ok()?;
+    let response = common::http_client().get(&url).send().await.ok()?;
+    let body = response.text().await.ok()?;
     serde_json::from_str(&body).ok()
 }
 
@@ -329,7 +350,12 @@ async fn a_checkpointed_task_outlives_an_agent_killed_with_sigkill_and_finishes(
     );
     // At least once, in order: the acknowledgement may not have reached the
     // agent before it died, so TASK_RUNNING may come again, with its uuid.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let finished = loop {
+        assert!(
+            Instant::now() < deadline,
+            "survivor: TASK_RUNNING resent for 60 s, no TASK_FINISHED"
+        );
         let update = s.update_for("survivor").await;
         if update["state"] == "TASK_RUNNING" {
             assert_eq!(

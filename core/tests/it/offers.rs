@@ -1,11 +1,11 @@
 //! Offers: declines with filters are honoured until the filter expires or
 //! the framework revives; SUPPRESS stops offers.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{Cluster, Scheduler};
+use crate::common::{Cluster, Scheduler};
 use corral::wire::codec::Encoding;
 use serde_json::json;
 
@@ -72,7 +72,7 @@ async fn suppressed_frameworks_get_no_offers_until_they_revive() {
 async fn bad_calls_get_readable_4xx_answers() {
     let cluster = Cluster::start().await;
     let s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
-    let client = reqwest::Client::new();
+    let client = common::http_client();
     let url = format!("http://{}/api/v1/scheduler", cluster.master);
     let post = |content_type: &'static str, stream: Option<String>, body: &'static str| {
         let mut r = client
@@ -129,7 +129,7 @@ async fn bad_calls_get_readable_4xx_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn version_and_redirect_answer_as_mesos_does() {
     let cluster = Cluster::start().await;
-    let client = reqwest::Client::builder()
+    let client = common::http_client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -165,7 +165,7 @@ async fn version_and_redirect_answer_as_mesos_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_speaking_another_protocol_version_is_refused_by_name() {
     let cluster = Cluster::start().await;
-    let r = reqwest::Client::new()
+    let r = common::http_client()
         .post(format!("http://{}/agent/v1/subscribe", cluster.master))
         .header("content-type", "application/x-protobuf")
         .header("Corral-Agent-Protocol", "2")

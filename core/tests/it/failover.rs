@@ -3,11 +3,11 @@
 //! ids and reconcile; agents that do not come back are removed, but never
 //! more than the configured share at once.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{task, Cluster, Options, Scheduler};
+use crate::common::{task, Cluster, Options, Scheduler};
 use corral::wire::codec::Encoding;
 use serde_json::{json, Value};
 

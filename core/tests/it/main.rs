@@ -1,0 +1,26 @@
+//! Corral's integration tests, in one test binary: one link instead of
+//! one per file, and one process whose tests run side by side.
+//!
+//! Every module is a test file of its own; `common` holds the cluster and
+//! scheduler helpers they share. Nothing here changes process-wide state
+//! (environment variables, the current directory, a global `tracing`
+//! subscriber): a test that must should go into a binary of its own
+//! (`core/tests/<name>.rs`), saying why.
+
+mod common;
+
+mod cli_local;
+mod cli_modules;
+mod cluster;
+mod config_precedence;
+mod custom_executor;
+mod failover;
+mod isolation;
+mod isolation_cgroups;
+mod layers;
+mod offers;
+mod operator_endpoints;
+mod process_failover;
+mod reconciliation;
+mod slow_isolator;
+mod task_errors;
