@@ -68,20 +68,28 @@ pub fn wait_or_kill(
     timeout: std::time::Duration,
     what: &str,
 ) -> std::process::ExitStatus {
-    let deadline = std::time::Instant::now() + timeout;
+    let pid = child.id();
+    exit_before(child, std::time::Instant::now() + timeout, what)
+        .unwrap_or_else(|| panic!("{what} (pid {pid}) did not exit within {timeout:?}; killed it"))
+}
+
+/// Waits for `child` (`what`) to exit until `deadline`; past it, kills it
+/// and returns `None`.
+fn exit_before(
+    child: &mut std::process::Child,
+    deadline: std::time::Instant,
+    what: &str,
+) -> Option<std::process::ExitStatus> {
     loop {
         match child.try_wait() {
-            Ok(Some(status)) => return status,
+            Ok(Some(status)) => return Some(status),
             Ok(None) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
-                    "{what} (pid {}) did not exit within {timeout:?}; killed it",
-                    child.id()
-                );
+                return None;
             }
             Err(e) => panic!("cannot wait for {what}: {e}"),
         }
@@ -154,23 +162,12 @@ pub fn child_output_within(
             String::from_utf8_lossy(&stderr.lock().unwrap())
         )
     };
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "{what} did not exit within {timeout:?}; killed it. {}",
-                    printed()
-                );
-            }
-            Err(e) => panic!("cannot wait for {what}: {e}"),
-        }
-    };
+    let status = exit_before(&mut child, deadline, what).unwrap_or_else(|| {
+        panic!(
+            "{what} did not exit within {timeout:?}; killed it. {}",
+            printed()
+        )
+    });
     // Both pipes end once nothing holds them open any more.
     for _ in 0..2 {
         let left = deadline.saturating_duration_since(std::time::Instant::now());

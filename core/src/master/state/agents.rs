@@ -224,15 +224,7 @@ impl Master {
         );
         self.allocator
             .send(AllocatorCommand::SetAgentActive(agent_id.to_owned(), false));
-        let offers: Vec<String> = self
-            .offers
-            .iter()
-            .filter(|(_, o)| o.agent_id == agent_id)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for offer in offers {
-            self.drop_offer(&offer, None);
-        }
+        self.rescind_offers_on(agent_id);
     }
 
     /// A call from an agent.
@@ -365,15 +357,7 @@ impl Master {
                 }),
             );
         }
-        let offers: Vec<String> = self
-            .offers
-            .iter()
-            .filter(|(_, o)| o.agent_id == agent_id)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for offer in offers {
-            self.drop_offer(&offer, None);
-        }
+        self.rescind_offers_on(agent_id);
         self.allocator
             .send(AllocatorCommand::RemoveAgent(agent_id.to_owned()));
         let message = format!("agent {agent_id} removed: {why}");
@@ -451,5 +435,18 @@ impl Master {
             }
         }
         self.removed_agents.insert(agent_id.to_owned());
+    }
+
+    /// Drops every outstanding offer of `agent_id`'s resources.
+    fn rescind_offers_on(&mut self, agent_id: &str) {
+        let offers: Vec<String> = self
+            .offers
+            .iter()
+            .filter(|(_, o)| o.agent_id == agent_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for offer in offers {
+            self.drop_offer(&offer, None);
+        }
     }
 }
