@@ -8,11 +8,14 @@
 //!   kind of event; see its module doc);
 //! - `master_link.rs`: the connection to the master;
 //! - `status_updates.rs`: per-task update streams, resent until acknowledged;
-//! - `resources.rs`: what the agent offers.
+//! - `resources.rs`: what the agent offers;
+//! - `sandbox_files.rs`: sandbox files opened for the `/files/*` endpoints
+//!   without following links out of the sandbox or blocking on FIFOs.
 
 pub(crate) mod checkpoint;
 mod master_link;
 mod resources;
+pub mod sandbox_files;
 mod state;
 mod status_updates;
 

@@ -1,27 +1,19 @@
 //! The agent's HTTP surface: the executor API, `/state`, container usage
-//! (`/monitor/statistics`), and sandbox files.
+//! (`/monitor/statistics`), and sandbox files (`files.rs`).
 
-use std::{
-    io::{Read, Seek, SeekFrom},
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::sync::Arc;
 
 use axum::{
-    extract::{Query, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
 };
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{executor, http::error};
+use super::{executor, files, http::error};
 use crate::agent::Agent;
-
-/// Most bytes one `/files/read` returns.
-const MAX_READ: u64 = 4 * 1024 * 1024;
 
 pub fn router(agent: Arc<Agent>) -> Router {
     Router::new()
@@ -32,12 +24,9 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/slave(1)/state", get(state))
         .route("/flags", get(flags))
         .route("/metrics/snapshot", get(metrics))
-        .route("/files/browse", get(browse))
-        .route("/files/browse.json", get(browse))
         .route("/monitor/statistics", get(statistics))
         .route("/monitor/statistics.json", get(statistics))
-        .route("/files/read", get(read))
-        .route("/files/read.json", get(read))
+        .merge(files::routes())
         .with_state(agent)
 }
 
@@ -198,162 +187,4 @@ async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
         put(&key, value);
     }
     Json(Value::Object(m))
-}
-
-#[derive(Debug, Deserialize)]
-struct BrowseQuery {
-    path: String,
-}
-
-/// `GET /files/browse?path=`: the entries of a sandbox directory, as Mesos
-/// lists them (`path`, `nlink`, `size`, `mtime`, `mode`, `uid`, `gid`).
-async fn browse(
-    State(agent): State<Arc<Agent>>,
-    query: Result<Query<BrowseQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    use std::os::unix::fs::MetadataExt;
-    let q = match query {
-        Ok(Query(q)) => q,
-        Err(_) => return error(400, "expecting 'path' in the query"),
-    };
-    let dir = match confine(&agent.config.work_dir, &q.path) {
-        Ok(p) => p,
-        Err((status, message)) => return error(status, message),
-    };
-    if !dir.is_dir() {
-        return error(400, format!("'{}' is not a directory", q.path));
-    }
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return error(500, format!("cannot list '{}'", q.path));
-    };
-    let mut list: Vec<Value> = entries
-        .flatten()
-        .filter_map(|e| {
-            let meta = std::fs::symlink_metadata(e.path()).ok()?;
-            Some(json!({
-                "path": Path::new(&q.path).join(e.file_name()).display().to_string(),
-                "nlink": meta.nlink(),
-                "size": meta.size(),
-                "mtime": meta.mtime(),
-                "mode": mode_string(&meta),
-                "uid": user_name(meta.uid()),
-                "gid": group_name(meta.gid()),
-            }))
-        })
-        .collect();
-    list.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
-    Json(Value::Array(list)).into_response()
-}
-
-/// `drwxr-xr-x` for a directory with mode 755.
-fn mode_string(meta: &std::fs::Metadata) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    let kind = if meta.is_dir() {
-        'd'
-    } else if meta.file_type().is_symlink() {
-        'l'
-    } else {
-        '-'
-    };
-    let mode = meta.permissions().mode();
-    let mut s = String::from(kind);
-    for shift in [6, 3, 0] {
-        let bits = (mode >> shift) & 7;
-        s.push(if bits & 4 != 0 { 'r' } else { '-' });
-        s.push(if bits & 2 != 0 { 'w' } else { '-' });
-        s.push(if bits & 1 != 0 { 'x' } else { '-' });
-    }
-    s
-}
-
-fn user_name(uid: u32) -> String {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map_or_else(|| uid.to_string(), |u| u.name)
-}
-
-fn group_name(gid: u32) -> String {
-    nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid))
-        .ok()
-        .flatten()
-        .map_or_else(|| gid.to_string(), |g| g.name)
-}
-
-#[derive(Debug, Deserialize)]
-struct ReadQuery {
-    path: String,
-    offset: Option<i64>,
-    length: Option<i64>,
-}
-
-/// The canonical form of `path` if it lies inside the work directory.
-fn confine(work_dir: &Path, path: &str) -> Result<PathBuf, (u16, String)> {
-    let root = work_dir
-        .canonicalize()
-        .map_err(|e| (500, format!("work directory unavailable: {e}")))?;
-    let requested = Path::new(path);
-    if !requested.is_absolute() {
-        return Err((
-            400,
-            format!("path '{path}' must be absolute (as /state reports sandboxes)"),
-        ));
-    }
-    // Refused before touching the filesystem, so nothing outside the
-    // sandboxes can even be probed for existence.
-    if requested
-        .components()
-        .any(|c| c == std::path::Component::ParentDir)
-    {
-        return Err((403, format!("path '{path}' may not contain '..'")));
-    }
-    if !requested.starts_with(work_dir) && !requested.starts_with(&root) {
-        return Err((
-            403,
-            format!("path '{path}' is outside the agent's sandboxes"),
-        ));
-    }
-    let real = requested
-        .canonicalize()
-        .map_err(|_| (404, format!("no such file: '{path}'")))?;
-    if !real.starts_with(&root) {
-        return Err((
-            403,
-            format!("path '{path}' is outside the agent's sandboxes"),
-        ));
-    }
-    Ok(real)
-}
-
-/// `GET /files/read?path=&offset=&length=`: part of a sandbox file, as
-/// `{"data": ..., "offset": ...}`; `offset=-1` asks for the file's size.
-async fn read(State(agent): State<Arc<Agent>>, Query(q): Query<ReadQuery>) -> Response {
-    let path = match confine(&agent.config.work_dir, &q.path) {
-        Ok(p) => p,
-        Err((status, message)) => return error(status, message),
-    };
-    if !path.is_file() {
-        return error(400, format!("'{}' is not a file", q.path));
-    }
-    let result = (|| -> std::io::Result<Value> {
-        let mut file = std::fs::File::open(&path)?;
-        let size = file.metadata()?.len();
-        let offset = q.offset.unwrap_or(0);
-        if offset < 0 {
-            return Ok(json!({"data": "", "offset": size}));
-        }
-        let offset = (offset as u64).min(size);
-        let length = q
-            .length
-            .filter(|l| *l >= 0)
-            .map_or(MAX_READ, |l| (l as u64).min(MAX_READ));
-        file.seek(SeekFrom::Start(offset))?;
-        let mut data = Vec::new();
-        file.take(length).read_to_end(&mut data)?;
-        Ok(json!({"data": String::from_utf8_lossy(&data), "offset": offset}))
-    })();
-    match result {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => error(500, format!("cannot read '{}': {e}", q.path)),
-    }
 }

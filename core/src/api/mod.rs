@@ -3,6 +3,7 @@
 pub mod agent_protocol;
 pub mod agent_routes;
 pub mod executor;
+pub mod files;
 pub mod http;
 pub mod master_routes;
 pub mod master_state;

@@ -273,10 +273,10 @@ async fn follow(
 /// agent list and the agent's state, as `mesos-tail` does.
 async fn print_output(client: &Client, master: &str, agent_id: &str, task_id: &str, out: Out<'_>) {
     match crate::cli::sandbox::read_file(&client.http, master, agent_id, task_id, "stdout").await {
-        Ok(text) if !text.is_empty() => {
+        Ok(bytes) if !bytes.is_empty() => {
             let _ = writeln!(out, "--- stdout of {task_id} ---");
-            let _ = out.write_all(text.as_bytes());
-            if !text.ends_with('\n') {
+            let _ = out.write_all(&bytes);
+            if !bytes.ends_with(b"\n") {
                 let _ = writeln!(out);
             }
             let _ = writeln!(out, "---");

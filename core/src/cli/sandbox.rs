@@ -1,8 +1,11 @@
 //! Finding a task's sandbox and reading its files, the way `mesos-tail`
 //! does: the master lists agents, the agent's `/state` names sandboxes, and
-//! `/files/read` serves them.
+//! `/files/read` serves them, one character per byte of the file
+//! (`wire::files`), decoded here back to the exact bytes.
 
 use serde_json::Value;
+
+use crate::wire::files::decode_data;
 
 pub async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
     let response = http
@@ -64,42 +67,37 @@ pub async fn sandbox_of(
     Err(format!("agent {agent} has no sandbox for task {task_id}"))
 }
 
-/// The whole of `file` in the sandbox of `task_id`.
+/// The first part (up to what one `/files/read` gives) of `file` in the
+/// sandbox of `task_id`, byte for byte.
 pub async fn read_file(
     http: &reqwest::Client,
     master: &str,
     agent_id: &str,
     task_id: &str,
     file: &str,
-) -> Result<String, String> {
+) -> Result<Vec<u8>, String> {
     let agent = agent_endpoint(http, master, agent_id).await?;
     let dir = sandbox_of(http, &agent, task_id).await?;
-    let url = reqwest::Url::parse_with_params(
-        &format!("http://{agent}/files/read"),
-        &[
-            ("path", format!("{dir}/{file}")),
-            ("offset", "0".to_owned()),
-        ],
-    )
-    .map_err(|e| e.to_string())?;
-    let body = get_json(http, url.as_str()).await?;
-    Ok(body["data"].as_str().unwrap_or_default().to_owned())
+    let (data, _) = read_from(http, &agent, &format!("{dir}/{file}"), 0).await?;
+    Ok(data)
 }
 
-/// Reads `path` on `agent` from `offset`: the data and the offset after it.
+/// Reads `path` on `agent` from `offset`: the bytes and the offset after
+/// them.
 pub async fn read_from(
     http: &reqwest::Client,
     agent: &str,
     path: &str,
     offset: u64,
-) -> Result<(String, u64), String> {
+) -> Result<(Vec<u8>, u64), String> {
     let url = reqwest::Url::parse_with_params(
         &format!("http://{agent}/files/read"),
         &[("path", path.to_owned()), ("offset", offset.to_string())],
     )
     .map_err(|e| e.to_string())?;
     let body = get_json(http, url.as_str()).await?;
-    let data = body["data"].as_str().unwrap_or_default().to_owned();
+    let data = decode_data(body["data"].as_str().unwrap_or_default())
+        .map_err(|e| format!("{url}: {e}"))?;
     let next = body["offset"].as_u64().unwrap_or(offset) + data.len() as u64;
     Ok((data, next))
 }

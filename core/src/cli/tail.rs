@@ -1,6 +1,6 @@
 //! `corral tail`: a task's stdout (or stderr) from its sandbox, like
 //! `mesos-tail`; `--follow` keeps printing until the task has ended and its
-//! file has no more to give.
+//! file has no more to give. What it prints is the file's bytes, exactly.
 
 use std::{io::Write, time::Duration};
 
@@ -73,7 +73,7 @@ pub async fn run(
             };
         match read_from(&http, &agent, &path, offset).await {
             Ok((data, next)) => {
-                out.write_all(data.as_bytes())?;
+                out.write_all(&data)?;
                 out.flush()?;
                 offset = next;
                 // Once the task has ended, drain what is left, then stop.
