@@ -22,5 +22,6 @@ mod offers;
 mod operator_endpoints;
 mod process_failover;
 mod reconciliation;
+mod sandbox_reads;
 mod slow_isolator;
 mod task_errors;

@@ -4,8 +4,6 @@
 //! name, a FIFO — and checks that nothing outside the sandbox is served,
 //! that the agent keeps answering, and that files come back byte for byte.
 
-mod common;
-
 use std::{
     path::{Path, PathBuf},
     sync::{
@@ -15,8 +13,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::common::{get, task, Cluster, Scheduler};
 use clap::Parser;
-use common::{get, task, Cluster, Scheduler};
 use corral::wire::{codec::Encoding, files::decode_data};
 use serde_json::Value;
 
@@ -224,7 +222,7 @@ async fn a_fifo_under_a_file_name_is_refused_at_once_and_the_agent_keeps_answeri
         assert!(body.contains("not a regular file (it is a FIFO)"), "{body}");
     }
     // Browsing lists it without opening it.
-    let listing = common::get_json(files_url(&cluster, "browse", &sandbox)).await;
+    let listing = crate::common::get_json(files_url(&cluster, "browse", &sandbox)).await;
     let entry = listing
         .as_array()
         .unwrap()
