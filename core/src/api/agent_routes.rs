@@ -158,6 +158,11 @@ async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
     };
     put("uptime_secs", agent.started.elapsed().as_secs_f64());
     put("registered", if registered { 1.0 } else { 0.0 });
+    put("event_queue_bytes", agent.queue_stats.queued_bytes() as f64);
+    put(
+        "event_queue_overflows",
+        agent.queue_stats.overflows() as f64,
+    );
     let running: Vec<_> = executors.iter().filter(|e| !e.completed).collect();
     let frameworks: std::collections::BTreeSet<_> =
         running.iter().map(|e| e.framework_id.as_str()).collect();

@@ -3,6 +3,12 @@
 
 use std::{convert::Infallible, time::Duration};
 
+use crate::domain::EventReceiver;
+use crate::master::CallError;
+use crate::wire::{
+    codec::{encode, Encoding},
+    recordio::record,
+};
 use axum::{
     body::{Body, Bytes},
     http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -11,13 +17,6 @@ use axum::{
 use futures::Stream;
 use prost::Message;
 use prost_reflect::ReflectMessage;
-use tokio::sync::mpsc;
-
-use crate::master::CallError;
-use crate::wire::{
-    codec::{encode, Encoding},
-    recordio::record,
-};
 
 /// A plain-text error response, as Mesos answers bad calls.
 pub fn error(status: u16, message: impl Into<String>) -> Response {
@@ -83,14 +82,17 @@ pub fn no_delay(
     })
 }
 
-/// Bytes of queued events gathered into one chunk of an event stream.
-const CHUNK_BYTES: usize = 64 * 1024;
+/// Bytes of queued events (as charged by the queue: in-memory size plus
+/// encoded length) taken at once and gathered into one chunk of an event
+/// stream.
+const CHUNK_BYTES: usize = 256 * 1024;
 
 /// A RecordIO stream of `events`, with `heartbeat` (if any) sent whenever
-/// `every` passes. The stream ends when the sender side is dropped;
-/// `on_close` runs when the stream ends or the client leaves.
+/// `every` passes. The stream ends when the sender side is dropped (after
+/// what was queued) or its queue overflows (at once); `on_close` runs when
+/// the stream ends or the client leaves.
 pub fn event_stream<E>(
-    events: mpsc::UnboundedReceiver<Box<E>>,
+    events: EventReceiver<E>,
     encoding: Encoding,
     heartbeat: Option<(E, Duration)>,
     on_close: OnDrop,
@@ -103,24 +105,30 @@ where
         .map_or(Duration::from_secs(3600), |(_, every)| *every);
     let ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     futures::stream::unfold(
-        (events, ticker, heartbeat, on_close),
-        move |(mut events, mut ticker, heartbeat, guard)| async move {
-            let event = tokio::select! {
-                biased;
-                event = events.recv() => *event?,
-                _ = ticker.tick(), if heartbeat.is_some() => heartbeat.as_ref()?.0.clone(),
-            };
-            let mut chunk = record(&encode(&event, encoding));
+        (events, ticker, heartbeat, on_close, Vec::new()),
+        move |(mut events, mut ticker, heartbeat, guard, mut batch)| async move {
             // Events already queued go out in the same chunk: one write
             // for a burst (a reconciliation, a round of offers) instead of
             // one per event.
-            while chunk.len() < CHUNK_BYTES {
-                match events.try_recv() {
-                    Ok(event) => chunk.extend_from_slice(&record(&encode(&*event, encoding))),
-                    Err(_) => break,
+            let mut chunk = Vec::new();
+            tokio::select! {
+                biased;
+                more = events.recv(CHUNK_BYTES, &mut batch) => {
+                    if !more {
+                        return None;
+                    }
+                    for event in batch.drain(..) {
+                        chunk.extend_from_slice(&record(&encode(&*event, encoding)));
+                    }
                 }
-            }
-            Some((Ok(Bytes::from(chunk)), (events, ticker, heartbeat, guard)))
+                _ = ticker.tick(), if heartbeat.is_some() => {
+                    chunk = record(&encode(&heartbeat.as_ref()?.0, encoding));
+                }
+            };
+            Some((
+                Ok(Bytes::from(chunk)),
+                (events, ticker, heartbeat, guard, batch),
+            ))
         },
     )
 }
