@@ -1,5 +1,6 @@
 //! The master's state and everything that changes it. Methods run with the
-//! state locked and never block: events go out through unbounded channels,
+//! state locked and never block: events go out through bounded queues that
+//! overflow rather than block (`domain::events`),
 //! allocator notifications through the allocator thread's queue.
 //!
 //! This file holds the state's types and what every change uses (sending
