@@ -17,13 +17,21 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{executor, http::error};
+use super::{
+    executor,
+    http::{bounded_body, error, BodyBudget},
+};
 use crate::agent::Agent;
 
 /// Most bytes one `/files/read` returns.
 const MAX_READ: u64 = 4 * 1024 * 1024;
 
+/// The largest request body the agent reads (axum's own 2 MiB limit
+/// still applies to each route).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
 pub fn router(agent: Arc<Agent>) -> Router {
+    let budget = BodyBudget::new(&agent.config.http, MAX_BODY);
     Router::new()
         .route("/api/v1/executor", post(executor::handle))
         .route("/health", get(|| async { StatusCode::OK }))
@@ -39,6 +47,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/files/read", get(read))
         .route("/files/read.json", get(read))
         .with_state(agent)
+        .layer(axum::middleware::from_fn_with_state(budget, bounded_body))
 }
 
 /// `GET /state`: the agent and its executors, in Mesos' JSON shape (the
@@ -132,6 +141,12 @@ async fn flags(State(agent): State<Arc<Agent>>) -> Json<Value> {
         "master_timeout": secs(c.master_timeout),
         "version": crate::VERSION,
     }}))
+}
+
+/// What the connections kept in reserve serve (see `server::serve`): the
+/// health check and executors.
+pub fn reserved(request: &axum::extract::Request) -> bool {
+    matches!(request.uri().path(), "/health" | "/api/v1/executor")
 }
 
 /// `GET /metrics/snapshot`: Mesos' `slave/...` keys, flat.

@@ -57,6 +57,8 @@ pub struct MasterConfig {
     pub framework_queue_bytes: usize,
     /// The same for an agent (much larger: see `domain::events`).
     pub agent_queue_bytes: usize,
+    /// The HTTP server's bounds.
+    pub http: crate::domain::limits::HttpLimits,
 }
 
 impl Default for MasterConfig {
@@ -72,6 +74,7 @@ impl Default for MasterConfig {
             recovery_agent_removal_limit: 1.0,
             framework_queue_bytes: crate::domain::events::FRAMEWORK_QUEUE_BYTES,
             agent_queue_bytes: crate::domain::events::AGENT_QUEUE_BYTES,
+            http: Default::default(),
         }
     }
 }
