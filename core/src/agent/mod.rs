@@ -64,6 +64,8 @@ pub struct AgentConfig {
     pub master_timeout: Duration,
     /// The cgroup under which containers' freezer cgroups are made.
     pub cgroups_root: String,
+    /// The HTTP server's bounds.
+    pub http: crate::domain::limits::HttpLimits,
 }
 
 impl AgentConfig {
@@ -81,6 +83,7 @@ impl AgentConfig {
             executor_heartbeat_interval: Duration::from_secs(30 * 60),
             master_timeout: Duration::from_secs(75),
             cgroups_root: "corral".to_owned(),
+            http: Default::default(),
         }
     }
 }

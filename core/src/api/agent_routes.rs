@@ -12,10 +12,18 @@ use axum::{
 };
 use serde_json::{json, Value};
 
-use super::{executor, files, http::error};
+use super::{
+    executor, files,
+    http::{bounded_body, error, BodyBudget},
+};
 use crate::agent::Agent;
 
+/// The largest request body the agent reads (axum's own 2 MiB limit
+/// still applies to each route).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
 pub fn router(agent: Arc<Agent>) -> Router {
+    let budget = BodyBudget::new(&agent.config.http, MAX_BODY);
     Router::new()
         .route("/api/v1/executor", post(executor::handle))
         .route("/health", get(|| async { StatusCode::OK }))
@@ -28,6 +36,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/monitor/statistics.json", get(statistics))
         .merge(files::routes())
         .with_state(agent)
+        .layer(axum::middleware::from_fn_with_state(budget, bounded_body))
 }
 
 /// `GET /state`: the agent and its executors, in Mesos' JSON shape (the
@@ -123,6 +132,12 @@ async fn flags(State(agent): State<Arc<Agent>>) -> Json<Value> {
     }}))
 }
 
+/// What the connections kept in reserve serve (see `server::serve`): the
+/// health check and executors.
+pub fn reserved(request: &axum::extract::Request) -> bool {
+    matches!(request.uri().path(), "/health" | "/api/v1/executor")
+}
+
 /// `GET /metrics/snapshot`: Mesos' `slave/...` keys, flat.
 async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
     use crate::{
@@ -147,6 +162,11 @@ async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
     };
     put("uptime_secs", agent.started.elapsed().as_secs_f64());
     put("registered", if registered { 1.0 } else { 0.0 });
+    put("event_queue_bytes", agent.queue_stats.queued_bytes() as f64);
+    put(
+        "event_queue_overflows",
+        agent.queue_stats.overflows() as f64,
+    );
     let running: Vec<_> = executors.iter().filter(|e| !e.completed).collect();
     let frameworks: std::collections::BTreeSet<_> =
         running.iter().map(|e| e.framework_id.as_str()).collect();

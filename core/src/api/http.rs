@@ -3,6 +3,12 @@
 
 use std::{convert::Infallible, time::Duration};
 
+use crate::domain::EventReceiver;
+use crate::master::CallError;
+use crate::wire::{
+    codec::{encode, Encoding},
+    recordio::record,
+};
 use axum::{
     body::{Body, Bytes},
     http::{header, HeaderMap, HeaderValue, StatusCode},
@@ -11,13 +17,6 @@ use axum::{
 use futures::Stream;
 use prost::Message;
 use prost_reflect::ReflectMessage;
-use tokio::sync::mpsc;
-
-use crate::master::CallError;
-use crate::wire::{
-    codec::{encode, Encoding},
-    recordio::record,
-};
 
 /// A plain-text error response, as Mesos answers bad calls.
 pub fn error(status: u16, message: impl Into<String>) -> Response {
@@ -68,29 +67,17 @@ impl std::fmt::Debug for OnDrop {
     }
 }
 
-/// The listener with Nagle's algorithm off on every accepted connection:
-/// event streams are small writes that should leave at once rather than
-/// wait for the ACK of the previous one (clients, reqwest included, set
-/// the same on their side).
-pub fn no_delay(
-    listener: tokio::net::TcpListener,
-) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
-    use axum::serve::ListenerExt;
-    listener.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    })
-}
-
-/// Bytes of queued events gathered into one chunk of an event stream.
-const CHUNK_BYTES: usize = 64 * 1024;
+/// Bytes of queued events (as charged by the queue: in-memory size plus
+/// encoded length) taken at once and gathered into one chunk of an event
+/// stream.
+const CHUNK_BYTES: usize = 256 * 1024;
 
 /// A RecordIO stream of `events`, with `heartbeat` (if any) sent whenever
-/// `every` passes. The stream ends when the sender side is dropped;
-/// `on_close` runs when the stream ends or the client leaves.
+/// `every` passes. The stream ends when the sender side is dropped (after
+/// what was queued) or its queue overflows (at once); `on_close` runs when
+/// the stream ends or the client leaves.
 pub fn event_stream<E>(
-    events: mpsc::UnboundedReceiver<Box<E>>,
+    events: EventReceiver<E>,
     encoding: Encoding,
     heartbeat: Option<(E, Duration)>,
     on_close: OnDrop,
@@ -103,24 +90,30 @@ where
         .map_or(Duration::from_secs(3600), |(_, every)| *every);
     let ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     futures::stream::unfold(
-        (events, ticker, heartbeat, on_close),
-        move |(mut events, mut ticker, heartbeat, guard)| async move {
-            let event = tokio::select! {
-                biased;
-                event = events.recv() => *event?,
-                _ = ticker.tick(), if heartbeat.is_some() => heartbeat.as_ref()?.0.clone(),
-            };
-            let mut chunk = record(&encode(&event, encoding));
+        (events, ticker, heartbeat, on_close, Vec::new()),
+        move |(mut events, mut ticker, heartbeat, guard, mut batch)| async move {
             // Events already queued go out in the same chunk: one write
             // for a burst (a reconciliation, a round of offers) instead of
             // one per event.
-            while chunk.len() < CHUNK_BYTES {
-                match events.try_recv() {
-                    Ok(event) => chunk.extend_from_slice(&record(&encode(&*event, encoding))),
-                    Err(_) => break,
+            let mut chunk = Vec::new();
+            tokio::select! {
+                biased;
+                more = events.recv(CHUNK_BYTES, &mut batch) => {
+                    if !more {
+                        return None;
+                    }
+                    for event in batch.drain(..) {
+                        chunk.extend_from_slice(&record(&encode(&*event, encoding)));
+                    }
                 }
-            }
-            Some((Ok(Bytes::from(chunk)), (events, ticker, heartbeat, guard)))
+                _ = ticker.tick(), if heartbeat.is_some() => {
+                    chunk = record(&encode(&heartbeat.as_ref()?.0, encoding));
+                }
+            };
+            Some((
+                Ok(Bytes::from(chunk)),
+                (events, ticker, heartbeat, guard, batch),
+            ))
         },
     )
 }
@@ -143,4 +136,150 @@ pub fn streaming_response(
         }
     }
     response
+}
+
+/// The bodies of requests being read, over every connection of a daemon:
+/// each byte is charged as it arrives and released when its request has
+/// been answered, so that many large bodies at once cannot take the
+/// daemon's memory.
+#[derive(Debug, Clone)]
+pub struct BodyBudget {
+    bytes: std::sync::Arc<tokio::sync::Semaphore>,
+    total: usize,
+    /// The largest body of one request.
+    max_body: usize,
+    read_timeout: Duration,
+}
+
+impl BodyBudget {
+    pub fn new(limits: &crate::domain::limits::HttpLimits, max_body: usize) -> Self {
+        let total = limits
+            .body_budget_bytes
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        BodyBudget {
+            bytes: std::sync::Arc::new(tokio::sync::Semaphore::new(total)),
+            total,
+            max_body: max_body.min(u32::MAX as usize),
+            read_timeout: limits.body_read_timeout,
+        }
+    }
+}
+
+/// Why a body was not read.
+#[derive(Debug, thiserror::Error)]
+enum BodyRefusal {
+    #[error("the request body is larger than the {0} bytes accepted")]
+    TooLarge(usize),
+    #[error(
+        "too many request bodies are being read at once (their budget is {0} bytes); retry later"
+    )]
+    OverBudget(usize),
+    #[error("the request body did not arrive within {0:?}")]
+    Slow(Duration),
+    #[error("cannot read the request body: {0}")]
+    Broken(axum::Error),
+}
+
+impl BodyRefusal {
+    fn into_response(self) -> Response {
+        let status = match self {
+            BodyRefusal::TooLarge(_) => 413,
+            BodyRefusal::OverBudget(_) => 503,
+            BodyRefusal::Slow(_) => 408,
+            BodyRefusal::Broken(_) => 400,
+        };
+        let mut response = error(status, self.to_string());
+        if status == 503 {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if status != 400 {
+            // The rest of the body is not read: the connection cannot be
+            // reused.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
+
+/// Middleware: reads the request's body within the daemon's [`BodyBudget`]
+/// and `read_timeout`, then hands it on; its bytes stay charged until the
+/// answer is ready (the handler decodes from them).
+pub async fn bounded_body(
+    axum::extract::State(budget): axum::extract::State<BodyBudget>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::body::HttpBody as _;
+    let (parts, body) = request.into_parts();
+    if body.is_end_stream() {
+        return next
+            .run(axum::extract::Request::from_parts(parts, body))
+            .await;
+    }
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > budget.max_body as u64) {
+        return BodyRefusal::TooLarge(budget.max_body).into_response();
+    }
+    // A declared length that cannot fit now is refused before any of it
+    // is read.
+    if declared.is_some_and(|n| n as usize > budget.bytes.available_permits()) {
+        tracing::warn!(path = %parts.uri.path(), budget = budget.total, "request body refused: the body budget is spent");
+        return BodyRefusal::OverBudget(budget.total).into_response();
+    }
+    let read = read_body(&budget, body, declared.map_or(0, |n| n as usize));
+    let (bytes, permit) = match tokio::time::timeout(budget.read_timeout, read).await {
+        Err(_) => return BodyRefusal::Slow(budget.read_timeout).into_response(),
+        Ok(Err(refusal)) => {
+            if matches!(refusal, BodyRefusal::OverBudget(_)) {
+                tracing::warn!(
+                    path = %parts.uri.path(),
+                    budget = budget.total,
+                    "request body refused: the body budget is spent"
+                );
+            }
+            return refusal.into_response();
+        }
+        Ok(Ok(read)) => read,
+    };
+    let response = next
+        .run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    drop(permit);
+    response
+}
+
+async fn read_body(
+    budget: &BodyBudget,
+    body: Body,
+    declared: usize,
+) -> Result<(Bytes, Option<tokio::sync::OwnedSemaphorePermit>), BodyRefusal> {
+    use futures::StreamExt;
+    let mut held: Option<tokio::sync::OwnedSemaphorePermit> = None;
+    let mut buf = bytes::BytesMut::with_capacity(declared.min(budget.max_body));
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(BodyRefusal::Broken)?;
+        if buf.len() + chunk.len() > budget.max_body {
+            return Err(BodyRefusal::TooLarge(budget.max_body));
+        }
+        let more = budget
+            .bytes
+            .clone()
+            .try_acquire_many_owned(chunk.len() as u32)
+            .map_err(|_| BodyRefusal::OverBudget(budget.total))?;
+        match &mut held {
+            Some(p) => p.merge(more),
+            None => held = Some(more),
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok((buf.freeze(), held))
 }

@@ -12,16 +12,27 @@ use axum::{
 
 use super::{
     agent_protocol,
-    http::error,
+    http::{bounded_body, error, BodyBudget},
     master_state::{self, TasksQuery},
     scheduler,
 };
-use crate::master::{lock, SharedMaster};
+use crate::{
+    domain::limits::HttpLimits,
+    master::{lock, SharedMaster},
+};
 
 /// The largest scheduler call accepted.
 const MAX_CALL_BYTES: usize = 64 * 1024 * 1024;
 
-pub fn router(master: SharedMaster) -> Router {
+/// What the connections kept in reserve serve (see `server::serve`): the
+/// health checks and the agent protocol.
+pub fn reserved(request: &axum::extract::Request) -> bool {
+    let path = request.uri().path();
+    matches!(path, "/health" | "/master/health") || path.starts_with("/agent/v1/")
+}
+
+pub fn router(master: SharedMaster, limits: &HttpLimits) -> Router {
+    let budget = BodyBudget::new(limits, MAX_CALL_BYTES);
     Router::new()
         .route(
             "/api/v1/scheduler",
@@ -52,6 +63,7 @@ pub fn router(master: SharedMaster) -> Router {
         .route("/metrics/snapshot", get(metrics_snapshot))
         .route("/metrics", get(metrics_prometheus))
         .with_state(master)
+        .layer(axum::middleware::from_fn_with_state(budget, bounded_body))
 }
 
 /// `GET /version`, in Mesos' shape. `version` is the Mesos API level Corral

@@ -488,5 +488,16 @@ pub fn metrics(master: &Master) -> BTreeMap<String, f64> {
         put(&key, value);
     }
     master.allocator_stats().snapshot(&mut m);
+    // Not Mesos': what the event queues of frameworks and agents hold, and
+    // how many were closed for overflowing (a client not reading).
+    let queues = master.queue_stats();
+    m.insert(
+        "master/event_queue_bytes".to_owned(),
+        queues.queued_bytes() as f64,
+    );
+    m.insert(
+        "master/event_queue_overflows".to_owned(),
+        queues.overflows() as f64,
+    );
     m
 }

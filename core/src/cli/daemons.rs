@@ -139,6 +139,7 @@ fn master_parts(
         registry: section.registry.clone(),
         agent_reregister_timeout: secs(section.agent_reregister_timeout_secs),
         recovery_agent_removal_limit: section.recovery_agent_removal_limit,
+        ..MasterConfig::default()
     };
     Ok(Some((
         config,

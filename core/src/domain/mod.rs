@@ -4,14 +4,15 @@
 //! `module_host::ffi` only; protobuf ones in `convert`.
 
 pub mod convert;
-mod events;
+pub mod events;
+pub mod limits;
 pub mod metrics;
 mod parse;
 mod recent;
 mod resources;
 pub mod status;
 
-pub use events::{deliver, EventSender};
+pub use events::{deliver, EventReceiver, EventSender, QueueStats};
 pub use parse::{parse_resources, ResourceTextError};
 pub use recent::Recent;
 pub use resources::{format_resources, ResourceBag};

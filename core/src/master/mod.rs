@@ -52,6 +52,13 @@ pub struct MasterConfig {
     pub agent_reregister_timeout: Duration,
     /// See [`MasterSettings::recovery_agent_removal_limit`].
     pub recovery_agent_removal_limit: f64,
+    /// Bytes of events queued for a framework that does not read its
+    /// stream before it is disconnected.
+    pub framework_queue_bytes: usize,
+    /// The same for an agent (much larger: see `domain::events`).
+    pub agent_queue_bytes: usize,
+    /// The HTTP server's bounds.
+    pub http: crate::domain::limits::HttpLimits,
 }
 
 impl Default for MasterConfig {
@@ -65,6 +72,9 @@ impl Default for MasterConfig {
             registry: None,
             agent_reregister_timeout: Duration::from_secs(600),
             recovery_agent_removal_limit: 1.0,
+            framework_queue_bytes: crate::domain::events::FRAMEWORK_QUEUE_BYTES,
+            agent_queue_bytes: crate::domain::events::AGENT_QUEUE_BYTES,
+            http: Default::default(),
         }
     }
 }
@@ -132,6 +142,8 @@ pub(crate) fn start(
         agent_ping_interval: config.agent_ping_interval,
         agent_timeout: config.agent_timeout,
         recovery_agent_removal_limit: config.recovery_agent_removal_limit,
+        framework_queue_bytes: config.framework_queue_bytes,
+        agent_queue_bytes: config.agent_queue_bytes,
         flags: [
             ("hostname", config.hostname.clone()),
             ("port", port.to_string()),

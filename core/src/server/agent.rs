@@ -6,7 +6,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     agent::{self, AgentConfig, AgentModules},
-    api::{agent_routes, http::no_delay},
+    api::agent_routes,
 };
 
 /// Runs an agent on `listener` until `shutdown` completes; its executors
@@ -21,12 +21,18 @@ pub async fn run(
     let running = std::sync::Arc::new(agent::start(config, modules, port).await?);
     let router = agent_routes::router(running.agent.clone());
     let stopping = running.clone();
-    let served = axum::serve(no_delay(listener), router)
-        .with_graceful_shutdown(async move {
+    let limits = running.agent.config.http.clone();
+    let served = super::serve::serve(
+        listener,
+        router,
+        &limits,
+        agent_routes::reserved,
+        async move {
             shutdown.await;
             stopping.stop().await;
-        })
-        .await;
+        },
+    )
+    .await;
     running.stop().await;
     served
 }

@@ -5,7 +5,7 @@ use std::{future::Future, sync::Arc};
 use tokio::net::TcpListener;
 
 use crate::{
-    api::{http::no_delay, master_routes},
+    api::master_routes,
     master::{self, MasterConfig, MasterModules},
 };
 
@@ -18,14 +18,19 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
     let running = Arc::new(master::start(&config, modules, port).map_err(std::io::Error::other)?);
-    let router = master_routes::router(running.master.clone());
+    let router = master_routes::router(running.master.clone(), &config.http);
     let stopping = running.clone();
-    let served = axum::serve(no_delay(listener), router)
-        .with_graceful_shutdown(async move {
+    let served = super::serve::serve(
+        listener,
+        router,
+        &config.http,
+        master_routes::reserved,
+        async move {
             shutdown.await;
             stopping.stop();
-        })
-        .await;
+        },
+    )
+    .await;
     running.stop();
     served
 }

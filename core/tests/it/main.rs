@@ -22,6 +22,7 @@ mod offers;
 mod operator_endpoints;
 mod process_failover;
 mod reconciliation;
+mod resource_bounds;
 mod sandbox_reads;
 mod slow_isolator;
 mod task_errors;

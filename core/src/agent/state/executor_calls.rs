@@ -1,11 +1,9 @@
 //! The executor API: executors subscribe, send updates and messages.
 
-use tokio::sync::mpsc;
-
 use super::{agent_call_of, executor_event, Agent, Refusal};
 use crate::{
-    domain::deliver,
     domain::status::state_of,
+    domain::{deliver, events, EventReceiver},
     proto::{
         agent::agent_call,
         v1::{
@@ -23,7 +21,7 @@ impl Agent {
         &self,
         framework_id: &str,
         executor_id: &str,
-    ) -> Result<(u64, mpsc::UnboundedReceiver<Box<XEvent>>), Refusal> {
+    ) -> Result<(u64, EventReceiver<XEvent>), Refusal> {
         let mut state = self.lock();
         state.next_connection += 1;
         let connection_id = state.next_connection;
@@ -39,7 +37,11 @@ impl Agent {
             .executors
             .get_mut(executor_id)
             .ok_or_else(|| (400, format!("Executor '{executor_id}' of framework '{framework_id}' is not known to this agent")))?;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = events::channel(
+            format!("executor {executor_id} of framework {framework_id}"),
+            events::EXECUTOR_QUEUE_BYTES,
+            &self.queue_stats,
+        );
         let mut agent_info = self.info.clone();
         agent_info.id = Some(v1::AgentId { value: agent_id });
         deliver(

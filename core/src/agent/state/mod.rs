@@ -38,6 +38,7 @@ use crate::{
     domain::convert::resources_from_proto,
     domain::status::{is_terminal, StatusBuilder},
     domain::Recent,
+    domain::{EventSender, QueueStats},
     extension::{Hooks, Limitation},
     proto::{
         agent::{self as ap, agent_call},
@@ -68,7 +69,7 @@ struct ExecutorRun {
     /// told its new size once it has started.
     grown: bool,
     /// The executor's event stream, once it subscribed.
-    connection: Option<(u64, mpsc::UnboundedSender<Box<XEvent>>)>,
+    connection: Option<(u64, EventSender<XEvent>)>,
     /// Tasks waiting for the executor to subscribe.
     queued: Vec<v1::TaskInfo>,
     tasks: BTreeMap<String, TaskRecord>,
@@ -188,6 +189,8 @@ pub struct Agent {
     resizing: Mutex<()>,
     /// When the agent started.
     pub started: std::time::Instant,
+    /// The figures of every executor's event queue.
+    pub queue_stats: std::sync::Arc<QueueStats>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -240,6 +243,7 @@ impl Agent {
             launched: Condvar::new(),
             resizing: Mutex::new(()),
             started: std::time::Instant::now(),
+            queue_stats: Default::default(),
         }
     }
 

@@ -6,13 +6,13 @@ use super::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-use tokio::{sync::mpsc, time::Instant};
+use tokio::time::Instant;
 
 use super::super::{allocator::AllocatorCommand, registry::AgentRecord};
 use crate::{
     domain::{
         convert::resources_from_proto,
-        deliver,
+        deliver, events,
         status::{is_terminal, state_of, StatusBuilder},
         Resource,
     },
@@ -34,7 +34,7 @@ impl Master {
     pub fn agent_subscribe(
         &mut self,
         subscribe: ap::Subscribe,
-    ) -> (String, u64, mpsc::UnboundedReceiver<Box<ap::MasterEvent>>) {
+    ) -> (String, u64, events::EventReceiver<ap::MasterEvent>) {
         let mut info = subscribe.agent_info;
         if let Some(id) = info
             .id
@@ -44,7 +44,11 @@ impl Master {
             // A removed agent may not come back under its old id: it is told
             // to shut its tasks down, then registers afresh (as in Mesos).
             tracing::warn!(agent_id = %id.value, "a removed agent tried to re-register; telling it to shut down");
-            let (tx, rx) = mpsc::unbounded_channel();
+            let (tx, rx) = events::channel(
+                format!("agent {}", id.value),
+                self.settings.agent_queue_bytes,
+                &self.queue_stats,
+            );
             deliver(
                 &tx,
                 master_event_of(master_event::Type::Shutdown, |e| {
@@ -68,7 +72,11 @@ impl Master {
             }
         };
         info.id = Some(v1::AgentId { value: id.clone() });
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = events::channel(
+            format!("agent {id}"),
+            self.settings.agent_queue_bytes,
+            &self.queue_stats,
+        );
         deliver(
             &tx,
             master_event_of(master_event::Type::Registered, |e| {
@@ -210,8 +218,20 @@ impl Master {
         if agent.connection.as_ref().map(|c| c.id) != Some(connection) {
             return;
         }
-        agent.connection = None;
-        tracing::warn!(agent_id, "agent disconnected");
+        if agent
+            .connection
+            .take()
+            .is_some_and(|c| c.events.overflowed())
+        {
+            tracing::error!(
+                agent_id,
+                max_bytes = self.settings.agent_queue_bytes,
+                "agent disconnected: it did not read its event stream and its event queue overflowed"
+            );
+            self.counters.bump("slaves_disconnected_slow");
+        } else {
+            tracing::warn!(agent_id, "agent disconnected");
+        }
         // As in Mesos: only checkpointing frameworks' tasks can outlive
         // their agent's process; the others are lost now.
         let message = format!("agent {agent_id} disconnected");

@@ -7,12 +7,12 @@ use super::{
 use crate::domain::Recent;
 use std::collections::{BTreeMap, BTreeSet};
 
-use tokio::{sync::mpsc, time::Instant};
+use tokio::time::Instant;
 
 use super::super::{allocator::AllocatorCommand, registry::FrameworkRecord};
 use crate::{
     domain::{
-        deliver,
+        deliver, events,
         status::{is_terminal, state_of, StatusBuilder},
     },
     proto::{
@@ -33,7 +33,7 @@ impl Master {
         &mut self,
         call_framework_id: Option<&str>,
         subscribe: call::Subscribe,
-    ) -> Result<(String, String, mpsc::UnboundedReceiver<Box<Event>>), CallError> {
+    ) -> Result<(String, String, events::EventReceiver<Event>), CallError> {
         self.counters.bump("messages_register_framework");
         let mut info = subscribe.framework_info;
         let info_id = info.id.as_ref().map(|id| id.value.clone());
@@ -60,7 +60,11 @@ impl Master {
         info.id = Some(v1::FrameworkId { value: id.clone() });
         let role = role_of(&info);
         let stream_id = uuid::Uuid::new_v4().to_string();
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = events::channel(
+            format!("framework {id}"),
+            self.settings.framework_queue_bytes,
+            &self.queue_stats,
+        );
         let subscribed = Event {
             r#type: Some(event::Type::Subscribed as i32),
             subscribed: Some(event::Subscribed {
@@ -120,10 +124,22 @@ impl Master {
         if framework.connection.as_ref().map(|c| c.stream_id.as_str()) != Some(stream_id) {
             return;
         }
-        framework.connection = None;
+        let overflowed = framework
+            .connection
+            .take()
+            .is_some_and(|c| c.events.overflowed());
         framework.disconnected_at = Some(Instant::now());
         let offers: Vec<String> = std::mem::take(&mut framework.offers).into_iter().collect();
-        tracing::info!(framework_id, "framework disconnected");
+        if overflowed {
+            tracing::warn!(
+                framework_id,
+                max_bytes = self.settings.framework_queue_bytes,
+                "framework disconnected: it did not read its event stream and its event queue overflowed"
+            );
+            self.counters.bump("frameworks_disconnected_slow");
+        } else {
+            tracing::info!(framework_id, "framework disconnected");
+        }
         self.persist_framework(framework_id);
         self.allocator.send(AllocatorCommand::SetFrameworkActive(
             framework_id.to_owned(),

@@ -1,5 +1,6 @@
 //! The master's state and everything that changes it. Methods run with the
-//! state locked and never block: events go out through unbounded channels,
+//! state locked and never block: events go out through bounded queues that
+//! overflow rather than block (`domain::events`),
 //! allocator notifications through the allocator thread's queue.
 //!
 //! This file holds the state's types and what every change uses (sending
@@ -21,10 +22,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::{
-    sync::{mpsc, Notify},
-    time::Instant,
-};
+use tokio::{sync::Notify, time::Instant};
 
 use super::{
     allocator::AllocatorHandle,
@@ -33,9 +31,10 @@ use super::{
 use crate::{
     domain::{
         deliver,
+        events::QueueStats,
         metrics::{AllocatorStats, Counters},
         status::state_of,
-        Resource,
+        EventSender, Resource,
     },
     extension::{FrameworkEntry, Hooks},
     proto::{
@@ -70,6 +69,10 @@ pub struct MasterSettings {
     /// for not re-registering after a failover (Mesos'
     /// `recovery_agent_removal_limit`).
     pub recovery_agent_removal_limit: f64,
+    /// The bound of each framework's event queue, in bytes.
+    pub framework_queue_bytes: usize,
+    /// The bound of each agent's event queue, in bytes.
+    pub agent_queue_bytes: usize,
 }
 
 /// An offer that was made and not yet used, declined or rescinded.
@@ -105,7 +108,7 @@ impl CallError {
 #[derive(Debug)]
 struct Connection {
     stream_id: String,
-    events: mpsc::UnboundedSender<Box<Event>>,
+    events: EventSender<Event>,
 }
 
 /// What the master knows of a task.
@@ -143,7 +146,7 @@ impl FrameworkState {
 #[derive(Debug)]
 struct AgentConnection {
     id: u64,
-    events: mpsc::UnboundedSender<Box<ap::MasterEvent>>,
+    events: EventSender<ap::MasterEvent>,
 }
 
 #[derive(Debug)]
@@ -200,6 +203,8 @@ pub struct Master {
     removed_agents: BTreeSet<String>,
     /// Frameworks removed since the master started, newest last.
     completed_frameworks: Recent<FrameworkState>,
+    /// Every event queue's figures.
+    queue_stats: Arc<QueueStats>,
 }
 
 impl std::fmt::Debug for Master {
@@ -254,6 +259,7 @@ impl Master {
             recovery_deadline: Instant::now(),
             removed_agents: BTreeSet::new(),
             completed_frameworks: Recent::new(COMPLETED_FRAMEWORKS_KEPT),
+            queue_stats: Arc::default(),
         }
     }
 
@@ -282,6 +288,11 @@ impl Master {
     /// Allocation cycles, recorded by the allocation loop.
     pub fn allocator_stats(&self) -> &Arc<AllocatorStats> {
         &self.allocator_stats
+    }
+
+    /// The figures of every framework's and agent's event queue.
+    pub fn queue_stats(&self) -> &QueueStats {
+        &self.queue_stats
     }
 
     /// Wakes the allocation loop early.
@@ -345,6 +356,23 @@ impl Master {
     }
 
     fn send_update(&self, framework_id: &str, status: v1::TaskStatus) {
+        if let Some(conn) = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.connection.as_ref())
+        {
+            self.queue_update(framework_id, &conn.events, status);
+        }
+    }
+
+    /// Logs and queues an UPDATE on `events`; false when the stream is
+    /// gone or its queue overflowed.
+    fn queue_update(
+        &self,
+        framework_id: &str,
+        events: &EventSender<Event>,
+        status: v1::TaskStatus,
+    ) -> bool {
         let state = state_of(&status);
         tracing::info!(
             framework_id,
@@ -353,14 +381,14 @@ impl Master {
             state = state.as_str_name(),
             "task status update"
         );
-        self.send(
-            framework_id,
+        deliver(
+            events,
             Event {
                 r#type: Some(event::Type::Update as i32),
                 update: Some(event::Update { status }),
                 ..Default::default()
             },
-        );
+        )
     }
 
     fn send_to_agent(&self, agent_id: &str, event: ap::MasterEvent) -> bool {

@@ -30,11 +30,23 @@ impl Master {
             status.timestamp = Some(crate::domain::status::now_seconds());
             status
         };
-        let statuses: Vec<v1::TaskStatus> = if reconcile.tasks.is_empty() {
+        let Some(events) = framework.connection.as_ref().map(|c| &c.events) else {
+            return;
+        };
+        // Each answer is queued as it is made, never all of them first: a
+        // huge list costs at most the stream's queue bound, and once the
+        // queue overflows (a framework that does not read) the rest is not
+        // even computed.
+        let send = |status: v1::TaskStatus| self.queue_update(framework_id, events, status);
+        if reconcile.tasks.is_empty() {
             // Implicit: every task the master has not forgotten as done.
-            framework.tasks.values().map(answer).collect()
+            for task in framework.tasks.values() {
+                if !send(answer(task)) {
+                    return;
+                }
+            }
         } else {
-            reconcile
+            let _ = reconcile
                 .tasks
                 .iter()
                 .filter(|t| {
@@ -87,10 +99,7 @@ impl Master {
                     }
                     b.build()
                 })
-                .collect()
-        };
-        for status in statuses {
-            self.send_update(framework_id, status);
+                .try_for_each(|status| send(status).then_some(()));
         }
     }
 }

@@ -125,6 +125,7 @@ impl Master {
     /// frameworks whose failover timeout passed.
     pub fn tick(&mut self) {
         let now = Instant::now();
+        self.disconnect_overflowed();
         if !self.recovering.is_empty() && now >= self.recovery_deadline {
             self.give_up_recovering_agents();
         }
@@ -159,6 +160,33 @@ impl Master {
             .collect();
         for framework in expired {
             self.remove_framework(&framework, "its failover timeout passed");
+        }
+    }
+
+    /// Frameworks and agents whose event queue overflowed (they did not
+    /// read their stream) are disconnected, as if their stream had closed:
+    /// a framework's failover timeout starts, an agent's non-checkpointing
+    /// tasks are lost.
+    pub(super) fn disconnect_overflowed(&mut self) {
+        let frameworks: Vec<(String, String)> = self
+            .frameworks
+            .values()
+            .filter_map(|f| f.connection.as_ref().map(|c| (f, c)))
+            .filter(|(_, c)| c.events.overflowed())
+            .map(|(f, c)| (f.id.clone(), c.stream_id.clone()))
+            .collect();
+        for (framework_id, stream_id) in frameworks {
+            self.framework_disconnected(&framework_id, &stream_id);
+        }
+        let agents: Vec<(String, u64)> = self
+            .agents
+            .values()
+            .filter_map(|a| a.connection.as_ref().map(|c| (a, c)))
+            .filter(|(_, c)| c.events.overflowed())
+            .map(|(a, c)| (a.id.clone(), c.id))
+            .collect();
+        for (agent_id, connection) in agents {
+            self.agent_disconnected(&agent_id, connection);
         }
     }
 

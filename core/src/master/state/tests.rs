@@ -67,6 +67,8 @@ fn master() -> Master {
         agent_timeout: Duration::from_secs(75),
         flags: Default::default(),
         recovery_agent_removal_limit: 1.0,
+        framework_queue_bytes: crate::domain::events::FRAMEWORK_QUEUE_BYTES,
+        agent_queue_bytes: crate::domain::events::AGENT_QUEUE_BYTES,
     };
     let allocator = AllocatorHandle::spawn(Box::new(Idle)).expect("allocator thread starts");
     Master::new(settings, allocator, Default::default())

@@ -121,6 +121,8 @@ pub struct Options {
     pub executor_program: PathBuf,
     /// Isolator modules the agent uses, in order.
     pub isolation: Vec<String>,
+    /// Changes to the master's configuration (bounds, timeouts).
+    pub tweak_master: fn(&mut MasterConfig),
 }
 
 impl Default for Options {
@@ -140,6 +142,7 @@ impl Default for Options {
             recovery_agent_removal_limit: 1.0,
             executor_program: PathBuf::from(env!("CARGO_BIN_EXE_corral")),
             isolation: Vec::new(),
+            tweak_master: |_| {},
         }
     }
 }
@@ -197,7 +200,7 @@ impl Cluster {
         let agent_addr = agent_listener.local_addr().unwrap();
         let (stop_agent, agent_stopped) = tokio::sync::oneshot::channel::<()>();
         let work_dir = tempfile::tempdir().unwrap();
-        let master_config = MasterConfig {
+        let mut master_config = MasterConfig {
             heartbeat_interval: Duration::from_secs(1),
             allocation_interval: Duration::from_millis(100),
             agent_ping_interval: Duration::from_secs(1),
@@ -209,6 +212,7 @@ impl Cluster {
             recovery_agent_removal_limit: options.recovery_agent_removal_limit,
             ..MasterConfig::default()
         };
+        (options.tweak_master)(&mut master_config);
         let (stop_master, m) = spawn_master(master_listener, master_config.clone(), &registry);
         let mut agent_config = AgentConfig::new(
             master_addr.to_string(),
