@@ -5,6 +5,7 @@
 
 pub mod convert;
 mod events;
+pub mod ids;
 pub mod metrics;
 mod parse;
 mod recent;
