@@ -93,6 +93,12 @@ pub enum CallError {
     UnknownAgent(String),
     #[error("Received an unexpected 'UNKNOWN' call")]
     UnknownCall,
+    /// An id that would become a path breaks the id rule.
+    #[error("{0}")]
+    BadId(#[from] crate::domain::ids::IdError),
+    /// A field Mesos' protobuf marks required is missing (or empty).
+    #[error("Missing required fields: {0}")]
+    MissingField(&'static str),
 }
 
 impl CallError {
