@@ -175,8 +175,12 @@ impl Master {
             )));
         }
         let task_id = ack.task_id.value.clone();
+        let to = match self.returned_agents.get(&ack.agent_id.value) {
+            Some(now) if !self.agents.contains_key(&ack.agent_id.value) => now.clone(),
+            _ => ack.agent_id.value.clone(),
+        };
         self.send_to_agent(
-            &ack.agent_id.value,
+            &to,
             master_event_of(master_event::Type::Acknowledge, |e| {
                 e.acknowledge = Some(master_event::Acknowledge {
                     framework_id: v1::FrameworkId {

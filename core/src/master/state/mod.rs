@@ -204,6 +204,10 @@ pub struct Master {
     /// Agents removed since the master started (their unknown tasks
     /// reconcile as lost with `REASON_AGENT_REMOVED`).
     removed_agents: BTreeSet<String>,
+    /// Removed agents that came back under a new id and still report
+    /// how their old tasks ended: old id → the agent sending those
+    /// updates, where acknowledgements naming the old id go.
+    returned_agents: BTreeMap<String, String>,
     /// Frameworks removed since the master started, newest last.
     completed_frameworks: Recent<FrameworkState>,
 }
@@ -259,6 +263,7 @@ impl Master {
             recovering: BTreeMap::new(),
             recovery_deadline: Instant::now(),
             removed_agents: BTreeSet::new(),
+            returned_agents: BTreeMap::new(),
             completed_frameworks: Recent::new(COMPLETED_FRAMEWORKS_KEPT),
         }
     }
