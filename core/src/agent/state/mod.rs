@@ -168,6 +168,11 @@ impl AgentBook {
         }
     }
 
+    /// Status updates not yet acknowledged (resent until they are).
+    pub fn pending_updates(&self) -> usize {
+        self.updates.pending()
+    }
+
     /// Whether a container is being launched.
     fn launching(&self) -> bool {
         self.frameworks
