@@ -20,7 +20,7 @@ mod state;
 mod status_updates;
 
 use std::{
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex, PoisonError,
@@ -36,10 +36,38 @@ pub(crate) use state::Agent;
 
 use crate::{
     containerizer::{Containerizer, Freezer},
-    domain::Resource,
+    domain::{
+        ids::{path_under, IdKind, Part, PathError},
+        Resource,
+    },
     extension::{Hooks, IsolatorPlugin},
     proto::v1,
 };
+
+/// The sandbox of one run of an executor,
+/// `<work_dir>/slaves/<agent>/frameworks/<framework>/executors/<executor>/runs/<container>`,
+/// refused (before anything is created) when an id is not a plain name.
+pub fn sandbox_dir(
+    work_dir: &Path,
+    agent_id: &str,
+    framework_id: &str,
+    executor_id: &str,
+    container_id: &str,
+) -> Result<PathBuf, PathError> {
+    path_under(
+        work_dir,
+        &[
+            Part::Fixed("slaves"),
+            Part::Id(IdKind::Agent, agent_id),
+            Part::Fixed("frameworks"),
+            Part::Id(IdKind::Framework, framework_id),
+            Part::Fixed("executors"),
+            Part::Id(IdKind::Executor, executor_id),
+            Part::Fixed("runs"),
+            Part::Id(IdKind::Container, container_id),
+        ],
+    )
+}
 
 /// Everything an agent needs besides its listener.
 #[derive(Debug, Clone)]
@@ -232,4 +260,40 @@ pub(crate) async fn start(
         tasks: Mutex::new(vec![link, resender, limits]),
         stopped: AtomicBool::new(false),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sandboxes_are_under_the_work_dir_or_refused() {
+        let work = Path::new("/var/lib/corral");
+        assert_eq!(
+            sandbox_dir(work, "S1", "F1", "e", "c").unwrap(),
+            Path::new("/var/lib/corral/slaves/S1/frameworks/F1/executors/e/runs/c")
+        );
+        let attacks = [
+            ("", "F1", "e"),
+            ("..", "F1", "e"),
+            ("S1", "/tmp/escape", "e"),
+            ("S1", "..", "e"),
+            ("S1", "F1", "/tmp/escape"),
+            ("S1", "F1", "../../x"),
+            ("S1", "F1", ".."),
+            ("S1", "F1", "."),
+            ("S1", "F1", "a\0b"),
+        ];
+        for (agent, framework, executor) in attacks {
+            let refused = sandbox_dir(work, agent, framework, executor, "c");
+            assert!(
+                refused.is_err(),
+                "{agent} {framework} {executor}: {refused:?}"
+            );
+        }
+        assert!(sandbox_dir(work, "S1", "F1", "e", "../c").is_err());
+        let long = "x".repeat(256);
+        let error = sandbox_dir(work, "S1", "F1", &long, "c").unwrap_err();
+        assert!(error.to_string().contains("256 bytes long"), "{error}");
+    }
 }

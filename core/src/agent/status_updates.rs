@@ -36,6 +36,11 @@ impl StatusUpdates {
         (stream.pending.len() == 1).then(|| stream.pending[0].clone())
     }
 
+    /// How many updates wait for an acknowledgement, over all tasks.
+    pub fn pending(&self) -> usize {
+        self.streams.values().map(|s| s.pending.len()).sum()
+    }
+
     /// The framework acknowledged `uuid` for the task. Returns the next
     /// update to send, if any; `Err` when the uuid is not the head's (a
     /// duplicate or stale acknowledgement, ignored).

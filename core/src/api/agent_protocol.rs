@@ -10,6 +10,7 @@ use axum::{
 
 use super::http::{call_error, error, event_stream, header_str, streaming_response, OnDrop};
 use crate::{
+    domain::ids::{validate_id, IdKind},
     master::{lock, SharedMaster},
     proto::agent::{AgentCall, Subscribe},
     wire::{
@@ -53,6 +54,13 @@ pub async fn subscribe(
         let mismatch = ProtocolMismatch::Version(subscribe.protocol_version.to_string());
         return error(400, mismatch.to_string());
     }
+    // The agent's own id (when it re-registers) names its sandboxes'
+    // directory; a master must not record one that is not a plain name.
+    if let Some(id) = &subscribe.agent_info.id {
+        if let Err(e) = validate_id(IdKind::Agent, &id.value) {
+            return error(400, e.to_string());
+        }
+    }
     let (agent_id, connection, events) = lock(&master).agent_subscribe(subscribe);
     let on_close = OnDrop::new(move || lock(&master).agent_disconnected(&agent_id, connection));
     streaming_response(
@@ -70,6 +78,9 @@ pub async fn call(State(master): State<SharedMaster>, headers: HeaderMap, body: 
         Ok(c) => c,
         Err(e) => return error(400, e.to_string()),
     };
+    if let Err(e) = validate_id(IdKind::Agent, &call.agent_id.value) {
+        return error(400, e.to_string());
+    }
     match lock(&master).agent_call(call) {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(e) => call_error(&e),

@@ -145,10 +145,11 @@ async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
         proto::v1::TaskState,
     };
     let executors = agent.executors();
-    let (registered, counters) = {
+    let (registered, pending_updates, counters) = {
         let state = agent.lock();
         (
             state.agent_id.is_some() && state.to_master.is_some(),
+            state.pending_updates(),
             state
                 .counters
                 .iter()
@@ -167,6 +168,8 @@ async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
         "event_queue_overflows",
         agent.queue_stats.overflows() as f64,
     );
+    // Corral's own: updates resent until acknowledged.
+    put("status_updates_pending", pending_updates as f64);
     let running: Vec<_> = executors.iter().filter(|e| !e.completed).collect();
     let frameworks: std::collections::BTreeSet<_> =
         running.iter().map(|e| e.framework_id.as_str()).collect();

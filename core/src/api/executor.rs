@@ -12,6 +12,7 @@ use axum::{
 use super::http::{error, event_stream, header_str, streaming_response, OnDrop};
 use crate::{
     agent::Agent,
+    domain::ids::{validate_id, IdKind},
     proto::v1::executor::{call, event, Call, Event},
     wire::codec::{decode, CodecError, Encoding},
 };
@@ -33,6 +34,11 @@ pub async fn handle(State(agent): State<Arc<Agent>>, headers: HeaderMap, body: B
             400,
             "Expecting 'framework_id' and 'executor_id' to be present",
         );
+    }
+    let checked = validate_id(IdKind::Framework, &framework_id)
+        .and_then(|()| validate_id(IdKind::Executor, &executor_id));
+    if let Err(e) = checked {
+        return error(400, e.to_string());
     }
     match call.r#type.and_then(|t| call::Type::try_from(t).ok()) {
         Some(call::Type::Subscribe) => {

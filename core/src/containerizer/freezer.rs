@@ -9,6 +9,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::domain::ids::{path_under, IdKind, Part, PathError};
+
 /// How long a freeze may take before the processes are killed anyway.
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long removing a cgroup waits for its last processes to go.
@@ -38,13 +40,17 @@ pub enum FreezerError {
         cgroup: PathBuf,
         source: std::io::Error,
     },
+    /// The container id cannot name a cgroup under the root: refused
+    /// before anything is made.
+    #[error("no freezer cgroup for it: {0}")]
+    Name(#[from] PathError),
 }
 
 impl FreezerError {
     /// The cgroup the error is about, when it is about one.
     pub fn cgroup(&self) -> Option<&Path> {
         match self {
-            FreezerError::Mountinfo(_) | FreezerError::NotMounted => None,
+            FreezerError::Mountinfo(_) | FreezerError::NotMounted | FreezerError::Name(_) => None,
             FreezerError::Create { cgroup, .. }
             | FreezerError::Join { cgroup, .. }
             | FreezerError::Remove { cgroup, .. } => Some(cgroup),
@@ -116,14 +122,15 @@ impl Freezer {
         &self.base
     }
 
-    fn cgroup(&self, container_id: &str) -> PathBuf {
-        self.base.join(container_id)
+    /// `<base>/<container_id>`, refused unless the id is a plain name.
+    fn cgroup(&self, container_id: &str) -> Result<PathBuf, PathError> {
+        path_under(&self.base, &[Part::Id(IdKind::Container, container_id)])
     }
 
     /// Puts `pid` (the container's first process, not yet released) into
     /// the container's cgroup.
     pub fn add(&self, container_id: &str, pid: u32) -> Result<(), FreezerError> {
-        let cgroup = self.cgroup(container_id);
+        let cgroup = self.cgroup(container_id)?;
         if let Err(source) = std::fs::create_dir_all(&cgroup) {
             return Err(FreezerError::Create { cgroup, source });
         }
@@ -139,7 +146,13 @@ impl Freezer {
     /// Freezes the container, kills every process in it, and thaws it so
     /// the kills take effect.
     pub fn kill_all(&self, container_id: &str) {
-        let cgroup = self.cgroup(container_id);
+        let cgroup = match self.cgroup(container_id) {
+            Ok(cgroup) => cgroup,
+            Err(e) => {
+                tracing::error!(error = %e, "not killing through the freezer");
+                return;
+            }
+        };
         if !cgroup.is_dir() {
             return;
         }
@@ -163,7 +176,7 @@ impl Freezer {
     /// Removes the container's cgroup once its processes are gone (killing
     /// stragglers); succeeds when there is none.
     pub fn remove(&self, container_id: &str) -> Result<(), FreezerError> {
-        let cgroup = self.cgroup(container_id);
+        let cgroup = self.cgroup(container_id)?;
         let deadline = Instant::now() + REMOVE_TIMEOUT;
         loop {
             match std::fs::remove_dir(&cgroup) {
@@ -225,5 +238,22 @@ mod tests {
                 .starts_with(&format!("cannot create {}: ", base.join("c1").display())),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_container_id_that_is_not_a_plain_name_makes_no_cgroup() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("root");
+        std::fs::create_dir(&base).unwrap();
+        let freezer = Freezer { base: base.clone() };
+        for id in ["..", "../escape", "/tmp/escape", "", "a\0b"] {
+            let error = freezer.add(id, 1).unwrap_err();
+            assert!(matches!(error, FreezerError::Name(_)), "{id:?}: {error:?}");
+            assert!(error.to_string().contains("container id"), "{error}");
+            assert!(matches!(freezer.remove(id), Err(FreezerError::Name(_))));
+            freezer.kill_all(id);
+        }
+        assert!(!dir.path().join("escape").exists());
+        assert_eq!(std::fs::read_dir(&base).unwrap().count(), 0);
     }
 }

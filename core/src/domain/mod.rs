@@ -5,6 +5,7 @@
 
 pub mod convert;
 pub mod events;
+pub mod ids;
 pub mod limits;
 pub mod metrics;
 mod parse;

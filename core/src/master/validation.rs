@@ -6,7 +6,10 @@ use std::{collections::HashSet, fmt};
 
 use crate::{
     domain::{
-        convert::resource_from_proto, format_resources, Resource, ResourceBag, ResourceValue,
+        convert::resource_from_proto,
+        format_resources,
+        ids::{validate_id, IdError, IdKind},
+        Resource, ResourceBag, ResourceValue,
     },
     proto::v1,
 };
@@ -39,8 +42,10 @@ impl fmt::Display for Subject {
 /// `TASK_ERROR`'s.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TaskInvalid {
-    #[error("task id '{task_id}' is invalid: it must be non-empty, without '/' or whitespace")]
-    BadId { task_id: String },
+    /// The task id (which names the command executor, and so its sandbox)
+    /// breaks the id rule.
+    #[error("{0}")]
+    BadId(IdError),
     #[error("task id '{task_id}' appears more than once in this ACCEPT")]
     RepeatedInAccept { task_id: String },
     #[error("task id '{task_id}' is already in use by another task of this framework")]
@@ -53,8 +58,8 @@ pub enum TaskInvalid {
     },
     #[error("task '{task_id}' must have exactly one of 'command' or 'executor'")]
     CommandOrExecutor { task_id: String },
-    #[error("task '{task_id}' has an executor with an empty executor id")]
-    EmptyExecutorId { task_id: String },
+    #[error("task '{task_id}' has an invalid executor: {error}")]
+    BadExecutorId { task_id: String, error: IdError },
     #[error("{0} has no 'command'")]
     NoCommand(Subject),
     #[error("{0} has a shell command without a 'value'")]
@@ -63,6 +68,13 @@ pub enum TaskInvalid {
     NoProgram(Subject),
     #[error("{subject} has resource '{resource}' with a missing or unsupported value")]
     UnsupportedResource { subject: Subject, resource: String },
+    #[error("{subject} has resource '{resource}' with reversed range [{begin}-{end}]: a range must not end before it begins")]
+    ReversedRange {
+        subject: Subject,
+        resource: String,
+        begin: u64,
+        end: u64,
+    },
     #[error("{subject} has resource '{resource}' with invalid value {value}")]
     InvalidResourceValue {
         subject: Subject,
@@ -95,14 +107,25 @@ fn parse_resources(list: &[v1::Resource], whose: &Subject) -> Result<Vec<Resourc
                     subject: whose.clone(),
                     resource: r.name.clone(),
                 })?;
-            if let ResourceValue::Scalar(value) = parsed.value {
-                if !value.is_finite() || value < 0.0 {
+            match &parsed.value {
+                ResourceValue::Scalar(value) if !value.is_finite() || *value < 0.0 => {
                     return Err(TaskInvalid::InvalidResourceValue {
                         subject: whose.clone(),
                         resource: r.name.clone(),
-                        value,
+                        value: *value,
                     });
                 }
+                ResourceValue::Ranges(ranges) => {
+                    if let Some(&(begin, end)) = ranges.iter().find(|(b, e)| b > e) {
+                        return Err(TaskInvalid::ReversedRange {
+                            subject: whose.clone(),
+                            resource: r.name.clone(),
+                            begin,
+                            end,
+                        });
+                    }
+                }
+                _ => {}
             }
             Ok(parsed)
         })
@@ -135,9 +158,7 @@ impl std::fmt::Debug for Context<'_> {
 pub fn validate_task(task: &v1::TaskInfo, cx: &Context<'_>) -> Result<ResourceBag, TaskInvalid> {
     let id = task.task_id.value.as_str();
     let task_id = || id.to_owned();
-    if id.is_empty() || id.contains('/') || id.chars().any(char::is_whitespace) {
-        return Err(TaskInvalid::BadId { task_id: task_id() });
-    }
+    validate_id(IdKind::Task, id).map_err(TaskInvalid::BadId)?;
     if cx.seen.contains(id) {
         return Err(TaskInvalid::RepeatedInAccept { task_id: task_id() });
     }
@@ -162,9 +183,12 @@ pub fn validate_task(task: &v1::TaskInfo, cx: &Context<'_>) -> Result<ResourceBa
         }
         (Some(command), None) => check_command(command, &the_task)?,
         (None, Some(executor)) => {
-            if executor.executor_id.value.is_empty() {
-                return Err(TaskInvalid::EmptyExecutorId { task_id: task_id() });
-            }
+            validate_id(IdKind::Executor, &executor.executor_id.value).map_err(|error| {
+                TaskInvalid::BadExecutorId {
+                    task_id: task_id(),
+                    error,
+                }
+            })?;
             let whose = its_executor(executor);
             let command = executor
                 .command
@@ -262,7 +286,17 @@ mod tests {
             (task("t", 0.5, -1.0), "task 't' has resource 'mem' with invalid value -1"),
             (task("old", 0.1, 10.0), "task id 'old' is already in use by another task of this framework"),
             (task("dup", 0.1, 10.0), "task id 'dup' appears more than once in this ACCEPT"),
-            (task("", 0.1, 10.0), "task id '' is invalid: it must be non-empty, without '/' or whitespace"),
+            (task("", 0.1, 10.0), "task id '' is invalid: it must not be empty"),
+            (task("..", 0.1, 10.0), "task id '..' is invalid: '.' and '..' are not allowed"),
+            (task("a b", 0.1, 10.0), "task id 'a b' is invalid: it must not contain whitespace"),
+            (
+                v1::TaskInfo {
+                    command: None,
+                    executor: Some(v1::ExecutorInfo { executor_id: v1::ExecutorId { value: "../../x".into() }, ..Default::default() }),
+                    ..task("t", 0.1, 10.0)
+                },
+                "task 't' has an invalid executor: executor id '../../x' is invalid: it must not contain '/' or '\\'",
+            ),
             (v1::TaskInfo { command: None, ..task("t", 0.1, 10.0) }, "task 't' must have exactly one of 'command' or 'executor'"),
             (
                 v1::TaskInfo { agent_id: v1::AgentId { value: "B".into() }, ..task("t", 0.1, 10.0) },
@@ -284,6 +318,20 @@ mod tests {
         for (t, expected) in cases {
             assert_eq!(check(&t).unwrap_err().to_string(), expected);
         }
+    }
+
+    #[test]
+    fn a_reversed_port_range_is_refused_and_named() {
+        let mut t = task("t", 0.1, 10.0);
+        t.resources.push(resource_to_proto(&Resource {
+            name: "ports".into(),
+            role: "*".into(),
+            value: ResourceValue::Ranges(vec![(31000, 31010), (32000, 31000)]),
+        }));
+        assert_eq!(
+            check(&t).unwrap_err().to_string(),
+            "task 't' has resource 'ports' with reversed range [32000-31000]: a range must not end before it begins"
+        );
     }
 
     #[test]

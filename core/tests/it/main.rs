@@ -15,6 +15,7 @@ mod cluster;
 mod config_precedence;
 mod custom_executor;
 mod failover;
+mod hostile_ids;
 mod isolation;
 mod isolation_cgroups;
 mod layers;

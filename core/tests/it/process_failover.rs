@@ -140,6 +140,12 @@ impl AgentProcess {
         }
     }
 
+    /// The port the agent serves on.
+    fn port(&self) -> &str {
+        let at = self.args.iter().position(|a| a == "--port").unwrap();
+        &self.args[at + 1]
+    }
+
     /// SIGKILL, then the same agent again (same port and work dir).
     fn kill_and_restart(&mut self) {
         signal(&self.child, Signal::SIGKILL);
@@ -302,6 +308,28 @@ async fn a_stopped_agent_is_removed_its_tasks_lost_and_it_comes_back_as_a_new_ag
         assert!(
             Instant::now() < deadline,
             "the removed agent's task was not shut down"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The task's end is reported under the agent id it ran on (not an
+    // empty one, nor the new one), and its acknowledgement reaches the
+    // agent: nothing is left to resend.
+    let killed = s.update_for("frozen").await;
+    assert_eq!(killed["state"], "TASK_KILLED", "{killed}");
+    assert_eq!(killed["agent_id"]["value"], agent_id.as_str(), "{killed}");
+    assert!(killed.get("uuid").is_some(), "{killed}");
+    let metrics = format!("http://127.0.0.1:{}/metrics/snapshot", agent.port());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending = get_json(metrics.clone())
+            .await
+            .and_then(|m| m["slave/status_updates_pending"].as_f64());
+        if pending == Some(0.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the acknowledged TASK_KILLED is still pending: {pending:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

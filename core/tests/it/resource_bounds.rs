@@ -1,7 +1,6 @@
 //! A misbehaving client must not grow the master without limit (issue 15,
 //! "Resource bounds"): each test performs one attack.
 
-
 use std::time::Duration;
 
 use crate::common::{get, get_json, Cluster, Options, Scheduler};

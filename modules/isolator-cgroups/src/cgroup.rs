@@ -18,15 +18,24 @@ const REMOVE_RETRY: Duration = Duration::from_millis(20);
 /// How long an orphan without processes may stay busy before it is left.
 const ORPHAN_PATIENCE: Duration = Duration::from_millis(200);
 
-/// Refuses a container id that cannot be a single directory name.
+/// Refuses a container id that cannot be a single directory name: the
+/// id rule of core's `domain::ids::validate_id` (Mesos' `validateID`),
+/// repeated here because modules depend on module-api only. Non-empty, at
+/// most 255 bytes, not `.` or `..`, no `/` or `\`, no control characters,
+/// no whitespace.
 pub fn check_container_id(container_id: &str) -> Result<(), ModuleError> {
     if container_id.is_empty()
+        || container_id.len() > 255
         || container_id == "."
         || container_id == ".."
-        || container_id.contains(['/', '\0'])
+        || container_id.contains(['/', '\\'])
+        || container_id
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
     {
         return Err(ModuleError::failed(format!(
-            "container id '{container_id}' cannot name a cgroup"
+            "container id '{}' cannot name a cgroup",
+            container_id.escape_debug()
         )));
     }
     Ok(())
@@ -182,9 +191,15 @@ mod tests {
     #[test]
     fn container_ids_must_be_one_path_component() {
         assert!(check_container_id("4f1c-uuid.1").is_ok());
-        for bad in ["", ".", "..", "a/b", "../x"] {
+        for bad in ["", ".", "..", "a/b", "../x", "/abs", "a\\b", "a b"] {
             let err = check_container_id(bad).unwrap_err().to_string();
-            assert_eq!(err, format!("container id '{bad}' cannot name a cgroup"));
+            assert_eq!(
+                err,
+                format!("container id '{}' cannot name a cgroup", bad.escape_debug())
+            );
+        }
+        for bad in ["a\0b", "a\nb", &"x".repeat(256)] {
+            assert!(check_container_id(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -118,7 +118,7 @@ impl Agent {
             ));
         }
         let mut state = self.lock();
-        let agent_id = state.agent_id.clone().unwrap_or_default();
+        let current_agent_id = state.agent_id.clone().unwrap_or_default();
         let run = state
             .frameworks
             .get_mut(framework_id)
@@ -139,6 +139,11 @@ impl Agent {
                 ));
             }
         }
+        // The agent the task ran under, even if this agent has since been
+        // removed and registered anew: acknowledgements are routed by it.
+        let agent_id = Some(run.agent_id.clone())
+            .filter(|id| !id.is_empty())
+            .unwrap_or(current_agent_id);
         status.agent_id = Some(v1::AgentId { value: agent_id });
         status.executor_id = Some(v1::ExecutorId {
             value: executor_id.to_owned(),

@@ -8,6 +8,7 @@ use super::{agent_call_of, executor_event, Agent, AgentBook};
 use crate::{
     agent::checkpoint,
     domain::deliver,
+    domain::ids::{validate_id, IdKind},
     domain::status::{is_terminal, state_of},
     proto::{
         agent::{self as ap, agent_call},
@@ -94,6 +95,12 @@ impl Agent {
     // ----- master events ------------------------------------------------------
 
     pub fn on_registered(&self, agent_id: String) {
+        // The id names this agent's sandboxes' directory: one that is not
+        // a plain name is refused (the agent stays unregistered).
+        if let Err(e) = validate_id(IdKind::Agent, &agent_id) {
+            tracing::error!(error = %e, "refusing the agent id the master assigned");
+            return;
+        }
         let mut state = self.lock();
         tracing::info!(agent_id, "registered with the master");
         if let Err(e) = checkpoint::write_agent_id(&self.config.work_dir, &agent_id) {

@@ -62,6 +62,10 @@ struct TaskRecord {
 #[derive(Debug)]
 struct ExecutorRun {
     info: v1::ExecutorInfo,
+    /// The agent id the executor was launched under (its sandbox's):
+    /// every update of its tasks carries it, even once the agent has been
+    /// removed and registers under a new one.
+    agent_id: String,
     container_id: String,
     sandbox: PathBuf,
     container: ContainerPhase,
@@ -165,6 +169,11 @@ impl AgentBook {
         }
     }
 
+    /// Status updates not yet acknowledged (resent until they are).
+    pub fn pending_updates(&self) -> usize {
+        self.updates.pending()
+    }
+
     /// Whether a container is being launched.
     fn launching(&self) -> bool {
         self.frameworks
@@ -199,6 +208,19 @@ impl std::fmt::Debug for Agent {
             .field("endpoint", &self.endpoint)
             .finish_non_exhaustive()
     }
+}
+
+/// The agent id the task of `status` ran under: its executor's.
+fn ran_on(state: &AgentBook, framework_id: &str, status: &v1::TaskStatus) -> Option<String> {
+    let framework = state.frameworks.get(framework_id)?;
+    let run = match &status.executor_id {
+        Some(executor) => framework.executors.get(&executor.value),
+        None => framework
+            .executors
+            .values()
+            .find(|run| run.tasks.contains_key(&status.task_id.value)),
+    }?;
+    Some(run.agent_id.clone()).filter(|id| !id.is_empty())
 }
 
 fn agent_call_of(
@@ -260,12 +282,12 @@ impl Agent {
     /// An agent-generated update (acknowledged like an executor's): the
     /// agent's id and a fresh uuid are added to `status`.
     fn agent_update(&self, state: &mut AgentBook, framework_id: &str, status: StatusBuilder) {
-        let agent_id = state.agent_id.clone().unwrap_or_default();
-        self.forward_update(
-            state,
-            framework_id,
-            status.agent(&agent_id).with_uuid().build(),
-        );
+        let mut status = status.with_uuid().build();
+        let agent_id = ran_on(state, framework_id, &status)
+            .or_else(|| state.agent_id.clone())
+            .unwrap_or_default();
+        status.agent_id = Some(v1::AgentId { value: agent_id });
+        self.forward_update(state, framework_id, status);
     }
 
     /// Resources of the running containers.

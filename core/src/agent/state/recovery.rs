@@ -8,6 +8,7 @@ use super::{
 };
 use crate::{
     agent::checkpoint::{self, ExecutorCheckpoint},
+    domain::ids::{validate_id, IdKind},
     domain::status::{is_terminal, StatusBuilder},
     extension::ContainerState,
     proto::v1::{
@@ -90,8 +91,15 @@ impl Agent {
         let work_dir = self.config.work_dir.clone();
         let mut state = self.lock();
         if let Some(id) = checkpoint::read_agent_id(&work_dir) {
-            tracing::info!(agent_id = %id, "recovering as the same agent");
-            state.agent_id = Some(id);
+            match validate_id(IdKind::Agent, &id) {
+                Ok(()) => {
+                    tracing::info!(agent_id = %id, "recovering as the same agent");
+                    state.agent_id = Some(id);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "ignoring the checkpointed agent id; registering as a new agent")
+                }
+            }
         }
         let mut alive = Vec::new();
         // Containers of executors that died: cleaned up once unlocked.
@@ -147,6 +155,7 @@ impl Agent {
                 );
                 let run = ExecutorRun {
                     info: executor,
+                    agent_id: state.agent_id.clone().unwrap_or_default(),
                     container_id: record.container_id.clone(),
                     sandbox: record.sandbox.clone(),
                     container: ContainerPhase::Started(Some(record.pid)),

@@ -12,10 +12,14 @@ use super::{
     FrameworkRun, TaskRecord,
 };
 use crate::{
+    agent::sandbox_dir,
     containerizer::{command_environment, LaunchRequest},
     domain::deliver,
     domain::status::StatusBuilder,
-    domain::{ExecutorView, KeyValue},
+    domain::{
+        ids::{validate_id, IdKind, PathError},
+        ExecutorView, KeyValue,
+    },
     extension::{ContainerConfig, LabelPoint, Volume},
     proto::v1::{
         self,
@@ -145,17 +149,39 @@ impl Agent {
         tracing::info!(framework_id, task_id, executor_id, "running task");
 
         let container_id = uuid::Uuid::new_v4().to_string();
-        let sandbox = self
-            .config
-            .work_dir
-            .join("slaves")
-            .join(&agent_id)
-            .join("frameworks")
-            .join(&framework_id)
-            .join("executors")
-            .join(&executor_id)
-            .join("runs")
-            .join(&container_id);
+        // Ids from the master become directory names: a bad one (the
+        // master checks them too) is refused before anything is created.
+        if let Err(e) = validate_id(IdKind::Framework, &framework_id) {
+            // Nothing could acknowledge an update of this framework.
+            tracing::error!(task_id, error = %e, "refusing a task of an invalid framework id");
+            self.lock().counters.bump("invalid_run_tasks");
+            return;
+        }
+        let sandbox = validate_id(IdKind::Task, &task_id)
+            .map_err(PathError::from)
+            .and_then(|()| {
+                sandbox_dir(
+                    &self.config.work_dir,
+                    &agent_id,
+                    &framework_id,
+                    &executor_id,
+                    &container_id,
+                )
+            });
+        let sandbox = match sandbox {
+            Ok(sandbox) => sandbox,
+            Err(e) => {
+                tracing::error!(framework_id, task_id, executor_id, error = %e, "refusing a task whose ids cannot name a sandbox");
+                let mut state = self.lock();
+                state.counters.bump("invalid_run_tasks");
+                let status = StatusBuilder::new(&task_id, TaskState::TaskFailed, Source::Agent)
+                    .executor(Some(&executor_id))
+                    .reason(Reason::TaskInvalid)
+                    .message(format!("Refused by the agent: {e}"));
+                self.agent_update(&mut state, &framework_id, status);
+                return;
+            }
+        };
         // A new executor's environment comes from the hooks, called with
         // the book unlocked; its executor may end meanwhile, hence the loop.
         let mut environment = None;
@@ -220,6 +246,7 @@ impl Agent {
         let spec = container_spec(&container_id, &framework_info, &executor, &task, &sandbox);
         let mut run = ExecutorRun {
             info: executor,
+            agent_id: agent_id.clone(),
             container_id,
             sandbox,
             container: ContainerPhase::Launching,

@@ -328,6 +328,18 @@ impl Master {
             );
             return;
         };
+        // An update of a task that ran here under the agent's former id
+        // (it was removed and came back): its acknowledgement names that
+        // id, and must reach the agent that sent it.
+        if let Some(ran_on) = status.agent_id.as_ref().map(|a| a.value.as_str()) {
+            if ran_on != agent_id
+                && !self.agents.contains_key(ran_on)
+                && self.removed_agents.contains(ran_on)
+            {
+                self.returned_agents
+                    .insert(ran_on.to_owned(), agent_id.to_owned());
+            }
+        }
         let mut recovered = None;
         self.counters.bump("messages_status_update");
         if let Some(task) = framework.tasks.get_mut(&status.task_id.value) {
@@ -366,6 +378,7 @@ impl Master {
         };
         tracing::warn!(agent_id, why, "removing agent");
         self.counters.bump("slave_removals");
+        self.returned_agents.retain(|_, now| now != agent_id);
         self.forget_agent(agent_id);
         if let Some(conn) = &agent.connection {
             deliver(

@@ -3,7 +3,10 @@
 use super::super::allocator::AllocatorCommand;
 use super::{master_event_of, CallError, Master, DEFAULT_REFUSE_SECONDS};
 use crate::{
-    domain::status::{is_terminal, state_of, StatusBuilder},
+    domain::{
+        ids::{validate_id, IdKind},
+        status::{is_terminal, state_of, StatusBuilder},
+    },
     proto::{
         agent::master_event,
         v1::{
@@ -23,6 +26,7 @@ impl Master {
             .as_ref()
             .map(|f| f.value.clone())
             .ok_or_else(|| CallError::bad_request("Expecting 'framework_id' to be present"))?;
+        validate_id(IdKind::Framework, &framework_id)?;
         self.check_stream(&framework_id, stream_id)?;
         let kind = call.r#type.and_then(|t| call::Type::try_from(t).ok());
         if let Some(metric) = kind.and_then(call_metric) {
@@ -171,8 +175,12 @@ impl Master {
             )));
         }
         let task_id = ack.task_id.value.clone();
+        let to = match self.returned_agents.get(&ack.agent_id.value) {
+            Some(now) if !self.agents.contains_key(&ack.agent_id.value) => now.clone(),
+            _ => ack.agent_id.value.clone(),
+        };
         self.send_to_agent(
-            &ack.agent_id.value,
+            &to,
             master_event_of(master_event::Type::Acknowledge, |e| {
                 e.acknowledge = Some(master_event::Acknowledge {
                     framework_id: v1::FrameworkId {

@@ -13,6 +13,7 @@ use super::super::{allocator::AllocatorCommand, registry::FrameworkRecord};
 use crate::{
     domain::{
         deliver, events,
+        ids::{validate_id, IdKind},
         status::{is_terminal, state_of, StatusBuilder},
     },
     proto::{
@@ -41,6 +42,12 @@ impl Master {
             return Err(CallError::bad_request(
                 "'framework_id' differs from 'subscribe.framework_info.id'",
             ));
+        }
+        if let Some(id) = &info_id {
+            validate_id(IdKind::Framework, id)?;
+        }
+        if info.user.is_empty() {
+            return Err(CallError::MissingField("subscribe.framework_info.user"));
         }
         if let Some(t) = info.failover_timeout {
             if !t.is_finite() || t < 0.0 {

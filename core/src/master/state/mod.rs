@@ -96,6 +96,12 @@ pub enum CallError {
     UnknownAgent(String),
     #[error("Received an unexpected 'UNKNOWN' call")]
     UnknownCall,
+    /// An id that would become a path breaks the id rule.
+    #[error("{0}")]
+    BadId(#[from] crate::domain::ids::IdError),
+    /// A field Mesos' protobuf marks required is missing (or empty).
+    #[error("Missing required fields: {0}")]
+    MissingField(&'static str),
 }
 
 impl CallError {
@@ -201,6 +207,10 @@ pub struct Master {
     /// Agents removed since the master started (their unknown tasks
     /// reconcile as lost with `REASON_AGENT_REMOVED`).
     removed_agents: BTreeSet<String>,
+    /// Removed agents that came back under a new id and still report
+    /// how their old tasks ended: old id → the agent sending those
+    /// updates, where acknowledgements naming the old id go.
+    returned_agents: BTreeMap<String, String>,
     /// Frameworks removed since the master started, newest last.
     completed_frameworks: Recent<FrameworkState>,
     /// Every event queue's figures.
@@ -258,6 +268,7 @@ impl Master {
             recovering: BTreeMap::new(),
             recovery_deadline: Instant::now(),
             removed_agents: BTreeSet::new(),
+            returned_agents: BTreeMap::new(),
             completed_frameworks: Recent::new(COMPLETED_FRAMEWORKS_KEPT),
             queue_stats: Arc::default(),
         }
