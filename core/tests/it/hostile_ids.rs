@@ -4,7 +4,6 @@
 //! to the agent (TASK_FAILED, nothing created). Each test checks that no
 //! directory appeared outside the work dir, nor a sandbox inside it.
 
-
 use std::{path::Path, path::PathBuf, time::Duration};
 
 use crate::common::{task, Cluster, Scheduler, EVENT_TIMEOUT};
