@@ -73,6 +73,13 @@ pub struct MountSpec {
 #[derive(StableAbi, Debug, Clone, PartialEq, Eq, Default)]
 pub struct LaunchSpec {
     /// `CLONE_NEW*` flags as Linux defines them (`CLONE_NEWPID` = 0x20000000, ...).
+    ///
+    /// `CLONE_NEWCGROUP` (0x02000000) is unshared once the container's first
+    /// process is in the cgroups `isolate` put it in, so the namespace is
+    /// rooted there; the host then also gives the container a mount
+    /// namespace in which every cgroup filesystem is read-only and mounted
+    /// from inside the cgroup namespace (the container sees its own cgroups
+    /// as the hierarchies' roots and cannot leave them).
     pub namespaces: u64,
     pub mounts: RVec<MountSpec>,
     pub environment: RVec<KeyValue>,

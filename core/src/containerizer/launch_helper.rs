@@ -9,7 +9,10 @@
 //!    process of the container that did not leave the session;
 //! 3. unshares the namespaces the isolators asked for; with a new mount
 //!    namespace, marks `/` recursively as a slave mount first, so no mount
-//!    made here reaches the host;
+//!    made here reaches the host; with a new cgroup namespace (which always
+//!    comes with a mount namespace; it is rooted at the cgroups the agent
+//!    put this process in), makes the cgroup filesystems read-only and
+//!    rooted at the container's cgroups ([`super::cgroup_view`]);
 //! 4. without a new pid namespace: makes the mounts, runs the pre-exec
 //!    commands and execs the executor;
 //! 5. with one: forks the namespace's init (pid 1), which makes the mounts
@@ -43,7 +46,10 @@ use nix::{
     unistd::{execvp, fork, setsid, ForkResult, Pid},
 };
 
-use super::instructions::{LaunchInstructions, MountStep};
+use super::{
+    cgroup_view::{self, ViewStep},
+    instructions::{LaunchInstructions, MountStep},
+};
 
 /// The exit status of a helper that could not set the container up.
 pub const LAUNCH_FAILED_STATUS: i32 = 125;
@@ -97,6 +103,10 @@ enum LaunchHelperError {
     NulInEnvironment,
     #[error("cannot execute '{program}': {source}")]
     Exec { program: String, source: Errno },
+    #[error("cannot read /proc/self/mountinfo: {0}")]
+    Mountinfo(#[source] std::io::Error),
+    #[error("cannot make the cgroup filesystem at {target} read-only: {source}")]
+    CgroupReadOnly { target: String, source: Errno },
 }
 
 /// A failed system call, for `map_err`.
@@ -148,7 +158,11 @@ fn launch() -> Result<Infallible, LaunchHelperError> {
 
     let bits = i32::try_from(instructions.namespaces)
         .map_err(|_| LaunchHelperError::NamespaceFlags(instructions.namespaces))?;
-    let namespaces = CloneFlags::from_bits_truncate(bits);
+    let mut namespaces = CloneFlags::from_bits_truncate(bits);
+    if namespaces.contains(CloneFlags::CLONE_NEWCGROUP) {
+        // The read-only cgroup view is made in a mount namespace of its own.
+        namespaces |= CloneFlags::CLONE_NEWNS;
+    }
     if !namespaces.is_empty() {
         unshare(namespaces).map_err(|source| LaunchHelperError::Unshare { namespaces, source })?;
     }
@@ -161,6 +175,9 @@ fn launch() -> Result<Infallible, LaunchHelperError> {
             None::<&str>,
         )
         .map_err(syscall("cannot make / a slave mount"))?;
+    }
+    if namespaces.contains(CloneFlags::CLONE_NEWCGROUP) {
+        contain_cgroups()?;
     }
     if !namespaces.contains(CloneFlags::CLONE_NEWPID) {
         prepare(&instructions)?;
@@ -182,6 +199,88 @@ fn launch() -> Result<Infallible, LaunchHelperError> {
             std::process::exit(container_init(&instructions, program.as_ref(), &signals)?)
         }
     }
+}
+
+/// Makes the container's view of the cgroup filesystems (see
+/// [`cgroup_view`]): every cgroup mount and `/sys/fs/cgroup` read-only,
+/// then each hierarchy replaced by one mounted from inside the cgroup
+/// namespace (rooted at the container's cgroups), read-only. A read-only
+/// remount that fails aborts the launch; a hierarchy that cannot be
+/// mounted afresh is absent.
+fn contain_cgroups() -> Result<(), LaunchHelperError> {
+    let mountinfo =
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(LaunchHelperError::Mountinfo)?;
+    for step in cgroup_view::plan(&mountinfo) {
+        match step {
+            ViewStep::ReadOnly {
+                target,
+                nosuid,
+                nodev,
+                noexec,
+            } => {
+                let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+                for (keep, flag) in [
+                    (nosuid, MsFlags::MS_NOSUID),
+                    (nodev, MsFlags::MS_NODEV),
+                    (noexec, MsFlags::MS_NOEXEC),
+                ] {
+                    flags.set(flag, keep);
+                }
+                mount(
+                    None::<&str>,
+                    target.as_str(),
+                    None::<&str>,
+                    flags,
+                    None::<&str>,
+                )
+                .map_err(|source| LaunchHelperError::CgroupReadOnly { target, source })?;
+            }
+            ViewStep::Fresh {
+                target,
+                fstype,
+                data,
+                depth,
+            } => {
+                // The kernel refuses the same filesystem twice on one
+                // mount point: the host's mounts there go first. If one
+                // cannot go, its read-only copy stays.
+                if (0..depth).any(|_| {
+                    nix::mount::umount2(target.as_str(), nix::mount::MntFlags::MNT_DETACH).is_err()
+                }) {
+                    continue;
+                }
+                // The superblock is the host's, which is read-write: a
+                // read-only mount of it is refused (EBUSY), so the new
+                // mount is made read-write, then made read-only alone. If
+                // it cannot be made, the hierarchy is absent.
+                let secure = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+                if mount(
+                    Some(fstype.as_str()),
+                    target.as_str(),
+                    Some(fstype.as_str()),
+                    secure,
+                    data.as_deref(),
+                )
+                .is_err()
+                {
+                    continue;
+                }
+                let read_only = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+                if let Err(source) = mount(
+                    None::<&str>,
+                    target.as_str(),
+                    None::<&str>,
+                    read_only | secure,
+                    None::<&str>,
+                ) {
+                    // Never left writable: absent, or the launch fails.
+                    nix::mount::umount2(target.as_str(), nix::mount::MntFlags::MNT_DETACH)
+                        .map_err(|_| LaunchHelperError::CgroupReadOnly { target, source })?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Termination and job-control signals init passes on to the executor.

@@ -14,9 +14,12 @@
 //! - `launcher.rs`: the helper process, the session kill, exit descriptions;
 //! - `freezer.rs`: the freezer cgroup every container is put in;
 //! - `instructions.rs`: what the agent tells the helper;
+//! - `cgroup_view.rs`: the read-only cgroup filesystems a container in its
+//!   own cgroup namespace sees;
 //! - `error.rs`: why a launch failed;
 //! - `launch_helper.rs`: the helper itself (`corral container-launch`).
 
+mod cgroup_view;
 mod error;
 mod freezer;
 mod instructions;
@@ -49,6 +52,27 @@ pub struct Containerizer {
     limitations: mpsc::UnboundedSender<LimitationEvent>,
     /// Absent where there is no writable v1 freezer hierarchy.
     freezer: Option<Freezer>,
+    /// Whether every container gets its own cgroup namespace (and a
+    /// read-only cgroup filesystem), so none can leave its freezer cgroup:
+    /// with a freezer, where this process may create cgroup namespaces.
+    contain: bool,
+}
+
+/// Linux `CLONE_NEWCGROUP`.
+const CLONE_NEWCGROUP: u64 = 0x0200_0000;
+
+/// Whether this process can give containers cgroup namespaces: the kernel
+/// has them (`/proc/self/ns/cgroup`) and it holds `CAP_SYS_ADMIN` (bit 21 of
+/// `CapEff` in `/proc/self/status`).
+fn can_contain_cgroups() -> bool {
+    let cap_sys_admin = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << 21) != 0);
+    cap_sys_admin && Path::new("/proc/self/ns/cgroup").exists()
 }
 
 impl std::fmt::Debug for Containerizer {
@@ -57,6 +81,7 @@ impl std::fmt::Debug for Containerizer {
             .field("isolators", &self.isolator_names())
             .field("helper", &self.helper)
             .field("freezer", &self.freezer)
+            .field("contain", &self.contain)
             .finish()
     }
 }
@@ -72,18 +97,28 @@ fn merge(plan: &mut LaunchSpec, next: LaunchSpec) {
 impl Containerizer {
     /// A containerizer using `isolators` in order; limitations they report
     /// arrive on `limitations`; `freezer` (see [`Freezer::detect`]) holds
-    /// every container's processes when available.
+    /// every container's processes when available, and each container
+    /// then gets its own cgroup namespace and a read-only cgroup
+    /// filesystem, so that it cannot leave it (where this process may make
+    /// cgroup namespaces; otherwise a warning says so).
     pub fn new(
         isolators: Vec<Box<dyn IsolatorPlugin>>,
         helper: PathBuf,
         limitations: mpsc::UnboundedSender<LimitationEvent>,
         freezer: Option<Freezer>,
     ) -> Self {
+        let contain = freezer.is_some() && can_contain_cgroups();
+        if freezer.is_some() && !contain {
+            tracing::warn!(
+                "no cgroup namespaces (kernel or CAP_SYS_ADMIN): a task that can write to the freezer hierarchy can leave its container's freezer cgroup"
+            );
+        }
         Containerizer {
             isolators: Mutex::new(isolators),
             helper,
             limitations,
             freezer,
+            contain,
         }
     }
 
@@ -122,6 +157,9 @@ impl Containerizer {
                     return Err(error);
                 }
             }
+        }
+        if self.contain {
+            plan.namespaces |= CLONE_NEWCGROUP;
         }
         let (program, argv) = match launcher::argv_of(&request.command) {
             Ok(a) => a,

@@ -165,6 +165,134 @@ async fn without_a_pid_namespace_the_freezer_takes_setsid_daemons_down() {
     setsid_daemon_dies(&[]).await;
 }
 
+/// Host pids of processes whose command line is exactly `cmdline`
+/// (NUL-separated arguments joined by spaces).
+fn processes_running(cmdline: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim() == cmdline)
+        })
+        .collect()
+}
+
+/// The attack of issue 15 with posix isolation: a task writes its pid into
+/// the freezer hierarchy's root (every path it can find for it), then
+/// starts a daemon in a session of its own. Before containment the daemon
+/// was in neither the container's session nor its freezer cgroup and
+/// survived KILL; now the task's cgroup filesystems are read-only and
+/// rooted at its own cgroups, so it stays in its freezer cgroup and dies
+/// with the container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_leaves_its_freezer_cgroup_and_session_still_dies_on_kill() {
+    let probe = format!("corral-test-probe-escape-{}", std::process::id());
+    match corral::containerizer::Freezer::detect(&probe) {
+        Ok(freezer) => std::fs::remove_dir(freezer.base()).unwrap(),
+        Err(why) => {
+            println!("SKIP: {why}");
+            return;
+        }
+    }
+    if !nix::unistd::geteuid().is_root() {
+        println!("SKIP: needs root");
+        return;
+    }
+    let mut manifest = library_entry(
+        &module_library("corral_isolator_posix"),
+        &[
+            "org_corral_isolator_posix_cpu",
+            "org_corral_isolator_posix_mem",
+        ],
+    );
+    manifest.push('\n');
+    let cluster = Cluster::start_with(Options {
+        extra_manifest: manifest,
+        isolation: vec![
+            "org_corral_isolator_posix_cpu".to_owned(),
+            "org_corral_isolator_posix_mem".to_owned(),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    let offer = s.offer().await;
+    let seconds = format!(
+        "{}.{}",
+        5000 + std::process::id() % 1000,
+        std::process::id()
+    );
+    let daemon = format!("sleep {seconds}");
+    let script = format!(
+        r#"
+        for f in /sys/fs/cgroup/freezer $(grep ' - cgroup .*[ ,]freezer' /proc/self/mountinfo | awk '{{print $5}}'); do
+          if echo $$ > "$f/cgroup.procs"; then echo "escaped=$f"; else echo "refused=$f"; fi
+        done
+        setsid {daemon} &
+        echo started
+        sleep 600
+    "#
+    );
+    s.launch(&offer, vec![task("leaver", &offer, &script, 0.1, 32.0)])
+        .await;
+    assert_eq!(s.update_for("leaver").await["state"], "TASK_RUNNING");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        if let Some(pid) = processes_running(&daemon).first() {
+            break *pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon never started: {}",
+            stdout_of(&cluster, "leaver")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let stdout = stdout_of(&cluster, "leaver");
+    let stderr =
+        std::fs::read_to_string(cluster.sandbox_of("leaver").join("stderr")).unwrap_or_default();
+    assert!(
+        !stdout.contains("escaped="),
+        "the task left its freezer cgroup:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("refused=/sys/fs/cgroup/freezer"),
+        "{stdout}\n{stderr}"
+    );
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    assert!(
+        cgroups
+            .lines()
+            .any(|l| l.contains(":freezer:") && l.contains(&cluster.cgroups_root)),
+        "the daemon is still in its container's freezer cgroup: {cgroups}"
+    );
+    let (code, body) = s
+        .call(json!({"type": "KILL", "kill": {"task_id": {"value": "leaver"}}}))
+        .await;
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(s.update_for("leaver").await["state"], "TASK_KILLED");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = processes_running(&daemon);
+        if left.is_empty() {
+            break;
+        }
+        if std::time::Instant::now() >= deadline {
+            for pid in &left {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(*pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            panic!("the daemon survived its container: {left:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.stop().await;
+}
+
 /// A task starts a daemon that leaves its session; killing the task kills
 /// the daemon too.
 async fn setsid_daemon_dies(isolation: &[&str]) {

@@ -200,3 +200,135 @@ async fn a_task_past_its_memory_limit_fails_with_the_memory_reason() {
     cluster.stop().await;
     assert_no_cgroups_left(&root);
 }
+
+/// The attack of issue 15: a task writes its pid into the root memory
+/// cgroup (every path it can find for it: the usual one and each memory
+/// mount in its own mountinfo), then uses 256 MB under a 64 MB limit.
+/// Before containment the write succeeded and the task ended
+/// TASK_FINISHED; now the cgroup filesystem the task sees is read-only and
+/// rooted at its own cgroups, the write fails and the limit holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_cannot_move_itself_out_of_its_memory_cgroup() {
+    let root = unique_root("escape");
+    require_cgroups!(&root);
+    if !std::path::Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists() {
+        println!("SKIP: no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory");
+        assert_no_cgroups_left(&root);
+        return;
+    }
+    let cluster = cluster(&root).await;
+    let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    let offer = s.offer().await;
+    let script = r#"
+        for m in /sys/fs/cgroup/memory $(grep ' - cgroup .*[ ,]memory' /proc/self/mountinfo | awk '{print $5}'); do
+          if echo $$ > "$m/cgroup.procs"; then echo "escaped=$m"; else echo "refused=$m"; fi
+        done
+        echo "cgroup=$(grep memory /proc/self/cgroup)"
+        exec python3 -c 'import time; b = b"x" * (256 << 20); time.sleep(2)'
+    "#;
+    s.launch(&offer, vec![task("escape", &offer, script, 0.1, 64.0)])
+        .await;
+    assert_eq!(s.update_for("escape").await["state"], "TASK_RUNNING");
+    let end = s.update_for("escape").await;
+    let stdout =
+        std::fs::read_to_string(cluster.sandbox_of("escape").join("stdout")).unwrap_or_default();
+    let stderr =
+        std::fs::read_to_string(cluster.sandbox_of("escape").join("stderr")).unwrap_or_default();
+    assert!(
+        !stdout.contains("escaped="),
+        "the task moved itself out of its cgroup:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("refused=/sys/fs/cgroup/memory"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("Read-only file system"),
+        "the write is refused as read-only:\n{stderr}"
+    );
+    // Its own cgroup is the root of its cgroup namespace.
+    assert!(
+        stdout.contains("cgroup=") && stdout.contains(":memory:/\n"),
+        "{stdout}"
+    );
+    assert_eq!(end["state"], "TASK_FAILED", "{end}\n{stdout}\n{stderr}");
+    assert_eq!(end["reason"], "REASON_CONTAINER_LIMITATION_MEMORY", "{end}");
+    cluster.stop().await;
+    assert_no_cgroups_left(&root);
+}
+
+/// With every root isolator (`namespaces/pid`, `filesystem/shared` with a
+/// private `/tmp`, `cgroups/cpu`, `cgroups/mem`), the cgroup view holds
+/// beside the pid namespace and the volumes: the task sees its own memory
+/// cgroup as the hierarchy's root (its own limit at the usual path), cannot
+/// write to it, and a cgroup filesystem it mounts itself is rooted there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cgroup_view_holds_with_a_pid_namespace_and_a_private_tmp() {
+    let root = unique_root("together");
+    require_cgroups!(&root);
+    if !std::path::Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists() {
+        println!("SKIP: no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory");
+        assert_no_cgroups_left(&root);
+        return;
+    }
+    const PID: &str = "org_corral_isolator_namespaces_pid";
+    const SHARED: &str = "org_corral_isolator_filesystem_shared";
+    let mut extra = manifest(&root);
+    extra.push_str(&library_entry(
+        &module_library("corral_isolator_namespaces"),
+        &[PID],
+    ));
+    extra.push_str(&library_entry(
+        &module_library("corral_isolator_filesystem_shared"),
+        &[SHARED],
+    ));
+    extra.push_str(
+        r#"  parameters = { default_container_info = '{"type":"MESOS","volumes":[{"container_path":"/tmp","host_path":"tmp","mode":"RW"}]}' }
+"#,
+    );
+    let cluster = Cluster::start_with(Options {
+        extra_manifest: extra,
+        isolation: [PID, SHARED, CPU, MEM].map(str::to_owned).to_vec(),
+        ..Options::default()
+    })
+    .await;
+    let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    let offer = s.offer().await;
+    let script = r#"
+        echo "init=$(cat /proc/1/comm)"
+        echo mine > /tmp/mark && echo "tmp=$(cat /tmp/mark)"
+        echo "limit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"
+        echo "cgroup=$(grep :memory: /proc/self/cgroup)"
+        if echo $$ > /sys/fs/cgroup/memory/cgroup.procs; then echo escaped; fi
+        mkdir -p "$MESOS_SANDBOX/own" && mount -t cgroup -o memory cgroup "$MESOS_SANDBOX/own" &&
+          echo "own=$(cat "$MESOS_SANDBOX/own/memory.limit_in_bytes")"
+        true
+    "#;
+    s.launch(&offer, vec![task("together", &offer, script, 0.1, 64.0)])
+        .await;
+    assert_eq!(s.update_for("together").await["state"], "TASK_RUNNING");
+    let end = s.update_for("together").await;
+    let sandbox = cluster.sandbox_of("together");
+    let stdout = std::fs::read_to_string(sandbox.join("stdout")).unwrap_or_default();
+    let stderr = std::fs::read_to_string(sandbox.join("stderr")).unwrap_or_default();
+    assert_eq!(end["state"], "TASK_FINISHED", "{end}\n{stdout}\n{stderr}");
+    let limit = (64u64 << 20).to_string();
+    for line in [
+        "init=corral".to_owned(),
+        "tmp=mine".to_owned(),
+        format!("limit={limit}"),
+        "cgroup=".to_owned(),
+        format!("own={limit}"),
+    ] {
+        assert!(stdout.contains(&line), "{line} in:\n{stdout}\n{stderr}");
+    }
+    assert!(stdout.contains(":memory:/\n"), "{stdout}");
+    assert!(!stdout.contains("escaped"), "{stdout}");
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    assert!(
+        sandbox.join("tmp/mark").exists(),
+        "the private /tmp is in the sandbox"
+    );
+    cluster.stop().await;
+    assert_no_cgroups_left(&root);
+}

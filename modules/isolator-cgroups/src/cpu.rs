@@ -301,7 +301,7 @@ impl IsolatorModule for CgroupsCpu {
         }
         tracing::debug!(container_id = id, cpus = ?container.cpus, "cpu cgroup prepared");
         self.containers.insert(id.to_owned(), container);
-        Ok(LaunchSpec::default())
+        Ok(crate::launch_spec())
     }
 
     fn isolate(&mut self, container_id: &str, pid: u32) -> Result<(), ModuleError> {

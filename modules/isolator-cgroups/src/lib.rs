@@ -16,6 +16,13 @@
 //!   then. Usage `mem_limit_bytes`, `mem_rss_bytes`, `mem_file_bytes`,
 //!   `mem_anon_bytes`, `mem_mapped_file_bytes`.
 //!
+//! Both ask for a cgroup namespace for every container (`CLONE_NEWCGROUP`
+//! in the launch spec, where the kernel has them): the agent's launch
+//! helper unshares it after the container's first process is in its
+//! cgroups, so the namespace is rooted there, and shows the container its
+//! cgroup filesystems read-only and rooted at its own cgroups: a task
+//! cannot move itself out of its limits.
+//!
 //! Parameters (all optional):
 //! - `root = "corral"`: the cgroup, in each hierarchy, under which every
 //!   container gets a cgroup named by its container id (created on demand;
@@ -34,11 +41,28 @@ pub mod hierarchy;
 pub mod mem;
 mod settings;
 
-use corral_module_api::guest;
+use corral_module_api::{guest, isolator::LaunchSpec};
 
 pub use cpu::CgroupsCpu;
 pub use mem::CgroupsMem;
 pub use settings::Settings;
+
+/// Linux `CLONE_NEWCGROUP`.
+pub const CLONE_NEWCGROUP: u64 = 0x0200_0000;
+
+/// What both modules ask for every container: its own cgroup namespace,
+/// where the kernel has them (`/proc/self/ns/cgroup`).
+pub fn launch_spec() -> LaunchSpec {
+    let namespaces = if std::path::Path::new("/proc/self/ns/cgroup").exists() {
+        CLONE_NEWCGROUP
+    } else {
+        0
+    };
+    LaunchSpec {
+        namespaces,
+        ..LaunchSpec::default()
+    }
+}
 
 corral_module_api::export_modules![
     guest::isolator::<CgroupsCpu>(

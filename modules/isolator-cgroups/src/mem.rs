@@ -397,7 +397,7 @@ impl IsolatorModule for CgroupsMem {
                 reported: false,
             },
         );
-        Ok(LaunchSpec::default())
+        Ok(crate::launch_spec())
     }
 
     fn isolate(&mut self, container_id: &str, pid: u32) -> Result<(), ModuleError> {
