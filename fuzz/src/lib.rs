@@ -412,3 +412,77 @@ pub fn mutate(
     }
     data.truncate(max_len);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(setup: fn() -> Check) -> Target {
+        Target {
+            name: "test",
+            about: "a target of the driver's own tests",
+            seeds: || vec![b"12".to_vec()],
+            generate: None,
+            dictionary: Vec::new,
+            setup,
+            max_len: 64,
+        }
+    }
+
+    const BUDGET: Budget = Budget {
+        inputs: 2_000,
+        time: Duration::from_secs(30),
+    };
+
+    #[test]
+    fn a_decoder_that_reserves_what_its_input_claims_fails_the_run() {
+        let t = target(|| {
+            Box::new(|input| {
+                // Believes a length from the input, as a careless decoder would.
+                let claimed = input
+                    .iter()
+                    .fold(0usize, |n, &b| n.wrapping_mul(31) + usize::from(b));
+                let reserved: Vec<u8> = Vec::with_capacity((claimed % (1 << 28)).max(1 << 22));
+                std::hint::black_box(reserved);
+                Verdict::Accepted
+            })
+        });
+        let failure = run(&t, BUDGET, 1).unwrap_err();
+        assert!(failure.message.starts_with("allocated"), "{failure}");
+        assert_eq!(failure.input_number, 0, "the seed itself reserves 4 MiB");
+    }
+
+    #[test]
+    fn a_panic_fails_the_run_with_its_input_and_replays() {
+        let t = target(|| {
+            Box::new(|input| {
+                assert!(!input.contains(&b'\n'), "a newline");
+                Verdict::Accepted
+            })
+        });
+        let failure = run(&t, BUDGET, 7).unwrap_err();
+        assert_eq!(failure.message, "a newline");
+        assert!(failure.input.contains(&b'\n'));
+        assert_eq!(replay(&t, &failure.input), Err("a newline".to_owned()));
+        assert_eq!(replay(&t, b"12"), Ok(Verdict::Accepted));
+        // The same seed finds the same input.
+        assert_eq!(run(&t, BUDGET, 7).unwrap_err().input, failure.input);
+    }
+
+    #[test]
+    fn a_run_within_its_bounds_reports_what_it_did() {
+        let t = target(|| {
+            Box::new(|input| {
+                if input.len() % 2 == 0 {
+                    Verdict::Accepted
+                } else {
+                    Verdict::Rejected
+                }
+            })
+        });
+        let report = run(&t, BUDGET, 3).unwrap();
+        assert_eq!(report.inputs, BUDGET.inputs);
+        assert!(report.accepted > 0 && report.accepted < report.inputs);
+        assert!(report.pool > 1);
+    }
+}
