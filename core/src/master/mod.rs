@@ -24,6 +24,10 @@ use tokio::task::JoinHandle;
 
 pub(crate) use allocator::AllocatorHandle;
 pub(crate) use state::{CallError, FrameworkState, Master, MasterSettings, OfferView, TaskEntry};
+/// The check ACCEPT runs on each decoded `TaskInfo`, public only for the
+/// fuzz targets of `corral-fuzz` (`fuzz/`); not an API.
+#[doc(hidden)]
+pub use validation::{validate_task, Context as ValidationContext, TaskInvalid};
 
 use crate::extension::{AllocatorPlugin, Hooks};
 

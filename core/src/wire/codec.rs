@@ -170,6 +170,30 @@ mod tests {
     }
 
     #[test]
+    fn doubles_come_back_from_json_exactly() {
+        // Found by the fuzz targets (`fuzz/`): serde_json's default float
+        // parser answered 1.4365376515004383e-198 for the text written for
+        // 1.4365376515004382e-198, one unit in the last place off.
+        for value in [
+            1.4365376515004382e-198,
+            -2.831784883476935e-111,
+            2.388859554948635e-121,
+            -2.7940351126733674e197,
+            0.1,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ] {
+            let filters = v1::Filters {
+                refuse_seconds: Some(value),
+            };
+            let back: v1::Filters =
+                decode(&encode(&filters, Encoding::Json), Encoding::Json).unwrap();
+            assert_eq!(back.refuse_seconds.map(f64::to_bits), Some(value.to_bits()));
+        }
+    }
+
+    #[test]
     fn json_input_ignores_unknown_fields_and_accepts_numbers_as_strings() {
         let body = br#"{"type":"DECLINE","framework_id":{"value":"f"},"future_field":1,
             "decline":{"offer_ids":[{"value":"o1"}],"filters":{"refuse_seconds":"60"}}}"#;
