@@ -59,4 +59,5 @@ fuzz_tests! {
     resource_text => "resource-text",
     task_validation => "task-validation",
     sandbox_path => "sandbox-path",
+    id_validation => "id-validation",
 }

@@ -3,6 +3,7 @@
 use crate::Target;
 
 pub mod files;
+pub mod ids;
 pub mod messages;
 pub mod recordio;
 pub mod resources;
@@ -18,11 +19,7 @@ pub fn all() -> Vec<Target> {
         resources::target(),
         validation::target(),
         sandbox::target(),
-        // ID VALIDATION: the target for `corral::domain::ids::validate_id`
-        // (issue 15, "Ids become paths unchecked") goes here once that
-        // function is on this branch: no panic, and an accepted id is
-        // non-empty, not `.` or `..`, at most its bound in bytes, and has
-        // no `/`, NUL, whitespace or control character.
+        ids::target(),
     ]);
     all
 }

@@ -6,7 +6,11 @@
 use std::collections::HashSet;
 
 use corral::{
-    domain::{convert::resource_to_proto, parse_resources, Resource, ResourceBag, ResourceValue},
+    domain::{
+        convert::resource_to_proto,
+        ids::{validate_id, IdKind},
+        parse_resources, Resource, ResourceBag, ResourceValue,
+    },
     master::{validate_task, ValidationContext},
     proto::v1,
     wire::codec::{decode, Encoding},
@@ -175,10 +179,17 @@ fn setup() -> Check {
             "task id {id:?} accepted"
         );
         assert!(id != "dup" && id != "old", "a task id in use is accepted");
-        // ID VALIDATION: once `corral::domain::ids::validate_id` is on this
-        // branch (issue 15, "Ids become paths unchecked"), assert here that
-        // the task id and the executor id pass it, and give it a target of
-        // its own in `targets::all()`.
+        for (kind, id) in [(IdKind::Task, id.as_str())].into_iter().chain(
+            task.executor
+                .as_ref()
+                .map(|e| (IdKind::Executor, e.executor_id.value.as_str())),
+        ) {
+            assert_eq!(
+                validate_id(kind, id),
+                Ok(()),
+                "an invalid {kind} is accepted"
+            );
+        }
         assert_eq!(task.agent_id.value, "A");
         assert!(
             task.command.is_some() != task.executor.is_some(),
