@@ -7,7 +7,7 @@ use std::{
     sync::Arc,
 };
 
-use abi_stable::library::{lib_header_from_path, LibraryError, RootModuleError};
+use abi_stable::library::{lib_header_from_path, AbiHeader, LibraryError, RootModuleError};
 use corral_module_api::{
     CorralModuleLib_Ref, ModuleConstructor, ModuleDescriptor, MODULE_API_VERSION,
 };
@@ -208,6 +208,26 @@ fn shorten(text: &str) -> String {
     }
 }
 
+/// Names the abi_stable releases of a library and of this host from their
+/// ABI versions (`(major, minor)`; abi_stable 0.x releases are ABI `0.x`,
+/// compatible only with the same `x`).
+fn abi_stable_mismatch(library: (u32, u32), host: (u32, u32)) -> String {
+    let release = |(major, minor): (u32, u32)| {
+        if major == 0 {
+            format!("abi_stable 0.{minor}.x")
+        } else {
+            format!("abi_stable {major}.x")
+        }
+    };
+    format!(
+        "it was built with {}, this Corral with {}; rebuild the module with {} \
+         (types of abi_stable cross the boundary, so the two must be semver-compatible)",
+        release(library),
+        release(host),
+        release(host)
+    )
+}
+
 fn library_error(at: &EntryRef, file: &Path, err: LibraryError) -> LoadError {
     let at = at.clone();
     let file = file.to_owned();
@@ -240,6 +260,16 @@ fn library_error(at: &EntryRef, file: &Path, err: LibraryError) -> LoadError {
             expected: MODULE_API_VERSION.to_owned(),
             details: shorten(&e.to_string()),
         },
+        LibraryError::InvalidAbiHeader(header) if header.is_valid() => {
+            LoadError::IncompatibleAbiStable {
+                at,
+                file,
+                details: abi_stable_mismatch(
+                    (header.abi_major, header.abi_minor),
+                    (AbiHeader::VALUE.abi_major, AbiHeader::VALUE.abi_minor),
+                ),
+            }
+        }
         LibraryError::InvalidAbiHeader(_) | LibraryError::InvalidCAbi { .. } => {
             LoadError::IncompatibleAbiStable {
                 at,
@@ -263,5 +293,33 @@ fn library_error(at: &EntryRef, file: &Path, err: LibraryError) -> LoadError {
                 message: "unknown loading error".to_owned(),
             },
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_abi_stable_mismatch_names_both_releases_and_the_fix() {
+        assert_eq!(
+            abi_stable_mismatch((0, 10), (0, 11)),
+            "it was built with abi_stable 0.10.x, this Corral with abi_stable 0.11.x; \
+             rebuild the module with abi_stable 0.11.x (types of abi_stable cross the \
+             boundary, so the two must be semver-compatible)"
+        );
+        assert!(
+            abi_stable_mismatch((1, 2), (0, 11)).starts_with("it was built with abi_stable 1.x,")
+        );
+    }
+
+    #[test]
+    fn this_host_is_built_with_abi_stable_0_11() {
+        // The docs (docs/modules.md, module-api's Cargo.toml) tell module
+        // authors which abi_stable to use; this keeps them honest.
+        assert_eq!(
+            (AbiHeader::VALUE.abi_major, AbiHeader::VALUE.abi_minor),
+            (0, 11)
+        );
     }
 }
