@@ -241,7 +241,7 @@ pub async fn agent(args: AgentArgs, err: Out<'_>) -> std::io::Result<bool> {
     } else {
         tracing::warn!("{summary}");
     }
-    let Some(instances) = instantiate(&loaded.selection(), &registry, err)? else {
+    let Some(instances) = instantiate(&loaded.agent_selection(), &registry, err)? else {
         return Ok(false);
     };
     let config = match agent_config(&section, master, &loaded) {
@@ -295,7 +295,7 @@ pub async fn local(args: LocalArgs, out: Out<'_>, err: Out<'_>) -> std::io::Resu
     let Some(master_instances) = instantiate(&loaded.master_selection(), &registry, err)? else {
         return Ok(false);
     };
-    let Some(agent_instances) = instantiate(&loaded.selection(), &registry, err)? else {
+    let Some(agent_instances) = instantiate(&loaded.agent_selection(), &registry, err)? else {
         return Ok(false);
     };
     let source = origin(&loaded, Section::Modules, "allocator");

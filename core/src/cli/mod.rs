@@ -209,7 +209,19 @@ impl DaemonFlag {
     fn help_text(&self) -> String {
         let first = self.keys[0];
         let vars: Vec<String> = self.keys.iter().map(|k| k.env_var()).collect();
-        let default = default_text(first).map_or_else(String::new, |d| format!(" [default: {d}]"));
+        let embedded = default_text(first, Defaults::Embedded);
+        let in_file = default_text(first, Defaults::InFile);
+        let default = match (embedded, in_file) {
+            (Some(d), f) if f.as_ref() == Some(&d) => format!(" [default: {d}]"),
+            (Some(d), Some(f)) => {
+                format!(" [default: {d}; {f} in a --config file that does not set it]")
+            }
+            (Some(d), None) => {
+                format!(" [default: {d}; unset in a --config file that does not set it]")
+            }
+            (None, Some(f)) => format!(" [default: unset; {f} in a --config file]"),
+            (None, None) => String::new(),
+        };
         format!(
             "{} [env: {}]{default}",
             self.help.unwrap_or(first.help),
@@ -218,16 +230,31 @@ impl DaemonFlag {
     }
 }
 
-/// What `key` is without `--config`, as `--help` shows it: `None` when it
-/// is unset, or a path (whose default the description gives).
-fn default_text(key: &Key) -> Option<String> {
-    static DEFAULTS: OnceLock<toml::Table> = OnceLock::new();
-    let defaults = DEFAULTS.get_or_init(|| {
-        LoadedConfig::load_layered(None, &[])
-            .ok()
-            .and_then(|l| toml::Table::try_from(&l.config).ok())
-            .unwrap_or_default()
-    });
+/// Where a default comes from: the embedded `config/local.toml` (no
+/// `--config`), or the built-in value a `--config` file that does not set
+/// the key gets.
+#[derive(Debug, Clone, Copy)]
+enum Defaults {
+    Embedded,
+    InFile,
+}
+
+/// What `key` is by default, as `--help` shows it: `None` when it is
+/// unset, or a path (whose default the description gives).
+fn default_text(key: &Key, from: Defaults) -> Option<String> {
+    static EMBEDDED: OnceLock<toml::Table> = OnceLock::new();
+    static IN_FILE: OnceLock<toml::Table> = OnceLock::new();
+    let defaults = match from {
+        Defaults::Embedded => EMBEDDED.get_or_init(|| {
+            LoadedConfig::load_layered(None, &[])
+                .ok()
+                .and_then(|l| toml::Table::try_from(&l.config).ok())
+                .unwrap_or_default()
+        }),
+        Defaults::InFile => IN_FILE.get_or_init(|| {
+            toml::Table::try_from(crate::config::DaemonConfig::default()).unwrap_or_default()
+        }),
+    };
     if key.kind == crate::config::Kind::Path {
         return None;
     }

@@ -20,7 +20,7 @@ pub use keys::{Key, Kind, Section, KEYS};
 pub use layers::{Origin, Override};
 pub use sections::{
     isolator_module_name, running_as_root, AgentSection, DaemonConfig, MasterSection,
-    ModulesConfig, MESOS_ISOLATOR_NAMES,
+    ModulesConfig, DEFAULT_ALLOCATOR, MESOS_ISOLATOR_NAMES,
 };
 
 use crate::module_host::{self, LoadError, Manifest, ModuleRegistry, Selection};
@@ -188,6 +188,14 @@ impl LoadedConfig {
     pub fn master_selection(&self) -> Selection {
         Selection {
             isolation: Vec::new(),
+            ..self.selection()
+        }
+    }
+
+    /// The modules an agent uses: no allocator (only masters allocate).
+    pub fn agent_selection(&self) -> Selection {
+        Selection {
+            allocator: None,
             ..self.selection()
         }
     }

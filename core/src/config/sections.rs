@@ -4,15 +4,24 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+/// The allocator a configuration without `allocator` gets: the shipped DRF
+/// allocator, as Mesos' `--allocator` defaults to `HierarchicalDRF`.
+pub const DEFAULT_ALLOCATOR: &str = "org_corral_allocator_drf";
+
+fn default_allocator() -> Option<String> {
+    Some(DEFAULT_ALLOCATOR.to_owned())
+}
+
 /// The `[modules]` table.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ModulesConfig {
     /// The manifest, relative to the configuration file (relative to the
     /// current directory when set by a variable or a flag).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// [`DEFAULT_ALLOCATOR`] unless set.
+    #[serde(default = "default_allocator", skip_serializing_if = "Option::is_none")]
     pub allocator: Option<String>,
     /// Isolator modules in order; Mesos' names (`namespaces/pid`, ...) name
     /// the shipped modules.
@@ -23,6 +32,18 @@ pub struct ModulesConfig {
     pub isolation_unprivileged: Option<Vec<String>>,
     #[serde(default)]
     pub hooks: Vec<String>,
+}
+
+impl Default for ModulesConfig {
+    fn default() -> Self {
+        ModulesConfig {
+            manifest: None,
+            allocator: default_allocator(),
+            isolation: Vec::new(),
+            isolation_unprivileged: None,
+            hooks: Vec::new(),
+        }
+    }
 }
 
 /// Mesos' isolator names and the shipped modules they stand for.

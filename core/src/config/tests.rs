@@ -296,3 +296,28 @@ fn origins_say_where_each_key_was_set() {
         format!("{} + CORRAL_MASTER_PORT, --port", path.display())
     );
 }
+
+#[test]
+fn a_file_without_allocator_gets_the_drf_allocator_and_agents_select_none() {
+    let (_dir, path) = file("[modules]\nhooks = []\n");
+    let loaded = LoadedConfig::load_layered(Some(&path), &[]).unwrap();
+    assert_eq!(
+        loaded.master_selection().allocator.as_deref(),
+        Some(DEFAULT_ALLOCATOR)
+    );
+    let (_dir, path) = file("[agent]\nwork_dir = \"/w\"\n");
+    let loaded = LoadedConfig::load_layered(Some(&path), &[]).unwrap();
+    assert_eq!(
+        loaded.config.modules.allocator.as_deref(),
+        Some(DEFAULT_ALLOCATOR)
+    );
+    // Only masters allocate: an agent (also the one in `corral local`)
+    // constructs no allocator.
+    assert_eq!(loaded.agent_selection().allocator, None);
+    assert_eq!(loaded.agent_selection().hooks, loaded.selection().hooks);
+    let embedded = LoadedConfig::load_layered(None, &[]).unwrap();
+    assert_eq!(
+        embedded.config.modules.allocator.as_deref(),
+        Some(DEFAULT_ALLOCATOR)
+    );
+}

@@ -176,6 +176,20 @@ fn help_lists_every_key_as_a_flag_with_its_variable() {
         help.contains("[env: CORRAL_MASTER_IP, CORRAL_AGENT_IP]"),
         "{help}"
     );
+    // A default shown is the one a --config file gets too, or --help says
+    // what the file gets instead.
+    let allocator = described(&help, "--allocator").unwrap();
+    assert!(
+        allocator.contains("[default: org_corral_allocator_drf]"),
+        "{allocator}"
+    );
+    let hooks = described(&help, "--hooks").unwrap();
+    assert!(
+        hooks.contains(
+            "[default: org_corral_hook_env; \"\" in a --config file that does not set it]"
+        ),
+        "{hooks}"
+    );
 }
 
 fn config_files() -> Vec<PathBuf> {
