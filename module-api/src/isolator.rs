@@ -36,7 +36,8 @@ pub struct ContainerConfig {
     pub container_id: RString,
     pub framework_id: RString,
     pub executor_id: RString,
-    /// Absolute path of the executor's sandbox on the host.
+    /// Absolute path of the executor's sandbox on the host. The directory
+    /// exists (empty for a new container) when `prepare` is called.
     pub sandbox: RString,
     pub user: ROption<RString>,
     pub resources: RVec<Resource>,

@@ -177,6 +177,14 @@ fn agent_config(
         .work_dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("corral"));
+    // Absolute from the start: sandboxes, `ContainerConfig.sandbox` and the
+    // paths `/files/*` serve are all made from it.
+    let work_dir = std::path::absolute(&work_dir).map_err(|e| {
+        format!(
+            "work_dir {}: cannot make it absolute: {e}",
+            work_dir.display()
+        )
+    })?;
     let program =
         std::env::current_exe().map_err(|e| format!("cannot find the corral executable: {e}"))?;
     let mut config = AgentConfig::new(master, work_dir, program);

@@ -63,18 +63,23 @@ fn create_file(path: &Path) -> Result<File, ContainerizerError> {
     })
 }
 
-/// Starts `helper container-launch` in the sandbox with the executor's
-/// environment and stdout and stderr going to files there. The helper
-/// waits for its instructions on the returned pipe.
+/// Makes the sandbox directory (and its parents).
+pub fn create_sandbox(sandbox: &Path) -> Result<(), ContainerizerError> {
+    std::fs::create_dir_all(sandbox).map_err(|source| ContainerizerError::Sandbox {
+        path: sandbox.to_owned(),
+        source,
+    })
+}
+
+/// Starts `helper container-launch` in the sandbox (which
+/// [`create_sandbox`] made) with the executor's environment and stdout and
+/// stderr going to files there. The helper waits for its instructions on
+/// the returned pipe.
 pub fn spawn_helper(
     helper: &Path,
     sandbox: &Path,
     environment: &[KeyValue],
 ) -> Result<(Child, PipeWriter), ContainerizerError> {
-    std::fs::create_dir_all(sandbox).map_err(|source| ContainerizerError::Sandbox {
-        path: sandbox.to_owned(),
-        source,
-    })?;
     let (reader, writer) = std::io::pipe().map_err(ContainerizerError::Pipe)?;
     let child = Command::new(helper)
         .arg("container-launch")

@@ -143,6 +143,9 @@ impl Containerizer {
         spec: &ContainerConfig,
         request: &LaunchRequest,
     ) -> Result<Child, ContainerizerError> {
+        // The sandbox exists before the first isolator sees it (`prepare`
+        // may put files there; module-api's `ContainerConfig.sandbox`).
+        launcher::create_sandbox(&request.sandbox)?;
         let mut isolators = self.isolators();
         let mut plan = LaunchSpec::default();
         for (index, isolator) in isolators.iter_mut().enumerate() {

@@ -42,10 +42,21 @@ fn unique_cgroups_root() -> String {
 
 impl Local {
     fn start() -> Local {
+        Local::start_with(false)
+    }
+
+    /// With `relative`, `--work-dir work` from a temporary current
+    /// directory instead of an absolute work dir.
+    fn start_with(relative: bool) -> Local {
         let work_dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_corral"))
-            .args(["local", "--port", "0", "--work-dir"])
-            .arg(work_dir.path())
+        let mut command = Command::new(env!("CARGO_BIN_EXE_corral"));
+        command.args(["local", "--port", "0", "--work-dir"]);
+        if relative {
+            command.arg("work").current_dir(work_dir.path());
+        } else {
+            command.arg(work_dir.path());
+        }
+        let mut child = command
             .env("CORRAL_MODULE_PATH", modules_dir())
             .env("CORRAL_LOG", "warn")
             // Tests run side by side: an agent sharing another's cgroup
@@ -160,6 +171,26 @@ fn local_runs_tasks_submitted_with_execute() {
         "{stdout}"
     );
 
+    assert!(local.stop().success());
+}
+
+#[test]
+fn a_relative_work_dir_is_made_absolute_and_execute_shows_the_tasks_stdout() {
+    let local = Local::start_with(true);
+    let ok = execute(&local.master, "echo hello-from-a-relative-work-dir");
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        stdout.contains("hello-from-a-relative-work-dir"),
+        "the task's stdout is shown (/files/read answers):\n{stdout}"
+    );
+    // The sandbox is under the directory `corral local` started in.
+    let slaves = local._work_dir.path().join("work/slaves");
+    assert!(slaves.is_dir(), "no sandboxes under {}", slaves.display());
     assert!(local.stop().success());
 }
 

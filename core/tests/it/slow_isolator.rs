@@ -142,6 +142,16 @@ async fn the_agent_goes_on_while_an_isolator_prepares_slowly() {
     let ran = unix_ms();
 
     let ended = wait_for_trace(&trace, "prepare-end", "slow-1").await;
+    // The sandbox an isolator is given exists, absolute, during `prepare`.
+    assert_eq!(
+        (
+            traced(&trace, "sandbox-absolute-and-present", "slow-1").len(),
+            traced(&trace, "sandbox-missing-or-relative", "slow-1").len()
+        ),
+        (1, 0),
+        "prepare of slow-1 saw its sandbox missing or relative: {:?}",
+        std::fs::read_to_string(&trace).unwrap_or_default()
+    );
     assert!(
         ended >= started + u128::from(SLEEP_MS) - 100,
         "the fixture did not sleep: prepare of slow-1 ran from {started} to {ended}"
