@@ -19,6 +19,11 @@
 //! ];
 //! ```
 //!
+//! Task and executor details that travel as protobuf bytes
+//! (`TaskView::task_info`, `ExecutorView::executor_info`,
+//! `ContainerConfig::executor_info`) decode into plain Rust with
+//! [`guest::views`] (`TaskDetails::decode`, `ExecutorDetails::decode`).
+//!
 //! The guest adapters run every call under [`guest::guard`], so a panic in
 //! the module becomes a [`ModuleError`] of kind `Panicked` (the host then
 //! poisons that instance) instead of aborting the daemon. `tracing` events

@@ -6,6 +6,7 @@ mod adapters;
 mod panic_guard;
 mod params;
 mod tracing_bridge;
+pub mod views;
 
 pub use adapters::{allocator, hook, isolator, AllocatorModule, HookModule, IsolatorModule};
 pub use panic_guard::guard;

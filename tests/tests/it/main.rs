@@ -12,3 +12,4 @@ mod allocator_module;
 mod isolator_module;
 mod module_loading;
 mod module_panics;
+mod module_views;
