@@ -72,6 +72,7 @@ pub mod guest;
 pub mod hook;
 pub mod host;
 pub mod isolator;
+pub mod parameters;
 pub mod root;
 pub mod types;
 
@@ -79,6 +80,7 @@ pub use abi_stable::std_types::{RNone, ROption, RSome, RStr, RString, RVec};
 pub use error::{ErrorKind, ModuleError};
 pub use host::{Host, HostServices, LogLevel, LogRecord};
 pub use isolator::ContainerConfig;
+pub use parameters::{ModuleParams, ParamKind, ParamSpec};
 pub use root::{
     CorralModuleLib, CorralModuleLib_Ref, ModuleConstructor, ModuleDescriptor, MODULE_API_VERSION,
 };
@@ -94,13 +96,20 @@ pub mod __private {
 
     use abi_stable::prefix_type::PrefixTypeTrait;
 
-    use crate::{CorralModuleLib, CorralModuleLib_Ref, ModuleDescriptor, ModuleError};
+    use crate::{
+        CorralModuleLib, CorralModuleLib_Ref, ModuleDescriptor, ModuleError, ModuleParams,
+    };
 
     /// Builds the root module (once per library; abi_stable caches it).
     pub fn leak_root_module(
         modules: extern "C" fn() -> RResult<RVec<ModuleDescriptor>, ModuleError>,
+        parameters: extern "C" fn() -> RResult<RVec<ModuleParams>, ModuleError>,
     ) -> CorralModuleLib_Ref {
-        CorralModuleLib { modules }.leak_into_prefix()
+        CorralModuleLib {
+            modules,
+            parameters,
+        }
+        .leak_into_prefix()
     }
 }
 

@@ -13,7 +13,7 @@ use abi_stable::{
 
 use crate::{
     allocator::AllocatorBox, error::ModuleError, hook::HookBox, host::Host, isolator::IsolatorBox,
-    types::KeyValue,
+    parameters::ModuleParams, types::KeyValue,
 };
 
 /// A module's kind together with the constructor for that kind, so the two
@@ -85,10 +85,10 @@ impl std::fmt::Debug for ModuleDescriptor {
 /// The root module: the single symbol a Corral module library exports.
 ///
 /// Evolution: fields may only be added after the one marked
-/// `#[sabi(last_prefix_field)]`, and the marker then moves to the newest
-/// field in the same release. Hosts read fields added later through
-/// accessors returning `Option`, so an older library degrades to a clear
-/// "library does not provide X" instead of failing to load.
+/// `#[sabi(last_prefix_field)]` (the marker itself never moves: moving it
+/// would make the new field required). Hosts read fields added later
+/// through accessors returning `Option`, so an older library degrades to a
+/// clear "library does not provide X" instead of failing to load.
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = CorralModuleLib_Ref)))]
@@ -97,6 +97,9 @@ pub struct CorralModuleLib {
     /// Lists the modules this library provides.
     #[sabi(last_prefix_field)]
     pub modules: extern "C" fn() -> RResult<RVec<ModuleDescriptor>, ModuleError>,
+    /// Since 1.1: the parameters each module declares (modules that declare
+    /// none are not listed). `None` through the accessor for older libraries.
+    pub parameters: extern "C" fn() -> RResult<RVec<ModuleParams>, ModuleError>,
 }
 
 impl std::fmt::Debug for CorralModuleLib {

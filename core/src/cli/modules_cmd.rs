@@ -16,6 +16,10 @@ pub enum ModulesCommand {
         /// The module manifest (TOML).
         #[arg(long)]
         manifest: PathBuf,
+        /// Also print each module's declared parameters (name, type,
+        /// default, description) and the values the manifest gives.
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Load every library, create every module, and report all problems;
     /// with --config, also check the modules that configuration selects.
@@ -35,9 +39,12 @@ pub fn run(
     err: &mut dyn Write,
 ) -> std::io::Result<bool> {
     match command {
-        ModulesCommand::List { manifest } => {
+        ModulesCommand::List { manifest, verbose } => {
             let (registry, errors) = module_host::load_manifest(&manifest);
             print_modules(&registry, out)?;
+            if verbose {
+                print_parameters(&registry, out)?;
+            }
             report(&errors, err)
         }
         ModulesCommand::Check { manifest, config } => {
@@ -104,6 +111,33 @@ pub fn print_modules(registry: &ModuleRegistry, out: &mut dyn Write) -> std::io:
             w2 = widths[2],
             w3 = widths[3]
         )?;
+    }
+    Ok(())
+}
+
+/// Prints, per module, what it declares it takes and what it is given.
+fn print_parameters(registry: &ModuleRegistry, out: &mut dyn Write) -> std::io::Result<()> {
+    for m in registry.modules() {
+        writeln!(out, "\n{} parameters:", m.name)?;
+        match &m.declared {
+            None => writeln!(
+                out,
+                "  (none declared: the module checks its parameters itself)"
+            )?,
+            Some(declared) if declared.is_empty() => writeln!(out, "  (takes none)")?,
+            Some(declared) => {
+                for p in declared {
+                    let default = p
+                        .default
+                        .as_ref()
+                        .map_or_else(String::new, |d| format!(", default {d}"));
+                    writeln!(out, "  {} ({}{default}): {}", p.name, p.kind, p.description)?;
+                }
+            }
+        }
+        for (key, value) in &m.parameters {
+            writeln!(out, "  given: {key} = {value}")?;
+        }
     }
     Ok(())
 }

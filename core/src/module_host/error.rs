@@ -91,6 +91,12 @@ pub enum LoadError {
         module: String,
         available: Vec<String>,
     },
+    #[error("{at}: module '{module}': {problem}")]
+    InvalidParameter {
+        at: EntryRef,
+        module: String,
+        problem: String,
+    },
     #[error("{at}: module '{module}' in {} is of a kind this Corral does not know (built for a newer module-api)", file.display())]
     UnknownKind {
         at: EntryRef,

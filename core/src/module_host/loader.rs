@@ -9,12 +9,13 @@ use std::{
 
 use abi_stable::library::{lib_header_from_path, AbiHeader, LibraryError, RootModuleError};
 use corral_module_api::{
-    CorralModuleLib_Ref, ModuleConstructor, ModuleDescriptor, MODULE_API_VERSION,
+    CorralModuleLib_Ref, ModuleConstructor, ModuleDescriptor, ModuleParams, MODULE_API_VERSION,
 };
 
 use super::{
     error::{LoadError, ModuleKind},
     manifest::{EntryRef, LibrarySource, Manifest},
+    parameters::{checked_parameters, DeclaredParam},
     registry::{Constructor, ModuleRegistry, RegisteredModule},
 };
 
@@ -23,6 +24,8 @@ struct OpenedLibrary {
     file: PathBuf,
     api_version: String,
     descriptors: Vec<ModuleDescriptor>,
+    /// What its modules declare (module-api 1.1+); empty for older ones.
+    declared: Vec<ModuleParams>,
 }
 
 /// Folders searched for `name = ...` libraries after the manifest's own
@@ -132,13 +135,33 @@ pub fn load(
                 });
                 continue;
             }
+            let declared = library
+                .declared
+                .iter()
+                .find(|d| d.module.as_str() == module.name)
+                .map(|d| d.params.iter().map(DeclaredParam::from).collect::<Vec<_>>());
+            let parameters = match &declared {
+                Some(declared) => match checked_parameters(declared, &module.parameters) {
+                    Ok(parameters) => parameters,
+                    Err(problem) => {
+                        errors.push(LoadError::InvalidParameter {
+                            at: entry.at.clone(),
+                            module: module.name.clone(),
+                            problem,
+                        });
+                        continue;
+                    }
+                },
+                None => module.parameters.clone(),
+            };
             registry.insert(RegisteredModule {
                 name: module.name.clone(),
                 kind,
                 description: descriptor.description.to_string(),
                 library: library.file.clone(),
                 api_version: library.api_version.clone(),
-                parameters: module.parameters.clone(),
+                parameters,
+                declared,
                 at: entry.at.clone(),
                 constructor,
             });
@@ -186,10 +209,23 @@ fn open(at: &EntryRef, file: &Path) -> Result<OpenedLibrary, LoadError> {
             file: file.to_owned(),
             message: format!("listing its modules failed: {e}"),
         })?;
+    // Absent in libraries built against module-api 1.0.
+    let declared = match root.parameters() {
+        Some(list) => list()
+            .into_result()
+            .map_err(|e| LoadError::LibraryInitFailed {
+                at: at.clone(),
+                file: file.to_owned(),
+                message: format!("listing its modules' parameters failed: {e}"),
+            })?
+            .into_vec(),
+        None => Vec::new(),
+    };
     Ok(OpenedLibrary {
         file: file.to_owned(),
         api_version,
         descriptors: descriptors.into_vec(),
+        declared,
     })
 }
 

@@ -12,6 +12,7 @@ mod foreign;
 mod host_services;
 mod loader;
 mod manifest;
+mod parameters;
 mod registry;
 
 use std::path::Path;
@@ -20,6 +21,7 @@ pub use corral_module_api::MODULE_API_VERSION;
 pub use error::{LoadError, LoadErrors, ModuleKind};
 pub use loader::{default_search_paths, load};
 pub use manifest::{EntryRef, LibraryEntry, LibrarySource, Manifest, ModuleEntry};
+pub use parameters::DeclaredParam;
 pub use registry::{Instances, ModuleRegistry, RegisteredModule, Selection};
 
 /// Reads the manifest at `path` and loads its libraries, searching

@@ -14,6 +14,7 @@ use super::{
     foreign::{ForeignAllocator, ForeignHook, ForeignIsolator},
     host_services::host_for,
     manifest::EntryRef,
+    parameters::DeclaredParam,
 };
 use crate::extension::{AllocatorPlugin, HookPlugin, Hooks, IsolatorPlugin};
 
@@ -34,7 +35,12 @@ pub struct RegisteredModule {
     pub library: PathBuf,
     /// The module-api version the library was built against.
     pub api_version: String,
+    /// The manifest's parameters, with the defaults of declared ones it
+    /// does not set.
     pub parameters: Vec<(String, String)>,
+    /// What the module declares it takes; `None` when it declares nothing
+    /// (built against module-api 1.0, or by choice).
+    pub declared: Option<Vec<DeclaredParam>>,
     /// The manifest entry that loaded it.
     pub at: EntryRef,
     pub(super) constructor: Constructor,

@@ -50,9 +50,55 @@ fn list_shows_the_shipped_modules_of_the_default_manifest() {
         .find(|l| l.starts_with("org_corral_hook_env"))
         .expect("the env hook row");
     assert!(
-        row.contains(" hook ") && row.contains("libcorral_hook_env.so") && row.contains(" 1.0.0 "),
+        row.contains(" hook ") && row.contains("libcorral_hook_env.so") && row.contains(" 1.1.0 "),
         "{row}"
     );
+}
+
+#[test]
+fn list_verbose_prints_declared_parameters_and_what_is_given() {
+    let dir = ManifestDir::new();
+    let manifest = dir.write(
+        "modules.toml",
+        &format!(
+            "{}  parameters = {{ min_cpus = 0.5 }}\n{}",
+            library_entry(
+                &module_library("corral_example_allocator_firstfit"),
+                &["org_example_allocator_firstfit"]
+            ),
+            library_entry(
+                &module_library("corral_fixture_misbehaving"),
+                &["org_fixture_logger"]
+            )
+        ),
+    );
+    let out = corral(&[
+        "modules",
+        "list",
+        "--verbose",
+        "--manifest",
+        manifest.to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    for line in [
+        "org_example_allocator_firstfit parameters:",
+        "  min_cpus (number, default 0.01): smallest cpus worth offering",
+        "  min_mem (number, default 32): smallest mem (MiB) worth offering",
+        "  given: min_cpus = 0.5",
+        "  given: min_mem = 32",
+        "org_fixture_logger parameters:",
+        "  (none declared: the module checks its parameters itself)",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "no line {line:?} in:\n{stdout}"
+        );
+    }
 }
 
 #[test]
@@ -82,8 +128,8 @@ fn check_reports_every_broken_library_and_exits_1_without_crashing() {
         "library #1 (path = ",
         "file not found",
         "is a shared library but not a Corral module library",
-        "was built against module-api 2.0.0, but this Corral has module-api 1.0.0",
-        "has an ABI layout that does not match module-api 1.0.0",
+        "was built against module-api 2.0.0, but this Corral has module-api 1.1.0",
+        "has an ABI layout that does not match module-api 1.1.0",
         "module 'org_fixture_init_panic' panicked while being created: panicked in constructor: fixture constructor always panics",
         "module 'org_fixture_init_error' rejected its parameters: missing parameter 'mode'",
     ] {

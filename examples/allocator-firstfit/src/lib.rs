@@ -13,7 +13,7 @@ use corral_module_api::{
     allocator::{AgentEntry, Allocation, FrameworkEntry, Recovered},
     guest::{self, AllocatorModule, Params},
     types::ResourceValue,
-    Host, ModuleError, RString, Resource,
+    Host, ModuleError, ParamKind, ParamSpec, RString, Resource,
 };
 
 corral_module_api::export_modules![guest::allocator::<FirstFit>(
@@ -83,7 +83,6 @@ pub struct FirstFit {
 
 impl FirstFit {
     pub fn from_params(params: &Params) -> Result<Self, ModuleError> {
-        params.reject_unknown(&["min_cpus", "min_mem"])?;
         Ok(FirstFit {
             min_cpus: params.parse("min_cpus")?.unwrap_or(0.01),
             min_mem: params.parse("min_mem")?.unwrap_or(32.0),
@@ -118,6 +117,25 @@ impl FirstFit {
 }
 
 impl AllocatorModule for FirstFit {
+    /// Declared, so the host refuses unknown keys and non-numbers before
+    /// `new` runs, and `corral modules list --verbose` shows them.
+    fn parameters() -> Option<Vec<ParamSpec>> {
+        Some(vec![
+            ParamSpec::new(
+                "min_cpus",
+                ParamKind::Number,
+                "smallest cpus worth offering",
+            )
+            .default_value("0.01"),
+            ParamSpec::new(
+                "min_mem",
+                ParamKind::Number,
+                "smallest mem (MiB) worth offering",
+            )
+            .default_value("32"),
+        ])
+    }
+
     fn new(params: &Params, _host: &Host) -> Result<Self, ModuleError> {
         let allocator = Self::from_params(params)?;
         tracing::info!(

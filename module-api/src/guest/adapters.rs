@@ -24,6 +24,7 @@ use crate::{
         ContainerConfig, ContainerState, Isolator, IsolatorBox, Isolator_TO, LaunchSpec, Notifier,
         Statistic,
     },
+    parameters::{ModuleParams, ParamSpec},
     root::{ModuleConstructor, ModuleDescriptor},
     types::{KeyValue, Resource},
 };
@@ -34,6 +35,14 @@ type Result<T> = std::result::Result<T, ModuleError>;
 /// for what each call means.
 pub trait AllocatorModule: Send + Sized + 'static {
     fn new(params: &Params, host: &Host) -> Result<Self>;
+    /// The parameters this module takes. `Some` declares them: the host
+    /// then refuses other keys and values not of their kind before `new`
+    /// runs, gives `new` the defaults of those not set, and
+    /// `corral modules list --verbose` prints them. `None` (the default)
+    /// leaves every check to `new`.
+    fn parameters() -> Option<Vec<ParamSpec>> {
+        None
+    }
     fn add_framework(&mut self, framework: &FrameworkEntry) -> Result<()>;
     fn remove_framework(&mut self, framework_id: &str) -> Result<()>;
     fn set_framework_active(&mut self, framework_id: &str, active: bool) -> Result<()>;
@@ -51,6 +60,14 @@ pub trait AllocatorModule: Send + Sized + 'static {
 /// Only `prepare` is required; the rest default to doing nothing.
 pub trait IsolatorModule: Send + Sized + 'static {
     fn new(params: &Params, host: &Host) -> Result<Self>;
+    /// The parameters this module takes. `Some` declares them: the host
+    /// then refuses other keys and values not of their kind before `new`
+    /// runs, gives `new` the defaults of those not set, and
+    /// `corral modules list --verbose` prints them. `None` (the default)
+    /// leaves every check to `new`.
+    fn parameters() -> Option<Vec<ParamSpec>> {
+        None
+    }
     fn recover(&mut self, _containers: Vec<ContainerState>) -> Result<()> {
         Ok(())
     }
@@ -76,6 +93,14 @@ pub trait IsolatorModule: Send + Sized + 'static {
 /// defaults to leaving things unchanged.
 pub trait HookModule: Send + Sync + Sized + 'static {
     fn new(params: &Params, host: &Host) -> Result<Self>;
+    /// The parameters this module takes. `Some` declares them: the host
+    /// then refuses other keys and values not of their kind before `new`
+    /// runs, gives `new` the defaults of those not set, and
+    /// `corral modules list --verbose` prints them. `None` (the default)
+    /// leaves every check to `new`.
+    fn parameters() -> Option<Vec<ParamSpec>> {
+        None
+    }
     fn master_launch_task_label_decorator(
         &self,
         _task: &TaskView,
@@ -96,31 +121,75 @@ pub trait HookModule: Send + Sync + Sized + 'static {
     }
 }
 
+/// A module as [`crate::export_modules!`] lists it: its descriptor and the
+/// parameters it declares. A hand-made [`ModuleDescriptor`] converts into
+/// one that declares none.
+#[derive(Debug)]
+pub struct Described {
+    pub descriptor: ModuleDescriptor,
+    pub parameters: Option<Vec<ParamSpec>>,
+}
+
+impl From<ModuleDescriptor> for Described {
+    fn from(descriptor: ModuleDescriptor) -> Self {
+        Described {
+            descriptor,
+            parameters: None,
+        }
+    }
+}
+
+impl From<Described> for ModuleDescriptor {
+    fn from(described: Described) -> Self {
+        described.descriptor
+    }
+}
+
+impl Described {
+    /// What the library reports for this module, if it declares parameters.
+    pub fn into_params(self) -> Option<ModuleParams> {
+        let params = self.parameters?;
+        Some(ModuleParams {
+            module: self.descriptor.name,
+            params: params.into(),
+        })
+    }
+}
+
 /// Describes an allocator module implemented by `T`.
-pub fn allocator<T: AllocatorModule>(name: &str, description: &str) -> ModuleDescriptor {
-    ModuleDescriptor::new(
-        name,
-        description,
-        ModuleConstructor::Allocator(construct_allocator::<T>),
-    )
+pub fn allocator<T: AllocatorModule>(name: &str, description: &str) -> Described {
+    Described {
+        descriptor: ModuleDescriptor::new(
+            name,
+            description,
+            ModuleConstructor::Allocator(construct_allocator::<T>),
+        ),
+        parameters: T::parameters(),
+    }
 }
 
 /// Describes an isolator module implemented by `T`.
-pub fn isolator<T: IsolatorModule>(name: &str, description: &str) -> ModuleDescriptor {
-    ModuleDescriptor::new(
-        name,
-        description,
-        ModuleConstructor::Isolator(construct_isolator::<T>),
-    )
+pub fn isolator<T: IsolatorModule>(name: &str, description: &str) -> Described {
+    Described {
+        descriptor: ModuleDescriptor::new(
+            name,
+            description,
+            ModuleConstructor::Isolator(construct_isolator::<T>),
+        ),
+        parameters: T::parameters(),
+    }
 }
 
 /// Describes a hook module implemented by `T`.
-pub fn hook<T: HookModule>(name: &str, description: &str) -> ModuleDescriptor {
-    ModuleDescriptor::new(
-        name,
-        description,
-        ModuleConstructor::Hook(construct_hook::<T>),
-    )
+pub fn hook<T: HookModule>(name: &str, description: &str) -> Described {
+    Described {
+        descriptor: ModuleDescriptor::new(
+            name,
+            description,
+            ModuleConstructor::Hook(construct_hook::<T>),
+        ),
+        parameters: T::parameters(),
+    }
 }
 
 extern "C" fn construct_allocator<T: AllocatorModule>(

@@ -8,7 +8,9 @@ mod params;
 mod tracing_bridge;
 pub mod views;
 
-pub use adapters::{allocator, hook, isolator, AllocatorModule, HookModule, IsolatorModule};
+pub use adapters::{
+    allocator, hook, isolator, AllocatorModule, Described, HookModule, IsolatorModule,
+};
 pub use panic_guard::guard;
 pub use params::Params;
 pub use tracing_bridge::{install_logging, null_host};
@@ -26,18 +28,43 @@ pub use tracing_bridge::{install_logging, null_host};
 macro_rules! export_modules {
     ($($descriptor:expr),+ $(,)?) => {
         #[doc(hidden)]
+        fn __corral_described() -> ::std::vec::Vec<$crate::guest::Described> {
+            ::std::vec![$($crate::guest::Described::from($descriptor)),+]
+        }
+
+        #[doc(hidden)]
         extern "C" fn __corral_list_modules() -> $crate::__private::RResult<
             $crate::__private::RVec<$crate::ModuleDescriptor>,
             $crate::ModuleError,
         > {
             $crate::guest::guard("listing modules", || {
-                ::std::result::Result::Ok(::std::vec![$($descriptor),+].into())
+                ::std::result::Result::Ok(
+                    __corral_described()
+                        .into_iter()
+                        .map(|d| d.descriptor)
+                        .collect(),
+                )
+            })
+        }
+
+        #[doc(hidden)]
+        extern "C" fn __corral_list_parameters() -> $crate::__private::RResult<
+            $crate::__private::RVec<$crate::ModuleParams>,
+            $crate::ModuleError,
+        > {
+            $crate::guest::guard("listing parameters", || {
+                ::std::result::Result::Ok(
+                    __corral_described()
+                        .into_iter()
+                        .filter_map($crate::guest::Described::into_params)
+                        .collect(),
+                )
             })
         }
 
         #[doc(hidden)]
         fn __corral_root_module() -> $crate::CorralModuleLib_Ref {
-            $crate::__private::leak_root_module(__corral_list_modules)
+            $crate::__private::leak_root_module(__corral_list_modules, __corral_list_parameters)
         }
 
         /// The symbol abi_stable looks up in every library it loads.

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use corral_module_api::{
     allocator::{AgentEntry, Allocation, FrameworkEntry, Recovered},
     guest::{self, AllocatorModule, Params},
-    Host, ModuleError, RString, Resource,
+    Host, ModuleError, ParamKind, ParamSpec, RString, Resource,
 };
 
 pub use drf::{Drf, Grant};
@@ -63,7 +63,6 @@ fn weights(params: &Params) -> Result<BTreeMap<String, f64>, ModuleError> {
 
 impl DrfAllocator {
     pub fn from_params(params: &Params) -> Result<Self, ModuleError> {
-        params.reject_unknown(&["weights", "min_allocatable_cpus", "min_allocatable_mem"])?;
         Ok(DrfAllocator {
             drf: Drf::new(
                 weights(params)?,
@@ -79,6 +78,26 @@ fn failed(e: drf::DrfError) -> ModuleError {
 }
 
 impl AllocatorModule for DrfAllocator {
+    fn parameters() -> Option<Vec<ParamSpec>> {
+        Some(vec![
+            ParamSpec::new(
+                "weights",
+                ParamKind::Text,
+                "role weights, ROLE=WEIGHT,ROLE=WEIGHT",
+            ),
+            ParamSpec::new(
+                "min_allocatable_cpus",
+                ParamKind::Number,
+                "smallest cpus worth offering",
+            ),
+            ParamSpec::new(
+                "min_allocatable_mem",
+                ParamKind::Number,
+                "smallest mem (MiB) worth offering",
+            ),
+        ])
+    }
+
     fn new(params: &Params, _host: &Host) -> Result<Self, ModuleError> {
         let allocator = Self::from_params(params)?;
         tracing::info!("DRF allocator ready");

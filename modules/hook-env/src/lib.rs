@@ -10,7 +10,7 @@
 use corral_module_api::{
     guest::{self, HookModule, Params},
     hook::{ExecutorView, TaskView},
-    Host, KeyValue, ModuleError,
+    Host, KeyValue, ModuleError, ParamKind, ParamSpec,
 };
 
 corral_module_api::export_modules![guest::hook::<EnvHook>(
@@ -57,7 +57,6 @@ fn merge(current: &[KeyValue], additions: &[KeyValue], removals: &[String]) -> V
 impl EnvHook {
     /// Parses the parameters, naming the first bad one.
     pub fn from_params(params: &Params) -> Result<Self, ModuleError> {
-        params.reject_unknown(&["labels", "remove_labels", "environment"])?;
         Ok(EnvHook {
             labels: pairs(params, "labels")?,
             remove_labels: params
@@ -83,6 +82,26 @@ impl EnvHook {
 }
 
 impl HookModule for EnvHook {
+    fn parameters() -> Option<Vec<ParamSpec>> {
+        Some(vec![
+            ParamSpec::new(
+                "labels",
+                ParamKind::Text,
+                "labels to add, KEY=VALUE,KEY=VALUE",
+            ),
+            ParamSpec::new(
+                "remove_labels",
+                ParamKind::Text,
+                "label keys to remove, comma-separated",
+            ),
+            ParamSpec::new(
+                "environment",
+                ParamKind::Text,
+                "executor variables to add, KEY=VALUE,...",
+            ),
+        ])
+    }
+
     fn new(params: &Params, _host: &Host) -> Result<Self, ModuleError> {
         let hook = Self::from_params(params)?;
         tracing::info!(
@@ -176,7 +195,12 @@ mod tests {
     fn malformed_and_unknown_parameters_are_refused_by_name() {
         let err = hook(&[("labels", "novalue")]).unwrap_err().to_string();
         assert_eq!(err, "parameter 'labels': 'novalue' is not KEY=VALUE");
-        let err = hook(&[("colour", "red")]).unwrap_err().to_string();
-        assert!(err.starts_with("unknown parameter 'colour'"), "{err}");
+        // Unknown keys are the host's to refuse: the module declares its own.
+        let declared: Vec<String> = EnvHook::parameters()
+            .unwrap()
+            .iter()
+            .map(|p| p.name.to_string())
+            .collect();
+        assert_eq!(declared, ["labels", "remove_labels", "environment"]);
     }
 }

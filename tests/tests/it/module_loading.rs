@@ -66,11 +66,11 @@ fn every_broken_library_gets_its_own_specific_error_in_one_report() {
         4,
         &[
             "built against module-api 2.0.0",
-            "this Corral has module-api 1.0.0",
+            "this Corral has module-api 1.1.0",
         ],
     );
     assert!(matches!(errors[4], LoadError::LayoutMismatch { .. }));
-    expect(4, 5, &["libcorral_fixture_wrong_layout.so has an ABI layout that does not match module-api 1.0.0"]);
+    expect(4, 5, &["libcorral_fixture_wrong_layout.so has an ABI layout that does not match module-api 1.1.0"]);
     assert!(matches!(errors[5], LoadError::ModuleNotInLibrary { .. }));
     expect(
         5,
@@ -170,3 +170,86 @@ fn two_entries_naming_one_file_share_the_library_but_not_instances() {
     assert_eq!(names, ["org_fixture_logger", "org_fixture_method_panic"]);
     assert!(registry.modules().iter().all(|m| m.library == lib));
 }
+
+/// Modules that declare their parameters (module-api 1.1) have them checked
+/// by the host before their constructor runs, with defaults filled in.
+#[test]
+fn declared_parameters_are_checked_by_the_host_and_defaults_filled_in() {
+    let dir = ManifestDir::new();
+    let firstfit = module_library("corral_example_allocator_firstfit");
+    let hook = module_library("corral_hook_env");
+    let entry = |lib: &std::path::Path, module: &str, params: &str| {
+        format!(
+            "{}  parameters = {{ {params} }}\n",
+            library_entry(lib, &[module])
+        )
+    };
+    let (registry, errors) = load(
+        &dir,
+        &entry(
+            &firstfit,
+            "org_example_allocator_firstfit",
+            "min_cpus = 0.5",
+        ),
+    );
+    assert!(errors.is_empty(), "{errors:#?}");
+    let m = registry.get("org_example_allocator_firstfit").unwrap();
+    assert_eq!(
+        m.parameters,
+        [
+            ("min_cpus".to_owned(), "0.5".to_owned()),
+            ("min_mem".to_owned(), "32".to_owned())
+        ],
+        "the default of min_mem is given to the constructor"
+    );
+    let declared: Vec<(&str, &str)> = m
+        .declared
+        .as_ref()
+        .expect("firstfit declares its parameters")
+        .iter()
+        .map(|p| (p.name.as_str(), p.kind))
+        .collect();
+    assert_eq!(declared, [("min_cpus", "number"), ("min_mem", "number")]);
+    assert!(registry.check_constructors().is_empty());
+
+    for (lib, module, params, expected) in [
+        (
+            &hook,
+            "org_corral_hook_env",
+            "colour = \"red\"",
+            "module 'org_corral_hook_env': unknown parameter 'colour' (it takes: labels, remove_labels, environment)",
+        ),
+        (
+            &firstfit,
+            "org_example_allocator_firstfit",
+            "min_mem = \"lots\"",
+            "module 'org_example_allocator_firstfit': parameter 'min_mem' = 'lots' is not a number (smallest mem (MiB) worth offering)",
+        ),
+    ] {
+        let (registry, errors) = load(&dir, &entry(lib, module, params));
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(messages.len(), 1, "{messages:#?}");
+        assert!(
+            matches!(errors[0], LoadError::InvalidParameter { .. }),
+            "{messages:#?}"
+        );
+        assert!(
+            messages[0].contains("modules.toml: library #1 (") && messages[0].ends_with(expected),
+            "{}",
+            messages[0]
+        );
+        assert!(registry.get(module).is_none(), "{module} is not loaded");
+    }
+
+    // A library that declares nothing keeps checking by itself.
+    let (registry, errors) = load(
+        &dir,
+        &library_entry(
+            &module_library("corral_fixture_misbehaving"),
+            &["org_fixture_logger"],
+        ),
+    );
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(registry.get("org_fixture_logger").unwrap().declared, None);
+}
+
