@@ -17,9 +17,9 @@ fn modules_dir() -> std::path::PathBuf {
 }
 
 /// `corral local` on a free port; stopped with SIGTERM when dropped.
-struct Local {
+pub(crate) struct Local {
     child: Child,
-    master: String,
+    pub(crate) master: String,
     _work_dir: tempfile::TempDir,
 }
 
@@ -42,20 +42,40 @@ fn unique_cgroups_root() -> String {
 
 impl Local {
     fn start() -> Local {
-        Local::start_with(false)
+        Local::spawn(|command, work_dir| {
+            command.arg("--work-dir").arg(work_dir);
+        })
     }
 
     /// With `relative`, `--work-dir work` from a temporary current
     /// directory instead of an absolute work dir.
     fn start_with(relative: bool) -> Local {
+        if !relative {
+            return Local::start();
+        }
+        Local::spawn(|command, work_dir| {
+            command.args(["--work-dir", "work"]).current_dir(work_dir);
+        })
+    }
+
+    /// `corral local --config FILE` with a temporary work dir.
+    pub(crate) fn start_with_config(config: &std::path::Path) -> Local {
+        Local::spawn(|command, work_dir| {
+            command
+                .arg("--config")
+                .arg(config)
+                .arg("--work-dir")
+                .arg(work_dir);
+        })
+    }
+
+    /// `corral local --port 0` with what `configure` adds, given a fresh
+    /// temporary directory.
+    fn spawn(configure: impl FnOnce(&mut Command, &std::path::Path)) -> Local {
         let work_dir = tempfile::tempdir().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_corral"));
-        command.args(["local", "--port", "0", "--work-dir"]);
-        if relative {
-            command.arg("work").current_dir(work_dir.path());
-        } else {
-            command.arg(work_dir.path());
-        }
+        command.args(["local", "--port", "0"]);
+        configure(&mut command, work_dir.path());
         let mut child = command
             .env("CORRAL_MODULE_PATH", modules_dir())
             .env("CORRAL_LOG", "warn")
@@ -98,7 +118,7 @@ impl Local {
         local
     }
 
-    fn stop(mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
         wait_or_kill(
@@ -109,7 +129,7 @@ impl Local {
     }
 }
 
-fn execute(master: &str, command: &str) -> Output {
+pub(crate) fn execute(master: &str, command: &str) -> Output {
     output_within(
         Command::new(env!("CARGO_BIN_EXE_corral"))
             .args(["execute", "--master", master, "--command", command])

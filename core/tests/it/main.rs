@@ -21,6 +21,7 @@ mod isolation_cgroups;
 mod layers;
 mod offers;
 mod operator_endpoints;
+mod out_of_tree;
 mod process_failover;
 mod reconciliation;
 mod resource_bounds;

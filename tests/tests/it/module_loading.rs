@@ -252,4 +252,3 @@ fn declared_parameters_are_checked_by_the_host_and_defaults_filled_in() {
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(registry.get("org_fixture_logger").unwrap().declared, None);
 }
-
