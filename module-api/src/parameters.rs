@@ -88,3 +88,48 @@ pub struct ModuleParams {
     pub module: RString,
     pub params: RVec<ParamSpec>,
 }
+
+/// `given` checked against `declared`, as the host checks a manifest's
+/// `parameters` before a module's constructor runs: every key declared,
+/// every value of its kind; then the defaults of declared parameters not
+/// given, appended in declaration order. The error names the first
+/// problem. (`guest::testing` runs the same check.)
+pub fn check(
+    declared: &[ParamSpec],
+    given: &[(String, String)],
+) -> Result<Vec<(String, String)>, String> {
+    for (key, value) in given {
+        let Some(param) = declared.iter().find(|p| p.name.as_str() == key) else {
+            let known: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
+            return Err(format!(
+                "unknown parameter '{key}' (it takes: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        };
+        if !param.kind.accepts(value) {
+            let kind = param.kind.name();
+            let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            return Err(format!(
+                "parameter '{key}' = '{value}' is not {article} {kind} ({})",
+                param.description
+            ));
+        }
+    }
+    let mut parameters = given.to_vec();
+    for param in declared {
+        if let ROption::RSome(default) = &param.default {
+            if !given.iter().any(|(k, _)| k == param.name.as_str()) {
+                parameters.push((param.name.to_string(), default.to_string()));
+            }
+        }
+    }
+    Ok(parameters)
+}

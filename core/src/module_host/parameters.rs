@@ -1,7 +1,7 @@
 //! Parameters a module declares, as the host keeps them, and the check of a
 //! manifest's `parameters` against them before the constructor runs.
 
-use corral_module_api::{ParamKind, ParamSpec};
+use corral_module_api::ParamSpec;
 
 /// One declared parameter.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,7 +11,7 @@ pub struct DeclaredParam {
     pub kind: &'static str,
     pub default: Option<String>,
     pub description: String,
-    accepts: ParamKind,
+    spec: ParamSpec,
 }
 
 impl From<&ParamSpec> for DeclaredParam {
@@ -21,61 +21,25 @@ impl From<&ParamSpec> for DeclaredParam {
             kind: spec.kind.name(),
             default: spec.default.as_ref().map(|d| d.to_string()).into_option(),
             description: spec.description.to_string(),
-            accepts: spec.kind,
+            spec: spec.clone(),
         }
     }
 }
 
-/// `given` checked against `declared`: every key declared, every value of
-/// its kind; then the defaults of declared parameters not given, appended
-/// in declaration order. The error names the first problem.
+/// `given` checked against `declared` (module-api's
+/// [`corral_module_api::parameters::check`], the one implementation).
 pub fn checked_parameters(
     declared: &[DeclaredParam],
     given: &[(String, String)],
 ) -> Result<Vec<(String, String)>, String> {
-    for (key, value) in given {
-        let Some(param) = declared.iter().find(|p| &p.name == key) else {
-            let known: Vec<&str> = declared.iter().map(|p| p.name.as_str()).collect();
-            return Err(format!(
-                "unknown parameter '{key}' (it takes: {})",
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            ));
-        };
-        if !param.accepts.accepts(value) {
-            return Err(format!(
-                "parameter '{key}' = '{value}' is not {} {} ({})",
-                article(param.kind),
-                param.kind,
-                param.description
-            ));
-        }
-    }
-    let mut parameters = given.to_vec();
-    for param in declared {
-        if let Some(default) = &param.default {
-            if !given.iter().any(|(k, _)| k == &param.name) {
-                parameters.push((param.name.clone(), default.clone()));
-            }
-        }
-    }
-    Ok(parameters)
-}
-
-fn article(kind: &str) -> &'static str {
-    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    }
+    let specs: Vec<ParamSpec> = declared.iter().map(|p| p.spec.clone()).collect();
+    corral_module_api::parameters::check(&specs, given)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use corral_module_api::ParamKind;
 
     fn declared() -> Vec<DeclaredParam> {
         [

@@ -84,52 +84,108 @@ fn build_out_of_tree(scratch: &Path, example: &str, lib_name: &str) -> PathBuf {
     lib
 }
 
+/// GET `path` of the master, as text (python3, like an operator's script).
+fn get(master: &str, path: &str) -> String {
+    let out = output_within(
+        Command::new("python3").args([
+            "-c",
+            &format!(
+                "import urllib.request;print(urllib.request.urlopen('http://{master}{path}', timeout=10).read().decode())"
+            ),
+        ]),
+        Duration::from_secs(30),
+        &format!("GET {path}"),
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether `value` holds, anywhere, the label `key=value`.
+fn has_label(value: &serde_json::Value, key: &str, label: &str) -> bool {
+    match value {
+        serde_json::Value::Object(map) => {
+            (map.get("key").and_then(|k| k.as_str()) == Some(key)
+                && map.get("value").and_then(|v| v.as_str()) == Some(label))
+                || map.values().any(|v| has_label(v, key, label))
+        }
+        serde_json::Value::Array(items) => items.iter().any(|v| has_label(v, key, label)),
+        _ => false,
+    }
+}
+
 #[test]
-fn the_example_allocator_builds_out_of_tree_and_allocates_for_corral_local() {
+fn the_three_example_modules_build_out_of_tree_and_run_in_corral_local() {
     let scratch = tempfile::tempdir().unwrap();
-    let lib = build_out_of_tree(
+    let allocator = build_out_of_tree(
         scratch.path(),
         "allocator-firstfit",
         "corral_example_allocator_firstfit",
     );
+    let hook = build_out_of_tree(scratch.path(), "hook-labels", "corral_example_hook_labels");
+    let isolator = build_out_of_tree(
+        scratch.path(),
+        "isolator-marker",
+        "corral_example_isolator_marker",
+    );
+    let library = |lib: &Path, module: &str, params: &str| {
+        format!(
+            "[[library]]\npath = {:?}\n  [[library.module]]\n  name = \"{module}\"\n  parameters = {{ {params} }}\n",
+            lib.display().to_string()
+        )
+    };
     std::fs::write(
         scratch.path().join("modules.toml"),
-        format!(
-            "[[library]]\npath = {:?}\n  [[library.module]]\n  name = \"org_example_allocator_firstfit\"\n  parameters = {{ min_cpus = 0.05 }}\n",
-            lib.display().to_string()
-        ),
+        [
+            library(
+                &allocator,
+                "org_example_allocator_firstfit",
+                "min_cpus = 0.05",
+            ),
+            library(&hook, "org_example_hook_labels", "team = \"infra\""),
+            library(
+                &isolator,
+                "org_example_isolator_marker",
+                "text = \"marked\"",
+            ),
+        ]
+        .concat(),
     )
     .unwrap();
     let config = scratch.path().join("corral.toml");
     std::fs::write(
         &config,
-        "[modules]\nmanifest = \"modules.toml\"\nallocator = \"org_example_allocator_firstfit\"\n",
+        "[modules]\nmanifest = \"modules.toml\"\nallocator = \"org_example_allocator_firstfit\"\n\
+         isolation = [\"org_example_isolator_marker\"]\nhooks = [\"org_example_hook_labels\"]\n",
     )
     .unwrap();
     let local = Local::start_with_config(&config);
-    // Offers come from the out-of-tree allocator only: a task runs.
-    let ran = execute(&local.master, "echo placed-by-firstfit");
+    // Offers come from the out-of-tree allocator only; the isolator's
+    // marker is in the sandbox; the hook's variable is in the environment.
+    let ran = execute(&local.master, "cat \"$MARKER_FILE\"; echo \"TEAM=$TEAM\"");
     let stdout = String::from_utf8_lossy(&ran.stdout);
     assert!(
-        ran.status.success() && stdout.contains("placed-by-firstfit"),
+        ran.status.success(),
         "stdout:\n{stdout}\nstderr:\n{}",
         String::from_utf8_lossy(&ran.stderr)
     );
-    let flags = output_within(
-        Command::new("python3").args([
-            "-c",
-            &format!(
-                "import urllib.request;print(urllib.request.urlopen('http://{}/master/flags', timeout=10).read().decode())",
-                local.master
-            ),
-        ]),
-        Duration::from_secs(30),
-        "GET /master/flags",
+    assert!(
+        stdout.contains("marked "),
+        "no marker in the task's output:\n{stdout}"
     );
-    let flags = String::from_utf8_lossy(&flags.stdout);
+    assert!(
+        stdout.contains("TEAM=infra"),
+        "no TEAM from the hook:\n{stdout}"
+    );
+    let flags = get(&local.master, "/master/flags");
     assert!(
         flags.contains("org_example_allocator_firstfit"),
         "the master does not name its allocator in /master/flags: {flags}"
+    );
+    // The master-side label decorator's label is in /master/state.
+    let state: serde_json::Value =
+        serde_json::from_str(&get(&local.master, "/master/state")).expect("/master/state is JSON");
+    assert!(
+        has_label(&state, "team", "infra"),
+        "no task labelled team=infra in /master/state: {state}"
     );
     assert!(local.stop().success());
 }

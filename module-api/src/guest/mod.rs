@@ -5,6 +5,7 @@
 mod adapters;
 mod panic_guard;
 mod params;
+pub mod testing;
 mod tracing_bridge;
 pub mod views;
 

@@ -215,7 +215,7 @@ fn resource(r: wire::Resource) -> Option<Resource> {
 
 /// The messages' wire form, with the field numbers of Mesos'
 /// `mesos/v1/mesos.proto` (only the fields decoded above).
-mod wire {
+pub(crate) mod wire {
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Id {
         #[prost(string, tag = "1")]
