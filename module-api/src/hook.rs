@@ -34,6 +34,10 @@ pub struct ExecutorView {
     pub executor_id: RString,
     pub framework_id: RString,
     pub agent_id: RString,
+    /// The executor's own environment (its command's variables) with the
+    /// changes of the hooks before this one. Whatever the hooks return,
+    /// the command's own variables win over theirs, and isolators'
+    /// variables win over both.
     pub environment: RVec<KeyValue>,
     /// The protobuf encoding of the `mesos.v1.ExecutorInfo`.
     pub executor_info: RVec<u8>,

@@ -101,18 +101,23 @@ impl Agent {
             env.push(KeyValue::new("MESOS_RECOVERY_TIMEOUT", "15mins"));
             env.push(KeyValue::new("MESOS_SUBSCRIPTION_BACKOFF_MAX", "2secs"));
         }
+        let own = executor
+            .command
+            .as_ref()
+            .map(command_environment)
+            .unwrap_or_default();
+        // Hooks see the executor's own environment (and earlier hooks'
+        // additions); the command's own variables still win over theirs.
         let mut description = ExecutorView {
             executor_id: executor.executor_id.value.clone(),
             framework_id,
             agent_id: agent_id.to_owned(),
-            environment: Vec::new(),
+            environment: own.clone(),
             executor_info: prost::Message::encode_to_vec(executor),
         };
         self.hooks.decorate_environment(&mut description);
         env.extend(description.environment);
-        if let Some(command) = &executor.command {
-            env.extend(command_environment(command));
-        }
+        env.extend(own);
         env
     }
 
