@@ -133,3 +133,75 @@ pub fn check(
     }
     Ok(parameters)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declared() -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::new("min_cpus", ParamKind::Number, "smallest offer's cpus")
+                .default_value("0.01"),
+            ParamSpec::new("rounds", ParamKind::Integer, "rounds per cycle"),
+            ParamSpec::new("strict", ParamKind::Boolean, "refuse more"),
+            ParamSpec::new("script", ParamKind::Path, "the policy"),
+        ]
+    }
+
+    fn given(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn values_of_their_kind_pass_and_defaults_fill_in() {
+        let checked = check(
+            &declared(),
+            &given(&[("rounds", "-3"), ("strict", "true"), ("script", "a.lua")]),
+        )
+        .unwrap();
+        assert_eq!(
+            checked,
+            given(&[
+                ("rounds", "-3"),
+                ("strict", "true"),
+                ("script", "a.lua"),
+                ("min_cpus", "0.01")
+            ])
+        );
+        // A value given is not replaced by the default.
+        let checked = check(&declared(), &given(&[("min_cpus", "1e3")])).unwrap();
+        assert_eq!(checked, given(&[("min_cpus", "1e3")]));
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_named() {
+        let err = |pairs: &[(&str, &str)]| check(&declared(), &given(pairs)).unwrap_err();
+        assert_eq!(
+            err(&[("min_cpu", "1")]),
+            "unknown parameter 'min_cpu' (it takes: min_cpus, rounds, strict, script)"
+        );
+        assert_eq!(
+            err(&[("rounds", "2.5")]),
+            "parameter 'rounds' = '2.5' is not an integer (rounds per cycle)"
+        );
+        assert_eq!(
+            err(&[("min_cpus", "lots")]),
+            "parameter 'min_cpus' = 'lots' is not a number (smallest offer's cpus)"
+        );
+        assert_eq!(
+            err(&[("min_cpus", "inf")]),
+            "parameter 'min_cpus' = 'inf' is not a number (smallest offer's cpus)"
+        );
+        assert_eq!(
+            err(&[("strict", "yes")]),
+            "parameter 'strict' = 'yes' is not a boolean (refuse more)"
+        );
+        assert_eq!(
+            check(&[], &given(&[("x", "1")])).unwrap_err(),
+            "unknown parameter 'x' (it takes: none)"
+        );
+    }
+}

@@ -9,13 +9,14 @@ use std::{
 
 use abi_stable::library::{lib_header_from_path, AbiHeader, LibraryError, RootModuleError};
 use corral_module_api::{
-    CorralModuleLib_Ref, ModuleConstructor, ModuleDescriptor, ModuleParams, MODULE_API_VERSION,
+    parameters, CorralModuleLib_Ref, ModuleConstructor, ModuleDescriptor, ModuleParams,
+    MODULE_API_VERSION,
 };
 
 use super::{
     error::{LoadError, ModuleKind},
     manifest::{EntryRef, LibrarySource, Manifest},
-    parameters::{checked_parameters, DeclaredParam},
+    parameters::DeclaredParam,
     registry::{Constructor, ModuleRegistry, RegisteredModule},
 };
 
@@ -135,13 +136,14 @@ pub fn load(
                 });
                 continue;
             }
-            let declared = library
+            let specs = library
                 .declared
                 .iter()
                 .find(|d| d.module.as_str() == module.name)
-                .map(|d| d.params.iter().map(DeclaredParam::from).collect::<Vec<_>>());
-            let parameters = match &declared {
-                Some(declared) => match checked_parameters(declared, &module.parameters) {
+                .map(|d| d.params.as_slice());
+            let declared = specs.map(|specs| specs.iter().map(DeclaredParam::from).collect());
+            let parameters = match specs {
+                Some(specs) => match parameters::check(specs, &module.parameters) {
                     Ok(parameters) => parameters,
                     Err(problem) => {
                         errors.push(LoadError::InvalidParameter {
