@@ -1,6 +1,6 @@
 //! The configured hooks, run in order at each decoration point.
 
-use super::HookPlugin;
+use super::{Decoration, HookPlugin};
 use crate::{
     domain::{
         convert::{labels_from_proto, labels_to_proto},
@@ -72,21 +72,24 @@ impl Hooks {
                 LabelPoint::AgentRun => hook.agent_run_task_label_decorator(&description),
             };
             match decorated {
-                Ok(Some(labels)) => task.labels = Some(labels_to_proto(&labels)),
-                Ok(None) => {}
+                Ok(decoration) if decoration != Decoration::default() => {
+                    let mut labels = description.labels;
+                    decoration.apply(&mut labels);
+                    task.labels = Some(labels_to_proto(&labels));
+                }
+                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "hook failed; labels left as they were"),
             }
         }
     }
 
     /// Runs every hook's executor environment decorator, in order; each
-    /// sees (and may replace) `executor.environment` as the one before it
-    /// left it.
+    /// sees `executor.environment` as the one before it left it, and its
+    /// decoration is applied to it.
     pub fn decorate_environment(&self, executor: &mut ExecutorView) {
         for hook in &self.0 {
             match hook.executor_environment_decorator(executor) {
-                Ok(Some(vars)) => executor.environment = vars,
-                Ok(None) => {}
+                Ok(decoration) => decoration.apply(&mut executor.environment),
                 Err(e) => tracing::warn!(error = %e, "hook failed; environment left as it was"),
             }
         }

@@ -10,7 +10,7 @@ mod isolator;
 
 pub use allocator::{AgentEntry, Allocation, AllocatorPlugin, FrameworkEntry, Recovered};
 pub use error::ModuleCallError;
-pub use hook::HookPlugin;
+pub use hook::{Decoration, HookPlugin};
 pub use hooks::{Hooks, LabelPoint};
 pub use isolator::{
     ContainerConfig, ContainerState, IsolatorPlugin, LaunchSpec, Limitation, LimitationNotifier,

@@ -8,8 +8,8 @@ use corral_module_api::{
 use crate::{
     domain::{ExecutorView, KeyValue, Resource, ResourceValue, TaskView},
     extension::{
-        AgentEntry, Allocation, ContainerConfig, ContainerState, FrameworkEntry, LaunchSpec,
-        Limitation, MountSpec, Recovered,
+        AgentEntry, Allocation, ContainerConfig, ContainerState, Decoration, FrameworkEntry,
+        LaunchSpec, Limitation, MountSpec, Recovered,
     },
 };
 
@@ -72,6 +72,14 @@ pub fn kv_to_api(list: &[KeyValue]) -> RVec<api::KeyValue> {
     list.iter()
         .map(|kv| api::KeyValue::new(kv.key.as_str(), kv.value.as_str()))
         .collect()
+}
+
+pub fn decoration_from_api(d: api_hook::Decoration) -> Decoration {
+    Decoration {
+        replace: d.replace.into_option().map(kv_from_api),
+        remove: d.remove.into_iter().map(RString::into_string).collect(),
+        set: kv_from_api(d.set),
+    }
 }
 
 pub fn kv_from_api(list: RVec<api::KeyValue>) -> Vec<KeyValue> {

@@ -15,10 +15,11 @@ use corral_module_api::{
 
 use super::ffi;
 use crate::{
-    domain::{ExecutorView, KeyValue, Resource, TaskView},
+    domain::{ExecutorView, Resource, TaskView},
     extension::{
-        AgentEntry, Allocation, AllocatorPlugin, ContainerConfig, ContainerState, FrameworkEntry,
-        HookPlugin, IsolatorPlugin, LaunchSpec, LimitationNotifier, ModuleCallError, Recovered,
+        AgentEntry, Allocation, AllocatorPlugin, ContainerConfig, ContainerState, Decoration,
+        FrameworkEntry, HookPlugin, IsolatorPlugin, LaunchSpec, LimitationNotifier,
+        ModuleCallError, Recovered,
     },
 };
 
@@ -96,37 +97,37 @@ impl HookPlugin for ForeignHook {
     fn master_launch_task_label_decorator(
         &self,
         task: &TaskView,
-    ) -> Result<Option<Vec<KeyValue>>, ModuleCallError> {
+    ) -> Result<Decoration, ModuleCallError> {
         let view = ffi::task_to_api(task);
         self.guard
             .call("master_launch_task_label_decorator", || {
-                self.inner.master_launch_task_label_decorator(&view)
+                self.inner.master_launch_task_label_decoration(&view)
             })
-            .map(|o| o.into_option().map(ffi::kv_from_api))
+            .map(ffi::decoration_from_api)
     }
 
     fn agent_run_task_label_decorator(
         &self,
         task: &TaskView,
-    ) -> Result<Option<Vec<KeyValue>>, ModuleCallError> {
+    ) -> Result<Decoration, ModuleCallError> {
         let view = ffi::task_to_api(task);
         self.guard
             .call("agent_run_task_label_decorator", || {
-                self.inner.agent_run_task_label_decorator(&view)
+                self.inner.agent_run_task_label_decoration(&view)
             })
-            .map(|o| o.into_option().map(ffi::kv_from_api))
+            .map(ffi::decoration_from_api)
     }
 
     fn executor_environment_decorator(
         &self,
         executor: &ExecutorView,
-    ) -> Result<Option<Vec<KeyValue>>, ModuleCallError> {
+    ) -> Result<Decoration, ModuleCallError> {
         let view = ffi::executor_to_api(executor);
         self.guard
             .call("executor_environment_decorator", || {
-                self.inner.executor_environment_decorator(&view)
+                self.inner.executor_environment_decoration(&view)
             })
-            .map(|o| o.into_option().map(ffi::kv_from_api))
+            .map(ffi::decoration_from_api)
     }
 
     fn remove_executor_hook(&self, executor: &ExecutorView) -> Result<(), ModuleCallError> {

@@ -140,6 +140,11 @@ fn the_three_example_modules_build_out_of_tree_and_run_in_corral_local() {
                 "org_example_allocator_firstfit",
                 "min_cpus = 0.05",
             ),
+            library(
+                &corral_tests::module_library("corral_hook_env"),
+                "org_corral_hook_env",
+                "labels = \"tier=web\"",
+            ),
             library(&hook, "org_example_hook_labels", "team = \"infra\""),
             library(
                 &isolator,
@@ -154,7 +159,8 @@ fn the_three_example_modules_build_out_of_tree_and_run_in_corral_local() {
     std::fs::write(
         &config,
         "[modules]\nmanifest = \"modules.toml\"\nallocator = \"org_example_allocator_firstfit\"\n\
-         isolation = [\"org_example_isolator_marker\"]\nhooks = [\"org_example_hook_labels\"]\n",
+         isolation = [\"org_example_isolator_marker\"]\n\
+         hooks = [\"org_corral_hook_env\", \"org_example_hook_labels\"]\n",
     )
     .unwrap();
     let local = Local::start_with_config(&config);
@@ -180,12 +186,15 @@ fn the_three_example_modules_build_out_of_tree_and_run_in_corral_local() {
         flags.contains("org_example_allocator_firstfit"),
         "the master does not name its allocator in /master/flags: {flags}"
     );
-    // The master-side label decorator's label is in /master/state.
+    // Both hooks' labels are in /master/state: the second hook names only
+    // its own label, and the first one's stays.
     let state: serde_json::Value =
         serde_json::from_str(&get(&local.master, "/master/state")).expect("/master/state is JSON");
-    assert!(
-        has_label(&state, "team", "infra"),
-        "no task labelled team=infra in /master/state: {state}"
-    );
+    for (key, value) in [("tier", "web"), ("team", "infra")] {
+        assert!(
+            has_label(&state, key, value),
+            "no task labelled {key}={value} in /master/state: {state}"
+        );
+    }
     assert!(local.stop().success());
 }

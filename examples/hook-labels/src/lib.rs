@@ -1,11 +1,12 @@
 //! A third-party hook: every task launched gets the label `team=<team>`
+//! (unless it has a `team` label already)
 //! (on the master, so it shows in `/master/state`), and every executor the
 //! variable `TEAM=<team>` plus `TASK_COMMAND_USER`, the user its command
 //! names (read from the task's protobuf bytes through `guest::views`).
 
 use corral_module_api::{
     guest::{self, views::ExecutorDetails, HookModule, Params},
-    hook::{ExecutorView, TaskView},
+    hook::{Decoration, ExecutorView, TaskView},
     types::{key_values, lookup},
     Host, KeyValue, ModuleError, ParamKind, ParamSpec,
 };
@@ -37,36 +38,32 @@ impl HookModule for TeamLabels {
         Ok(TeamLabels { team })
     }
 
-    fn master_launch_task_label_decorator(
+    // Decorations: Corral merges what each hook sets after the hooks
+    // before it, so only our own entries are named here.
+    fn master_launch_task_label_decoration(
         &self,
         task: &TaskView,
-    ) -> Result<Option<Vec<KeyValue>>, ModuleError> {
+    ) -> Result<Decoration, ModuleError> {
         if lookup(&task.labels, "team").is_some() {
-            return Ok(None); // the framework chose one: keep it
+            return Ok(Decoration::unchanged()); // the framework chose one: keep it
         }
-        // Return the labels as they were plus ours: earlier hooks' labels
-        // stay.
-        let mut labels = task.labels.to_vec();
-        labels.push(KeyValue::new("team", &self.team));
-        Ok(Some(labels))
+        Ok(Decoration::set([KeyValue::new("team", &self.team)]))
     }
 
-    fn executor_environment_decorator(
+    fn executor_environment_decoration(
         &self,
         executor: &ExecutorView,
-    ) -> Result<Option<Vec<KeyValue>>, ModuleError> {
+    ) -> Result<Decoration, ModuleError> {
         let details = ExecutorDetails::decode(&executor.executor_info)
             .map_err(|e| ModuleError::failed(e.to_string()))?;
         let user = details
             .command
             .and_then(|c| c.user)
             .unwrap_or_else(|| "(none)".to_owned());
-        let mut environment = executor.environment.to_vec();
-        environment.extend(key_values([
+        Ok(Decoration::set(key_values([
             ("TEAM", self.team.as_str()),
             ("TASK_COMMAND_USER", user.as_str()),
-        ]));
-        Ok(Some(environment))
+        ])))
     }
 }
 
@@ -79,18 +76,13 @@ mod tests {
     fn tasks_get_the_team_label_unless_they_have_one() {
         let hook = testing::hook::<TeamLabels>(&[("team", "infra")]).unwrap();
         let task = testing::task_view("t-1", &[("tier", "web")]);
-        let labels = hook.master_launch_task_label_decorator(&task).unwrap();
-        assert_eq!(
-            labels,
-            Some(vec![
-                KeyValue::new("tier", "web"),
-                KeyValue::new("team", "infra")
-            ])
-        );
+        let decoration = hook.master_launch_task_label_decoration(&task).unwrap();
+        assert_eq!(decoration.set.as_slice(), [KeyValue::new("team", "infra")]);
+        assert!(decoration.replace.is_none() && decoration.remove.is_empty());
         let chosen = testing::task_view("t-2", &[("team", "web")]);
         assert_eq!(
-            hook.master_launch_task_label_decorator(&chosen).unwrap(),
-            None
+            hook.master_launch_task_label_decoration(&chosen).unwrap(),
+            Decoration::unchanged()
         );
     }
 
@@ -98,10 +90,7 @@ mod tests {
     fn executors_get_the_team_and_the_commands_user() {
         let hook = testing::hook::<TeamLabels>(&[("team", "infra")]).unwrap();
         let executor = testing::executor_view("e-1", Some("alice"));
-        let environment = hook
-            .executor_environment_decorator(&executor)
-            .unwrap()
-            .unwrap();
+        let environment = hook.executor_environment_decoration(&executor).unwrap().set;
         assert_eq!(lookup(&environment, "TEAM"), Some("infra"));
         assert_eq!(lookup(&environment, "TASK_COMMAND_USER"), Some("alice"));
     }

@@ -18,7 +18,7 @@ use crate::{
         AgentEntry, Allocation, Allocator, AllocatorBox, Allocator_TO, FrameworkEntry, Recovered,
     },
     error::ModuleError,
-    hook::{ExecutorView, Hook, HookBox, Hook_TO, TaskView},
+    hook::{Decoration, ExecutorView, Hook, HookBox, Hook_TO, TaskView},
     host::Host,
     isolator::{
         ContainerConfig, ContainerState, Isolator, IsolatorBox, Isolator_TO, LaunchSpec, Notifier,
@@ -118,6 +118,24 @@ pub trait HookModule: Send + Sync + Sized + 'static {
     }
     fn remove_executor_hook(&self, _executor: &ExecutorView) -> Result<()> {
         Ok(())
+    }
+    /// What to do to a launching task's labels on the master: entries to
+    /// set and keys to remove, merged by the host after earlier hooks'.
+    /// Implement this (not the `_decorator` above) in new hooks; by default
+    /// it asks the `_decorator`, whose list replaces.
+    fn master_launch_task_label_decoration(&self, task: &TaskView) -> Result<Decoration> {
+        self.master_launch_task_label_decorator(task)
+            .map(|answer| Decoration::from_replacement(into_roption(answer)))
+    }
+    /// The same on the agent, as it runs a task.
+    fn agent_run_task_label_decoration(&self, task: &TaskView) -> Result<Decoration> {
+        self.agent_run_task_label_decorator(task)
+            .map(|answer| Decoration::from_replacement(into_roption(answer)))
+    }
+    /// What to do to a launching executor's environment.
+    fn executor_environment_decoration(&self, executor: &ExecutorView) -> Result<Decoration> {
+        self.executor_environment_decorator(executor)
+            .map(|answer| Decoration::from_replacement(into_roption(answer)))
     }
 }
 
@@ -340,6 +358,22 @@ impl<T: HookModule> Hook for Guarded<T> {
     fn remove_executor_hook(&self, executor: &ExecutorView) -> RRes<()> {
         guard("remove_executor_hook", || {
             self.0.remove_executor_hook(executor)
+        })
+    }
+    // Guarded under the decoration point's name, as the 1.0 methods are.
+    fn master_launch_task_label_decoration(&self, task: &TaskView) -> RRes<Decoration> {
+        guard("master_launch_task_label_decorator", || {
+            self.0.master_launch_task_label_decoration(task)
+        })
+    }
+    fn agent_run_task_label_decoration(&self, task: &TaskView) -> RRes<Decoration> {
+        guard("agent_run_task_label_decorator", || {
+            self.0.agent_run_task_label_decoration(task)
+        })
+    }
+    fn executor_environment_decoration(&self, executor: &ExecutorView) -> RRes<Decoration> {
+        guard("executor_environment_decorator", || {
+            self.0.executor_environment_decoration(executor)
         })
     }
 }

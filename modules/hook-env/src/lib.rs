@@ -9,7 +9,7 @@
 
 use corral_module_api::{
     guest::{self, HookModule, Params},
-    hook::{ExecutorView, TaskView},
+    hook::{Decoration, ExecutorView, TaskView},
     Host, KeyValue, ModuleError, ParamKind, ParamSpec,
 };
 
@@ -42,18 +42,6 @@ fn pairs(params: &Params, key: &str) -> Result<Vec<KeyValue>, ModuleError> {
         .collect()
 }
 
-/// Replaces entries with the same key and appends new ones, keeping order.
-fn merge(current: &[KeyValue], additions: &[KeyValue], removals: &[String]) -> Vec<KeyValue> {
-    let mut merged: Vec<KeyValue> = current
-        .iter()
-        .filter(|kv| !removals.iter().any(|r| r == kv.key.as_str()))
-        .filter(|kv| !additions.iter().any(|a| a.key == kv.key))
-        .cloned()
-        .collect();
-    merged.extend(additions.iter().cloned());
-    merged
-}
-
 impl EnvHook {
     /// Parses the parameters, naming the first bad one.
     pub fn from_params(params: &Params) -> Result<Self, ModuleError> {
@@ -73,11 +61,9 @@ impl EnvHook {
         })
     }
 
-    fn decorate_labels(&self, task: &TaskView) -> Option<Vec<KeyValue>> {
-        if self.labels.is_empty() && self.remove_labels.is_empty() {
-            return None;
-        }
-        Some(merge(&task.labels, &self.labels, &self.remove_labels))
+    /// The labels to set and the keys to remove.
+    fn label_decoration(&self) -> Decoration {
+        Decoration::set(self.labels.iter().cloned()).removing(self.remove_labels.iter().cloned())
     }
 }
 
@@ -113,35 +99,31 @@ impl HookModule for EnvHook {
         Ok(hook)
     }
 
-    fn master_launch_task_label_decorator(
+    // Decorations (module-api 1.1): the host merges them after earlier
+    // hooks', so other hooks' labels and variables stay.
+    fn master_launch_task_label_decoration(
         &self,
-        task: &TaskView,
-    ) -> Result<Option<Vec<KeyValue>>, ModuleError> {
-        Ok(self.decorate_labels(task))
+        _task: &TaskView,
+    ) -> Result<Decoration, ModuleError> {
+        Ok(self.label_decoration())
     }
 
-    fn agent_run_task_label_decorator(
-        &self,
-        task: &TaskView,
-    ) -> Result<Option<Vec<KeyValue>>, ModuleError> {
-        Ok(self.decorate_labels(task))
+    fn agent_run_task_label_decoration(&self, _task: &TaskView) -> Result<Decoration, ModuleError> {
+        Ok(self.label_decoration())
     }
 
-    fn executor_environment_decorator(
+    fn executor_environment_decoration(
         &self,
-        executor: &ExecutorView,
-    ) -> Result<Option<Vec<KeyValue>>, ModuleError> {
-        if self.environment.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(merge(&executor.environment, &self.environment, &[])))
+        _executor: &ExecutorView,
+    ) -> Result<Decoration, ModuleError> {
+        Ok(Decoration::set(self.environment.iter().cloned()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use corral_module_api::{RString, RVec};
+    use corral_module_api::{RNone, RString};
 
     fn hook(entries: &[(&str, &str)]) -> Result<EnvHook, ModuleError> {
         EnvHook::from_params(&Params::new(
@@ -149,46 +131,35 @@ mod tests {
         ))
     }
 
-    fn task(labels: &[(&str, &str)]) -> TaskView {
-        TaskView {
-            task_id: RString::from("t1"),
-            name: RString::from("t"),
-            framework_id: RString::from("f"),
-            agent_id: RString::from("a"),
-            labels: labels
-                .iter()
-                .map(|(k, v)| KeyValue::new(*k, *v))
-                .collect::<Vec<_>>()
-                .into(),
-            task_info: RVec::new(),
-        }
+    fn keys(list: &[KeyValue]) -> Vec<String> {
+        list.iter()
+            .map(|kv| format!("{}={}", kv.key, kv.value))
+            .collect()
     }
 
     #[test]
-    fn labels_are_added_replaced_and_removed() {
+    fn labels_are_set_and_removed_by_key() {
         let h = hook(&[
             ("labels", "team=infra, tier=web"),
             ("remove_labels", "secret"),
         ])
         .unwrap();
-        let out = h
-            .decorate_labels(&task(&[("tier", "db"), ("secret", "x"), ("keep", "1")]))
-            .unwrap();
-        let keys: Vec<_> = out
-            .iter()
-            .map(|kv| format!("{}={}", kv.key, kv.value))
-            .collect();
-        assert_eq!(keys, ["keep=1", "team=infra", "tier=web"]);
+        let d = h.label_decoration();
+        assert_eq!(keys(&d.set), ["team=infra", "tier=web"]);
+        assert_eq!(d.remove, [RString::from("secret")]);
+        assert_eq!(d.replace, RNone, "earlier hooks' labels stay");
     }
 
     #[test]
     fn a_hook_without_label_parameters_leaves_labels_alone() {
-        assert_eq!(
-            hook(&[("environment", "A=1")])
-                .unwrap()
-                .decorate_labels(&task(&[])),
-            None
-        );
+        let h = hook(&[("environment", "A=1")]).unwrap();
+        assert_eq!(h.label_decoration(), Decoration::unchanged());
+        let env = h
+            .executor_environment_decoration(&corral_module_api::guest::testing::executor_view(
+                "e", None,
+            ))
+            .unwrap();
+        assert_eq!(keys(&env.set), ["A=1"]);
     }
 
     #[test]

@@ -68,14 +68,14 @@ fn a_panicking_method_poisons_only_its_instance() {
     let fresh = registry
         .create_hook("org_fixture_method_panic", "test")
         .unwrap();
+    // A hook written against 1.0's decorators: its list replaces.
     let env = fresh
         .executor_environment_decorator(&executor)
         .unwrap()
+        .replace
         .unwrap();
     assert_eq!(env[0].key, "FIXTURE");
-    let labels = good
-        .master_launch_task_label_decorator(&task)
-        .unwrap()
-        .unwrap();
+    // The env hook (1.1 decorations) sets its label.
+    let labels = good.master_launch_task_label_decorator(&task).unwrap().set;
     assert_eq!(labels, [corral::domain::KeyValue::new("checked", "yes")]);
 }
