@@ -116,7 +116,13 @@ impl Agent {
             executor_info: prost::Message::encode_to_vec(executor),
         };
         self.hooks.decorate_environment(&mut description);
-        env.extend(description.environment);
+        // The command's own variables once, after the hooks' (they win).
+        env.extend(
+            description
+                .environment
+                .into_iter()
+                .filter(|kv| !own.iter().any(|o| o.key == kv.key)),
+        );
         env.extend(own);
         env
     }
