@@ -105,6 +105,7 @@ impl Target for Cdylib {
             role: "*".to_owned(),
             weight: 1.0,
             active: true,
+            ..CoreFrameworkEntry::default()
         }
     }
     fn agent(id: &str, total: &[Res], used: Option<(&str, &[Res])>) -> CoreAgentEntry {
@@ -131,6 +132,7 @@ impl Target for Cdylib {
                 resources: core_resources(resources),
             },
             refuse_seconds: Some(REFUSE_SECONDS),
+            ..CoreRecovered::default()
         }
     }
     fn total(resources: &[Res]) -> Vec<CoreResource> {

@@ -46,6 +46,7 @@ pub fn run(args: &Args) -> Result<()> {
         role: "*".into(),
         weight: 1.0,
         active: true,
+        ..CoreFrameworkEntry::default()
     })
     .map_err(|e| anyhow!("{e}"))?;
     direct

@@ -5,14 +5,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use corral::module_host::{load, Manifest, ModuleRegistry};
 
-/// `lib<name>.so` beside the running executable (where `cargo build -p
-/// corral-bench` leaves the cdylibs of its module dependencies), or in
-/// `deps/` below it, or one level up when the executable is in `deps/`.
+/// `lib<name>.so` in `deps/` beside the running executable (where `cargo
+/// build -p corral-bench` leaves the cdylibs of its module dependencies,
+/// always the freshest), or beside it (a whole-workspace build also copies
+/// them there, and leaves them stale after a `-p corral-bench` build), or
+/// one level up when the executable is in `deps/`.
 pub fn library(lib_name: &str) -> Result<PathBuf> {
     let file = format!("lib{lib_name}.so");
     let exe = std::env::current_exe().context("locating the running executable")?;
     let dir = exe.parent().context("the executable's folder")?;
-    let mut candidates = vec![dir.join(&file), dir.join("deps").join(&file)];
+    let mut candidates = vec![dir.join("deps").join(&file), dir.join(&file)];
     if dir.ends_with("deps") {
         if let Some(up) = dir.parent() {
             candidates.push(up.join(&file));

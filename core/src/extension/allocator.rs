@@ -1,16 +1,25 @@
 use super::ModuleCallError;
 use crate::domain::Resource;
 
-#[derive(Debug, Clone, PartialEq)]
+/// A framework as allocators see it: its allocation role, and what it told
+/// the master about itself.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FrameworkEntry {
     pub id: String,
     pub role: String,
     pub weight: f64,
     pub active: bool,
+    pub name: String,
+    pub user: String,
+    pub principal: Option<String>,
+    /// Every role it subscribed with; `role` is the first.
+    pub roles: Vec<String>,
+    /// Capability names as Mesos spells them (`MULTI_ROLE`, ...).
+    pub capabilities: Vec<String>,
 }
 
 /// Resources of one agent for one framework.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Allocation {
     pub framework_id: String,
     pub agent_id: String,
@@ -26,10 +35,38 @@ pub struct AgentEntry {
     pub active: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Why resources come back to the allocator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReturnReason {
+    /// DECLINE.
+    #[default]
+    Declined,
+    /// What an ACCEPT left unused.
+    Unused,
+    /// The offer was rescinded (framework or agent gone or disconnected).
+    Rescinded,
+    /// A task ended.
+    TaskEnded,
+    /// A grant that could not be made into an offer.
+    NotOffered,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Recovered {
     pub allocation: Allocation,
     pub refuse_seconds: Option<f64>,
+    pub reason: ReturnReason,
+    /// The offer the resources were in, if any.
+    pub offer_id: Option<String>,
+    /// The task that used them, if one ended.
+    pub task_id: Option<String>,
+}
+
+/// An offer made from an allocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfferMade {
+    pub offer_id: String,
+    pub allocation: Allocation,
 }
 
 /// An allocator (see `corral_module_api::allocator::Allocator`). Calls take
@@ -55,4 +92,8 @@ pub trait AllocatorPlugin: Send {
     fn revive_offers(&mut self, framework_id: &str) -> Result<(), ModuleCallError>;
     fn suppress_offers(&mut self, framework_id: &str) -> Result<(), ModuleCallError>;
     fn allocate(&mut self, now_ms: u64) -> Result<Vec<Allocation>, ModuleCallError>;
+    /// The offers made from the latest allocation's grants.
+    fn offers_made(&mut self, _offers: &[OfferMade]) -> Result<(), ModuleCallError> {
+        Ok(())
+    }
 }

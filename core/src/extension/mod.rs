@@ -8,7 +8,9 @@ mod hook;
 mod hooks;
 mod isolator;
 
-pub use allocator::{AgentEntry, Allocation, AllocatorPlugin, FrameworkEntry, Recovered};
+pub use allocator::{
+    AgentEntry, Allocation, AllocatorPlugin, FrameworkEntry, OfferMade, Recovered, ReturnReason,
+};
 pub use error::ModuleCallError;
 pub use hook::{Decoration, HookPlugin};
 pub use hooks::{Hooks, LabelPoint};

@@ -6,7 +6,9 @@ use std::{sync::mpsc, thread};
 
 use tokio::sync::oneshot;
 
-use crate::extension::{AgentEntry, Allocation, AllocatorPlugin, FrameworkEntry, Recovered};
+use crate::extension::{
+    AgentEntry, Allocation, AllocatorPlugin, FrameworkEntry, OfferMade, Recovered,
+};
 
 /// What the master tells or asks the allocator.
 #[derive(Debug)]
@@ -21,6 +23,8 @@ pub enum AllocatorCommand {
     Revive(String),
     Suppress(String),
     Allocate(u64, oneshot::Sender<Vec<Allocation>>),
+    /// The offers made from the latest allocation.
+    OffersMade(Vec<OfferMade>),
 }
 
 /// The master's handle on the allocator thread.
@@ -70,6 +74,7 @@ fn run(plugin: &mut dyn AllocatorPlugin, command: AllocatorCommand) {
         AllocatorCommand::Recover(r, now) => plugin.recover_resources(&r, now),
         AllocatorCommand::Revive(id) => plugin.revive_offers(&id),
         AllocatorCommand::Suppress(id) => plugin.suppress_offers(&id),
+        AllocatorCommand::OffersMade(offers) => plugin.offers_made(&offers),
         AllocatorCommand::Allocate(now, reply) => match plugin.allocate(now) {
             Ok(grants) => {
                 let _ = reply.send(grants);

@@ -9,7 +9,7 @@ use crate::{
     domain::{ExecutorView, KeyValue, Resource, ResourceValue, TaskView},
     extension::{
         AgentEntry, Allocation, ContainerConfig, ContainerState, Decoration, FrameworkEntry,
-        LaunchSpec, Limitation, MountSpec, Recovered,
+        LaunchSpec, Limitation, MountSpec, OfferMade, Recovered, ReturnReason,
     },
 };
 
@@ -118,12 +118,19 @@ pub fn executor_to_api(e: &ExecutorView) -> api_hook::ExecutorView {
     }
 }
 
-pub fn framework_to_api(f: &FrameworkEntry) -> api_alloc::FrameworkEntry {
-    api_alloc::FrameworkEntry {
-        id: rstr(&f.id),
-        role: rstr(&f.role),
-        weight: f.weight,
-        active: f.active,
+pub fn framework_to_api(f: &FrameworkEntry) -> api_alloc::FrameworkDetails {
+    api_alloc::FrameworkDetails {
+        entry: api_alloc::FrameworkEntry {
+            id: rstr(&f.id),
+            role: rstr(&f.role),
+            weight: f.weight,
+            active: f.active,
+        },
+        name: rstr(&f.name),
+        user: rstr(&f.user),
+        principal: ropt(&f.principal),
+        roles: f.roles.iter().map(|r| rstr(r)).collect(),
+        capabilities: f.capabilities.iter().map(|c| rstr(c)).collect(),
     }
 }
 
@@ -153,11 +160,36 @@ pub fn agent_to_api(a: &AgentEntry) -> api_alloc::AgentEntry {
     }
 }
 
-pub fn recovered_to_api(r: &Recovered) -> api_alloc::Recovered {
-    api_alloc::Recovered {
-        allocation: allocation_to_api(&r.allocation),
-        refuse_seconds: r.refuse_seconds.map_or(RNone, RSome),
+fn reason_to_api(reason: ReturnReason) -> api_alloc::ReturnReason {
+    match reason {
+        ReturnReason::Declined => api_alloc::ReturnReason::DECLINED,
+        ReturnReason::Unused => api_alloc::ReturnReason::UNUSED,
+        ReturnReason::Rescinded => api_alloc::ReturnReason::RESCINDED,
+        ReturnReason::TaskEnded => api_alloc::ReturnReason::TASK_ENDED,
+        ReturnReason::NotOffered => api_alloc::ReturnReason::NOT_OFFERED,
     }
+}
+
+pub fn recovered_to_api(r: &Recovered) -> api_alloc::Returned {
+    api_alloc::Returned {
+        recovered: api_alloc::Recovered {
+            allocation: allocation_to_api(&r.allocation),
+            refuse_seconds: r.refuse_seconds.map_or(RNone, RSome),
+        },
+        reason: reason_to_api(r.reason),
+        offer_id: ropt(&r.offer_id),
+        task_id: ropt(&r.task_id),
+    }
+}
+
+pub fn offers_to_api(offers: &[OfferMade]) -> RVec<api_alloc::OfferMade> {
+    offers
+        .iter()
+        .map(|o| api_alloc::OfferMade {
+            offer_id: rstr(&o.offer_id),
+            allocation: allocation_to_api(&o.allocation),
+        })
+        .collect()
 }
 
 pub fn container_to_api(c: &ContainerConfig) -> api_iso::ContainerConfig {

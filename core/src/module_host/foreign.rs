@@ -19,7 +19,7 @@ use crate::{
     extension::{
         AgentEntry, Allocation, AllocatorPlugin, ContainerConfig, ContainerState, Decoration,
         FrameworkEntry, HookPlugin, IsolatorPlugin, LaunchSpec, LimitationNotifier,
-        ModuleCallError, Recovered,
+        ModuleCallError, OfferMade, Recovered,
     },
 };
 
@@ -168,7 +168,7 @@ impl AllocatorPlugin for ForeignAllocator {
     fn add_framework(&mut self, framework: &FrameworkEntry) -> Result<(), ModuleCallError> {
         let entry = ffi::framework_to_api(framework);
         self.guard
-            .call("add_framework", || self.inner.add_framework(&entry))
+            .call("add_framework", || self.inner.add_framework_details(&entry))
     }
     fn remove_framework(&mut self, framework_id: &str) -> Result<(), ModuleCallError> {
         self.guard.call("remove_framework", || {
@@ -213,7 +213,7 @@ impl AllocatorPlugin for ForeignAllocator {
     ) -> Result<(), ModuleCallError> {
         let entry = ffi::recovered_to_api(recovered);
         self.guard.call("recover_resources", || {
-            self.inner.recover_resources(&entry, now_ms)
+            self.inner.resources_returned(&entry, now_ms)
         })
     }
     fn revive_offers(&mut self, framework_id: &str) -> Result<(), ModuleCallError> {
@@ -230,6 +230,11 @@ impl AllocatorPlugin for ForeignAllocator {
         self.guard
             .call("allocate", || self.inner.allocate(now_ms))
             .map(|list| list.into_iter().map(ffi::allocation_from_api).collect())
+    }
+    fn offers_made(&mut self, offers: &[OfferMade]) -> Result<(), ModuleCallError> {
+        let offers = ffi::offers_to_api(offers);
+        self.guard
+            .call("offers_made", || self.inner.offers_made(offers))
     }
 }
 

@@ -61,7 +61,7 @@ fn list_verbose_prints_declared_parameters_and_what_is_given() {
     let manifest = dir.write(
         "modules.toml",
         &format!(
-            "{}  parameters = {{ min_cpus = 0.5 }}\n{}",
+            "{}  parameters = {{ max_cpus = 2 }}\n{}",
             library_entry(
                 &module_library("corral_example_allocator_firstfit"),
                 &["org_example_allocator_firstfit"]
@@ -87,10 +87,11 @@ fn list_verbose_prints_declared_parameters_and_what_is_given() {
     );
     for line in [
         "org_example_allocator_firstfit parameters:",
-        "  min_cpus (number, default 0.01): smallest cpus worth offering",
-        "  min_mem (number, default 32): smallest mem (MiB) worth offering",
-        "  given: min_cpus = 0.5",
-        "  given: min_mem = 32",
+        "  min_allocatable_cpus (number, default 0.01): an agent is offered when this many cpus are free (or min_allocatable_mem)",
+        "  min_allocatable_mem (number, default 32): an agent is offered when this much mem (MiB) is free (or min_allocatable_cpus)",
+        "  max_cpus (number): most cpus in one offer (default: the whole agent)",
+        "  given: max_cpus = 2",
+        "  given: min_allocatable_cpus = 0.01",
         "org_fixture_logger parameters:",
         "  (none declared: the module checks its parameters itself)",
     ] {

@@ -37,18 +37,29 @@ fn copy_crate(from: &Path, to: &Path) {
 }
 
 /// Builds the example crate `example` (a folder of `examples/`) outside the
-/// workspace and returns its cdylib. The only edit is module-api's path,
-/// as a module author's checkout would have it; Corral's Cargo.lock goes
+/// workspace and returns its cdylib. The only edits are the paths of
+/// module-api and the allocator kit; Corral's Cargo.lock goes
 /// beside it so the build uses the versions CI already fetched.
 fn build_out_of_tree(scratch: &Path, example: &str, lib_name: &str) -> PathBuf {
     let dir = scratch.join(example);
     copy_crate(&repo().join("examples").join(example), &dir);
     let manifest = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    let module_api = repo().join("module-api");
-    let edited = text.replace(
-        "path = \"../../module-api\"",
-        &format!("path = {:?}", module_api.display().to_string()),
+    // Corral's own crates by absolute path, as a module author's checkout
+    // would have them.
+    let mut edited = text.clone();
+    for (relative, crate_dir) in [
+        ("../../module-api", "module-api"),
+        ("../../modules/allocator-kit", "modules/allocator-kit"),
+    ] {
+        edited = edited.replace(
+            &format!("path = \"{relative}\""),
+            &format!("path = {:?}", repo().join(crate_dir).display().to_string()),
+        );
+    }
+    assert!(
+        !edited.contains("path = \"../"),
+        "{example}'s Cargo.toml names a path this test does not know:\n{edited}"
     );
     assert_ne!(
         text, edited,
@@ -138,7 +149,7 @@ fn the_three_example_modules_build_out_of_tree_and_run_in_corral_local() {
             library(
                 &allocator,
                 "org_example_allocator_firstfit",
-                "min_cpus = 0.05",
+                "max_cpus = 8, min_allocatable_cpus = 0.05",
             ),
             library(
                 &corral_tests::module_library("corral_hook_env"),

@@ -15,7 +15,8 @@ use abi_stable::{
 use super::{install_logging, panic_guard::guard, params::Params};
 use crate::{
     allocator::{
-        AgentEntry, Allocation, Allocator, AllocatorBox, Allocator_TO, FrameworkEntry, Recovered,
+        AgentEntry, Allocation, Allocator, AllocatorBox, Allocator_TO, FrameworkDetails,
+        FrameworkEntry, OfferMade, Recovered, Returned,
     },
     error::ModuleError,
     hook::{Decoration, ExecutorView, Hook, HookBox, Hook_TO, TaskView},
@@ -54,6 +55,22 @@ pub trait AllocatorModule: Send + Sized + 'static {
     fn revive_offers(&mut self, framework_id: &str) -> Result<()>;
     fn suppress_offers(&mut self, framework_id: &str) -> Result<()>;
     fn allocate(&mut self, now_ms: u64) -> Result<Vec<Allocation>>;
+    /// A framework is added, with its name, roles and capabilities (hosts
+    /// from 1.1 call this instead of `add_framework`; by default it calls
+    /// `add_framework`).
+    fn add_framework_details(&mut self, framework: &FrameworkDetails) -> Result<()> {
+        self.add_framework(&framework.entry)
+    }
+    /// Resources come back, with why (hosts from 1.1 call this instead of
+    /// `recover_resources`; by default it calls `recover_resources`).
+    fn resources_returned(&mut self, returned: &Returned, now_ms: u64) -> Result<()> {
+        self.recover_resources(&returned.recovered, now_ms)
+    }
+    /// The offers made from the latest `allocate`'s grants, with their ids
+    /// (ignored by default).
+    fn offers_made(&mut self, _offers: Vec<OfferMade>) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An isolator written in plain Rust; see [`crate::isolator::Isolator`].
@@ -295,6 +312,17 @@ impl<T: AllocatorModule> Allocator for Guarded<T> {
     }
     fn allocate(&mut self, now_ms: u64) -> RRes<RVec<Allocation>> {
         guard("allocate", || self.0.allocate(now_ms).map(RVec::from))
+    }
+    fn add_framework_details(&mut self, framework: &FrameworkDetails) -> RRes<()> {
+        guard("add_framework", || self.0.add_framework_details(framework))
+    }
+    fn resources_returned(&mut self, returned: &Returned, now_ms: u64) -> RRes<()> {
+        guard("recover_resources", || {
+            self.0.resources_returned(returned, now_ms)
+        })
+    }
+    fn offers_made(&mut self, offers: RVec<OfferMade>) -> RRes<()> {
+        guard("offers_made", || self.0.offers_made(offers.into_vec()))
     }
 }
 

@@ -1,6 +1,10 @@
 //! The allocator in-process, through the rlib and the same trait the host calls.
 
-use corral_module_api::{RNone, RSome, RVec};
+use corral_module_api::{
+    allocator::{AgentEntry, Allocation, FrameworkEntry, Recovered},
+    guest::AllocatorModule,
+    RNone, RSome, RVec, Resource,
+};
 
 use super::*;
 
@@ -206,7 +210,7 @@ fn agents_below_the_minimum_are_not_offered() {
 #[test]
 fn bad_weights_are_refused_by_name() {
     for bad in ["web", "web=0", "web=-1", "web=x"] {
-        let err = DrfAllocator::from_params(&params(&[("weights", bad)]))
+        let err = DrfAllocator::new(&params(&[("weights", bad)]), &guest::null_host())
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("parameter 'weights'"), "{bad}: {err}");

@@ -32,6 +32,7 @@ fn offers_filters_and_revive_cross_the_abi_intact() {
         role: "*".into(),
         weight: 1.0,
         active: true,
+        ..FrameworkEntry::default()
     })
     .unwrap();
     let total = vec![
@@ -61,6 +62,7 @@ fn offers_filters_and_revive_cross_the_abi_intact() {
     let declined = Recovered {
         allocation: offers[0].clone(),
         refuse_seconds: Some(2.0),
+        ..Recovered::default()
     };
     a.recover_resources(&declined, 1_000).unwrap();
     assert!(a.allocate(2_999).unwrap().is_empty());
@@ -70,6 +72,7 @@ fn offers_filters_and_revive_cross_the_abi_intact() {
     let declined = Recovered {
         allocation: offers[0].clone(),
         refuse_seconds: Some(60.0),
+        ..Recovered::default()
     };
     a.recover_resources(&declined, 4_000).unwrap();
     assert!(a.allocate(4_001).unwrap().is_empty());

@@ -189,7 +189,7 @@ fn declared_parameters_are_checked_by_the_host_and_defaults_filled_in() {
         &entry(
             &firstfit,
             "org_example_allocator_firstfit",
-            "min_cpus = 0.5",
+            "min_allocatable_cpus = 0.5",
         ),
     );
     assert!(errors.is_empty(), "{errors:#?}");
@@ -197,10 +197,10 @@ fn declared_parameters_are_checked_by_the_host_and_defaults_filled_in() {
     assert_eq!(
         m.parameters,
         [
-            ("min_cpus".to_owned(), "0.5".to_owned()),
-            ("min_mem".to_owned(), "32".to_owned())
+            ("min_allocatable_cpus".to_owned(), "0.5".to_owned()),
+            ("min_allocatable_mem".to_owned(), "32".to_owned())
         ],
-        "the default of min_mem is given to the constructor"
+        "the default of min_allocatable_mem is given to the constructor"
     );
     let declared: Vec<(&str, &str)> = m
         .declared
@@ -209,7 +209,15 @@ fn declared_parameters_are_checked_by_the_host_and_defaults_filled_in() {
         .iter()
         .map(|p| (p.name.as_str(), p.kind))
         .collect();
-    assert_eq!(declared, [("min_cpus", "number"), ("min_mem", "number")]);
+    assert_eq!(
+        declared,
+        [
+            ("min_allocatable_cpus", "number"),
+            ("min_allocatable_mem", "number"),
+            ("max_cpus", "number")
+        ],
+        "the kit's parameters, then the policy's"
+    );
     assert!(registry.check_constructors().is_empty());
 
     for (lib, module, params, expected) in [
@@ -222,8 +230,8 @@ fn declared_parameters_are_checked_by_the_host_and_defaults_filled_in() {
         (
             &firstfit,
             "org_example_allocator_firstfit",
-            "min_mem = \"lots\"",
-            "module 'org_example_allocator_firstfit': parameter 'min_mem' = 'lots' is not a number (smallest mem (MiB) worth offering)",
+            "max_cpus = \"lots\"",
+            "module 'org_example_allocator_firstfit': parameter 'max_cpus' = 'lots' is not a number (most cpus in one offer (default: the whole agent))",
         ),
     ] {
         let (registry, errors) = load(&dir, &entry(lib, module, params));

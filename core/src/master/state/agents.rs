@@ -2,7 +2,8 @@
 //! executor exits), disconnection, removal, and the tasks lost with them.
 
 use super::{
-    master_event_of, AgentConnection, CallError, FrameworkState, KnownAgent, Master, TaskEntry,
+    master_event_of, offers::Returning, AgentConnection, CallError, FrameworkState, KnownAgent,
+    Master, TaskEntry,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -366,7 +367,8 @@ impl Master {
             }
         }
         if let Some(resources) = recovered {
-            self.return_resources(framework_id, agent_id, resources, None);
+            let why = Returning::task(&status.task_id.value);
+            self.return_resources(framework_id, agent_id, resources, None, why);
         }
         self.send_update(framework_id, status);
     }
@@ -440,7 +442,8 @@ impl Master {
         for (framework_id, status, resources) in lost {
             self.counters.task_state(TaskState::TaskLost);
             if let Some(resources) = resources {
-                self.return_resources(&framework_id, agent_id, resources, None);
+                let why = Returning::task(&status.task_id.value);
+                self.return_resources(&framework_id, agent_id, resources, None, why);
             }
             self.send_update(&framework_id, status);
         }

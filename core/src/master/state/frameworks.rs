@@ -100,7 +100,7 @@ impl Master {
             None => {
                 self.allocator
                     .send(AllocatorCommand::AddFramework(framework_spec(
-                        &id, &role, true,
+                        &id, &info, true,
                     )));
                 self.frameworks.insert(
                     id.clone(),

@@ -228,12 +228,30 @@ impl std::fmt::Debug for Master {
     }
 }
 
-fn framework_spec(id: &str, role: &str, active: bool) -> FrameworkEntry {
+/// What the allocator is told of a framework.
+fn framework_spec(id: &str, info: &v1::FrameworkInfo, active: bool) -> FrameworkEntry {
+    let mut roles = info.roles.clone();
+    if roles.is_empty() {
+        roles.push(info.role.clone().unwrap_or_else(|| "*".to_owned()));
+    }
     FrameworkEntry {
         id: id.to_owned(),
-        role: role.to_owned(),
+        role: role_of(info),
         weight: 1.0,
         active,
+        name: info.name.clone(),
+        user: info.user.clone(),
+        principal: info.principal.clone(),
+        roles,
+        capabilities: info
+            .capabilities
+            .iter()
+            .filter_map(|c| c.r#type)
+            .map(|t| {
+                v1::framework_info::capability::Type::try_from(t)
+                    .map_or_else(|_| format!("UNKNOWN_{t}"), |t| t.as_str_name().to_owned())
+            })
+            .collect(),
     }
 }
 

@@ -13,7 +13,7 @@ use super::super::{
 };
 use crate::{
     domain::{convert::resources_to_proto, status::StatusBuilder, Resource, ResourceBag},
-    extension::{Allocation, LabelPoint, Recovered},
+    extension::{Allocation, LabelPoint, OfferMade, Recovered, ReturnReason},
     proto::{
         agent::master_event,
         v1::{
@@ -29,6 +29,7 @@ impl Master {
     /// Turns an allocation cycle's grants into OFFERS events.
     pub fn apply_grants(&mut self, grants: Vec<Allocation>) {
         let mut by_framework: BTreeMap<String, Vec<v1::Offer>> = BTreeMap::new();
+        let mut made = Vec::new();
         for grant in grants {
             let usable = self
                 .frameworks
@@ -39,7 +40,13 @@ impl Master {
                     .get(&grant.agent_id)
                     .is_some_and(KnownAgent::connected);
             if !usable {
-                self.return_resources(&grant.framework_id, &grant.agent_id, grant.resources, None);
+                self.return_resources(
+                    &grant.framework_id,
+                    &grant.agent_id,
+                    grant.resources,
+                    None,
+                    Returning::plain(ReturnReason::NotOffered),
+                );
                 continue;
             }
             let id = format!("{}-O{}", self.settings.master_id, self.next_offer);
@@ -64,6 +71,14 @@ impl Master {
             if let Some(framework) = self.frameworks.get_mut(&grant.framework_id) {
                 framework.offers.insert(id.clone());
             }
+            made.push(OfferMade {
+                offer_id: id.clone(),
+                allocation: Allocation {
+                    framework_id: grant.framework_id.clone(),
+                    agent_id: grant.agent_id.clone(),
+                    resources: grant.resources.clone(),
+                },
+            });
             self.offers.insert(
                 id,
                 OfferState {
@@ -83,17 +98,22 @@ impl Master {
                 },
             );
         }
+        if !made.is_empty() {
+            self.allocator.send(AllocatorCommand::OffersMade(made));
+        }
     }
 
     /// Hands `resources` of `agent_id` that `framework_id` held (an offer
     /// declined or rescinded, what an ACCEPT left unused, a task that
-    /// ended) back to the allocator, filtered for `refuse_seconds` if given.
+    /// ended) back to the allocator, filtered for `refuse_seconds` if given,
+    /// saying why.
     pub(super) fn return_resources(
         &self,
         framework_id: &str,
         agent_id: &str,
         resources: Vec<Resource>,
         refuse_seconds: Option<f64>,
+        why: Returning,
     ) {
         if resources.is_empty() {
             return;
@@ -106,6 +126,9 @@ impl Master {
                     resources,
                 },
                 refuse_seconds,
+                reason: why.reason,
+                offer_id: why.offer_id,
+                task_id: why.task_id,
             },
             self.now_ms(),
         ));
@@ -115,6 +138,10 @@ impl Master {
     /// `refuse` (a decline) it is not rescinded; without, the framework is
     /// told the offer is gone.
     pub(super) fn drop_offer(&mut self, offer_id: &str, refuse: Option<f64>) {
+        let reason = match refuse {
+            Some(_) => ReturnReason::Declined,
+            None => ReturnReason::Rescinded,
+        };
         let Some(offer) = self.offers.remove(offer_id) else {
             return;
         };
@@ -140,6 +167,7 @@ impl Master {
             &offer.agent_id,
             offer.resources,
             refuse,
+            Returning::offer(reason, offer_id),
         );
     }
 
@@ -163,6 +191,7 @@ impl Master {
 
         // Take the offers: every one must exist, be this framework's and be on one agent.
         let mut offers = Vec::new();
+        let mut taken = Vec::new();
         let mut problems = Vec::new();
         for offer_id in &accept.offer_ids {
             match self.offers.get(&offer_id.value) {
@@ -172,6 +201,7 @@ impl Master {
                         f.offers.remove(&offer_id.value);
                     }
                     offers.push(o);
+                    taken.push(offer_id.value.clone());
                 }
                 _ => problems.push(format!(
                     "offer '{}' is unknown or no longer valid",
@@ -200,12 +230,13 @@ impl Master {
             for task in &tasks {
                 self.task_error(framework_id, task, &message);
             }
-            for offer in offers {
+            for (offer, offer_id) in offers.into_iter().zip(&taken) {
                 self.return_resources(
                     &offer.framework_id,
                     &offer.agent_id,
                     offer.resources,
                     Some(refuse),
+                    Returning::offer(ReturnReason::Declined, offer_id),
                 );
             }
             return;
@@ -248,7 +279,22 @@ impl Master {
             );
             self.launch(framework_id, &agent_id, task, consumed.to_list());
         }
-        self.return_resources(framework_id, &agent_id, remaining.to_list(), Some(refuse));
+        // Several offers' leftovers come back as one: no one offer id.
+        let offer_id = match taken.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        };
+        self.return_resources(
+            framework_id,
+            &agent_id,
+            remaining.to_list(),
+            Some(refuse),
+            Returning {
+                reason: ReturnReason::Unused,
+                offer_id,
+                task_id: None,
+            },
+        );
     }
 
     pub(super) fn task_error(&mut self, framework_id: &str, task: &v1::TaskInfo, message: &str) {
@@ -299,5 +345,37 @@ impl Master {
                 })
             }),
         );
+    }
+}
+
+/// Why resources go back to the allocator, and from what.
+#[derive(Debug, Clone)]
+pub(super) struct Returning {
+    pub reason: ReturnReason,
+    pub offer_id: Option<String>,
+    pub task_id: Option<String>,
+}
+
+impl Returning {
+    pub fn plain(reason: ReturnReason) -> Self {
+        Returning {
+            reason,
+            offer_id: None,
+            task_id: None,
+        }
+    }
+
+    pub fn offer(reason: ReturnReason, offer_id: &str) -> Self {
+        Returning {
+            offer_id: Some(offer_id.to_owned()),
+            ..Returning::plain(reason)
+        }
+    }
+
+    pub fn task(task_id: &str) -> Self {
+        Returning {
+            task_id: Some(task_id.to_owned()),
+            ..Returning::plain(ReturnReason::TaskEnded)
+        }
     }
 }

@@ -52,7 +52,9 @@ impl Master {
             let role = role_of(&record.info);
             self.allocator
                 .send(AllocatorCommand::AddFramework(framework_spec(
-                    &id, &role, false,
+                    &id,
+                    &record.info,
+                    false,
                 )));
             tracing::info!(framework_id = %id, remaining_secs = remaining, "framework recovered from the registry");
             self.frameworks.insert(

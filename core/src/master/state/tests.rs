@@ -170,3 +170,154 @@ async fn tasks_lost_with_their_agent_are_kept_up_to_the_limit() {
         .iter()
         .all(|t| t.status.state == TaskState::TaskLost as i32));
 }
+
+/// An allocator that records what the master tells it.
+#[derive(Clone, Default)]
+struct Recording {
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Recording {
+    fn push(&self, line: String) {
+        self.log.lock().unwrap().push(line);
+    }
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+}
+
+impl AllocatorPlugin for Recording {
+    fn name(&self) -> &str {
+        "recording"
+    }
+    fn add_framework(&mut self, f: &FrameworkEntry) -> Result<(), ModuleCallError> {
+        self.push(format!(
+            "add {} role={} roles={:?} capabilities={:?}",
+            f.name, f.role, f.roles, f.capabilities
+        ));
+        Ok(())
+    }
+    fn remove_framework(&mut self, _: &str) -> Result<(), ModuleCallError> {
+        Ok(())
+    }
+    fn set_framework_active(&mut self, _: &str, _: bool) -> Result<(), ModuleCallError> {
+        Ok(())
+    }
+    fn add_agent(&mut self, _: &AgentEntry) -> Result<(), ModuleCallError> {
+        Ok(())
+    }
+    fn update_agent(&mut self, _: &str, _: &[Resource]) -> Result<(), ModuleCallError> {
+        Ok(())
+    }
+    fn remove_agent(&mut self, _: &str) -> Result<(), ModuleCallError> {
+        Ok(())
+    }
+    fn set_agent_active(&mut self, _: &str, _: bool) -> Result<(), ModuleCallError> {
+        Ok(())
+    }
+    fn recover_resources(&mut self, r: &Recovered, _: u64) -> Result<(), ModuleCallError> {
+        self.push(format!(
+            "returned {:?} offer={:?} task={:?} refuse={:?}",
+            r.reason, r.offer_id, r.task_id, r.refuse_seconds
+        ));
+        Ok(())
+    }
+    fn revive_offers(&mut self, _: &str) -> Result<(), ModuleCallError> {
+        Ok(())
+    }
+    fn suppress_offers(&mut self, _: &str) -> Result<(), ModuleCallError> {
+        Ok(())
+    }
+    fn allocate(&mut self, _: u64) -> Result<Vec<Allocation>, ModuleCallError> {
+        Ok(Vec::new())
+    }
+    fn offers_made(
+        &mut self,
+        offers: &[crate::extension::OfferMade],
+    ) -> Result<(), ModuleCallError> {
+        for o in offers {
+            self.push(format!(
+                "offer {} to {}",
+                o.offer_id, o.allocation.framework_id
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The allocator learns each framework's name, roles and capabilities,
+/// the ids of the offers made from its grants, and why resources come back.
+#[tokio::test]
+async fn the_allocator_is_told_who_frameworks_are_and_why_resources_return() {
+    let recording = Recording::default();
+    let mut master = master();
+    master.allocator = AllocatorHandle::spawn(Box::new(recording.clone())).unwrap();
+    let info = v1::FrameworkInfo {
+        user: "tester".into(),
+        name: "marathon".into(),
+        roles: vec!["web".into(), "batch".into()],
+        capabilities: vec![v1::framework_info::Capability {
+            r#type: Some(v1::framework_info::capability::Type::MultiRole as i32),
+        }],
+        ..Default::default()
+    };
+    let (framework_id, stream_id, _events) = master
+        .subscribe(
+            None,
+            call::Subscribe {
+                framework_info: info,
+                ..Default::default()
+            },
+        )
+        .expect("subscribes");
+    let (agent_id, connection, _agent_events) = master.agent_subscribe(agent_reporting(vec![]));
+    let grant = || Allocation {
+        framework_id: framework_id.clone(),
+        agent_id: agent_id.clone(),
+        resources: vec![Resource::scalar("cpus", 1.0)],
+    };
+    master.apply_grants(vec![grant()]);
+    let offer_id = master.frameworks[&framework_id]
+        .offers
+        .first()
+        .unwrap()
+        .clone();
+    master
+        .handle_call(
+            &stream_id,
+            v1::scheduler::Call {
+                framework_id: Some(v1::FrameworkId {
+                    value: framework_id.clone(),
+                }),
+                r#type: Some(call::Type::Decline as i32),
+                decline: Some(call::Decline {
+                    offer_ids: vec![v1::OfferId {
+                        value: offer_id.clone(),
+                    }],
+                    filters: None,
+                }),
+                ..Default::default()
+            },
+        )
+        .expect("declines");
+    master.apply_grants(vec![grant()]);
+    let second = master.frameworks[&framework_id]
+        .offers
+        .first()
+        .unwrap()
+        .clone();
+    master.agent_disconnected(&agent_id, connection);
+    // Every notification is in once the allocator answers a later call.
+    master.allocator.allocate(0).await;
+    assert_eq!(
+        recording.take(),
+        [
+            "add marathon role=web roles=[\"web\", \"batch\"] capabilities=[\"MULTI_ROLE\"]"
+                .to_owned(),
+            format!("offer {offer_id} to {framework_id}"),
+            format!("returned Declined offer=Some({offer_id:?}) task=None refuse=Some(5.0)"),
+            format!("offer {second} to {framework_id}"),
+            format!("returned Rescinded offer=Some({second:?}) task=None refuse=None"),
+        ]
+    );
+}

@@ -197,6 +197,33 @@ impl Resources {
             .sum()
     }
 
+    /// A copy with at most `max` of scalar `name` in all (taken from its
+    /// roles in order: `*` last), everything else unchanged: what a policy
+    /// that caps offers returns as [`crate::Choice::Part`].
+    pub fn capped(&self, name: &str, max: f64) -> Resources {
+        let mut out = self.clone();
+        let mut budget = max.max(0.0);
+        let mut keys: Vec<(String, String)> = self
+            .items
+            .keys()
+            .filter(|(n, _)| n == name)
+            .cloned()
+            .collect();
+        // Reserved resources first: they are of no use to anyone else.
+        keys.sort_by_key(|(_, role)| role == "*");
+        for key in keys {
+            if let Some(Quantity::Scalar(v)) = out.items.get_mut(&key) {
+                let kept = v.min(budget);
+                budget -= kept;
+                *v = kept;
+            }
+            if out.items.get(&key).is_some_and(is_empty) {
+                out.items.remove(&key);
+            }
+        }
+        out
+    }
+
     /// Scalar totals by name, over all roles.
     pub fn scalars(&self) -> BTreeMap<&str, f64> {
         let mut out = BTreeMap::new();
@@ -255,6 +282,22 @@ mod tests {
         assert!(!r.contains(&ports(&[(31002, 31003)])));
         r.add(&ports(&[(31003, 31004)]));
         assert_eq!(r, ports(&[(31000, 31009)]));
+    }
+
+    #[test]
+    fn capping_a_scalar_keeps_reserved_first_and_the_rest_whole() {
+        let r = Resources::from_api(&[
+            Resource::scalar("cpus", 4.0),
+            Resource::scalar("cpus", 1.0).with_role("web"),
+            Resource::scalar("mem", 512.0),
+        ]);
+        let capped = r.capped("cpus", 2.5);
+        assert_eq!(capped.scalar("cpus"), 2.5);
+        assert_eq!(capped.offerable_to("other").scalar("cpus"), 1.5);
+        assert_eq!(capped.scalar("mem"), 512.0);
+        assert!(r.contains(&capped));
+        assert_eq!(r.capped("cpus", 10.0), r);
+        assert_eq!(r.capped("cpus", 0.0).scalar("cpus"), 0.0);
     }
 
     #[test]
