@@ -2,7 +2,7 @@
 //! agent, decline filters with their expiry, suppress and revive, and the
 //! epochs that tell a round which earlier verdicts still hold.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::resources::Resources;
@@ -81,12 +81,13 @@ impl Framework {
 /// An agent as policies see it.
 #[derive(Debug)]
 pub struct Agent {
-    pub(crate) id: String,
-    pub(crate) hostname: String,
+    /// The same allocation as the agent's key in the book.
+    pub(crate) id: Arc<str>,
+    pub(crate) hostname: Box<str>,
     pub(crate) total: Resources,
     pub(crate) active: bool,
     /// Offered or used, per framework.
-    pub(crate) allocated: HashMap<String, Resources>,
+    pub(crate) allocated: foldhash::HashMap<String, Resources>,
     /// Decline filters on this agent, by framework slot (looked up per
     /// agent in every round, so kept with the agent).
     pub(crate) filters: foldhash::HashMap<u32, Filter>,
@@ -113,6 +114,7 @@ impl Agent {
         self.allocated.get(framework_id)
     }
     /// What nobody holds.
+    #[inline]
     pub fn available(&self) -> Resources {
         let mut free = self.total.clone();
         for used in self.allocated.values() {
@@ -149,7 +151,7 @@ pub struct NewFramework {
 #[derive(Debug)]
 pub struct Book {
     pub(crate) frameworks: BTreeMap<String, Framework>,
-    pub(crate) agents: BTreeMap<String, Agent>,
+    pub(crate) agents: BTreeMap<Arc<str>, Agent>,
     /// Sum of all agents' totals.
     pub(crate) cluster: Resources,
     /// Bumped whenever a framework comes, goes, or changes whether and how
@@ -315,12 +317,13 @@ impl Book {
             .unwrap_or_default();
         self.remove_agent(id);
         self.cluster.add(&total);
+        let id: Arc<str> = Arc::from(id);
         let mut agent = Agent {
-            id: id.to_owned(),
-            hostname: hostname.to_owned(),
+            id: Arc::clone(&id),
+            hostname: Box::from(hostname),
             total,
             active,
-            allocated: HashMap::new(),
+            allocated: foldhash::HashMap::default(),
             filters,
             last_declined: None,
             quiet: None,
@@ -335,7 +338,7 @@ impl Book {
                 .or_default()
                 .add(&resources);
         }
-        self.agents.insert(id.to_owned(), agent);
+        self.agents.insert(id, agent);
     }
 
     pub fn update_agent(&mut self, id: &str, total: Resources) -> Result<(), BookError> {
@@ -485,6 +488,7 @@ impl Book {
     }
 
     /// Whether an earlier round's "nobody wants this agent" still holds.
+    #[inline]
     pub(crate) fn still_quiet(&self, agent: &Agent, now_ms: u64) -> bool {
         agent
             .quiet

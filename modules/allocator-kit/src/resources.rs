@@ -110,28 +110,37 @@ impl Resources {
             .collect()
     }
 
+    /// Adds `q` under `key`: one lookup, and no copy of the key when it is
+    /// there already.
     fn add_one(&mut self, key: (String, String), q: Quantity) {
-        let merged = match (self.items.remove(&key), q) {
-            (None, q) => q,
-            (Some(Quantity::Scalar(a)), Quantity::Scalar(b)) => Quantity::Scalar(a + b),
-            (Some(Quantity::Ranges(a)), Quantity::Ranges(b)) => {
-                Quantity::Ranges(normalise([a, b].concat()))
+        match self.items.get_mut(&key) {
+            Some(have) => {
+                merge(have, &q);
+                if is_empty(have) {
+                    self.items.remove(&key);
+                }
             }
-            (Some(Quantity::Set(mut a)), Quantity::Set(b)) => {
-                a.extend(b);
-                Quantity::Set(a)
+            None if !is_empty(&q) => {
+                self.items.insert(key, q);
             }
-            // Mismatched types under one name: keep the newer.
-            (Some(_), q) => q,
-        };
-        if !is_empty(&merged) {
-            self.items.insert(key, merged);
+            None => {}
         }
     }
 
     pub fn add(&mut self, other: &Resources) {
         for (k, q) in &other.items {
-            self.add_one(k.clone(), q.clone());
+            match self.items.get_mut(k) {
+                Some(have) => {
+                    merge(have, q);
+                    if is_empty(have) {
+                        self.items.remove(k);
+                    }
+                }
+                None if !is_empty(q) => {
+                    self.items.insert(k.clone(), q.clone());
+                }
+                None => {}
+            }
         }
     }
 
@@ -233,6 +242,19 @@ impl Resources {
             }
         }
         out
+    }
+}
+
+/// Adds `more` to `have` (a mismatched type under one name: the newer wins).
+fn merge(have: &mut Quantity, more: &Quantity) {
+    match (have, more) {
+        (Quantity::Scalar(a), Quantity::Scalar(b)) => *a += b,
+        (Quantity::Ranges(a), Quantity::Ranges(b)) => {
+            let joined = [std::mem::take(a), b.clone()].concat();
+            *a = normalise(joined);
+        }
+        (Quantity::Set(a), Quantity::Set(b)) => a.extend(b.iter().cloned()),
+        (have, more) => *have = more.clone(),
     }
 }
 

@@ -2,6 +2,8 @@
 //! the policy's order, skipping what filters hide and agents nobody wanted
 //! last time with nothing changed since.
 
+use std::sync::Arc;
+
 use crate::{
     book::{Book, Quiet},
     policy::{Choice, Cluster, Policy},
@@ -26,6 +28,7 @@ pub struct Minimum {
 }
 
 impl Minimum {
+    #[inline]
     pub fn allows(&self, r: &Resources) -> bool {
         r.scalar("cpus") >= self.cpus || r.scalar("mem") >= self.mem
     }
@@ -93,12 +96,12 @@ impl<P: Policy> Round<'_, P> {
         // changed since, are passed over again without a look: a round in
         // which everyone keeps declining costs O(agents), not
         // O(agents × frameworks).
-        let mut agent_ids: Vec<String> = self
+        let mut agent_ids: Vec<Arc<str>> = self
             .book
             .agents
             .iter()
             .filter(|(_, a)| a.active && !self.book.still_quiet(a, now_ms))
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| Arc::clone(id))
             .collect();
         let mut grants = Vec::new();
         if agent_ids.is_empty() {
@@ -126,7 +129,7 @@ impl<P: Policy> Round<'_, P> {
                 order = self.order();
                 order_stale = false;
             }
-            let available = self.book.agents[&agent_id].available();
+            let available = self.book.agents[&*agent_id].available();
             if self.passed_over(&agent_id, &available, order.len(), &in_order) {
                 continue;
             }

@@ -21,6 +21,7 @@ impl Verdicts {
     /// Whether a filter of `declined` hides `offered` (offers made
     /// entirely of declined resources are filtered). `offered` must be
     /// the same for every call on one `Verdicts`.
+    #[inline]
     pub fn covers(&mut self, declined: &Arc<Resources>, offered: &Resources) -> bool {
         let key = Arc::as_ptr(declined);
         if let Some(&(_, covered)) = self.latest.iter().find(|(k, _)| *k == key) {
