@@ -154,7 +154,7 @@ fn the_three_example_modules_build_out_of_tree_and_run_in_corral_local() {
             library(
                 &corral_tests::module_library("corral_hook_env"),
                 "org_corral_hook_env",
-                "labels = \"tier=web\"",
+                "labels = \"tier=web\", environment = \"REGION=eu\"",
             ),
             library(&hook, "org_example_hook_labels", "team = \"infra\""),
             library(
@@ -177,7 +177,10 @@ fn the_three_example_modules_build_out_of_tree_and_run_in_corral_local() {
     let local = Local::start_with_config(&config);
     // Offers come from the out-of-tree allocator only; the isolator's
     // marker is in the sandbox; the hook's variable is in the environment.
-    let ran = execute(&local.master, "cat \"$MARKER_FILE\"; echo \"TEAM=$TEAM\"");
+    let ran = execute(
+        &local.master,
+        "cat \"$MARKER_FILE\"; echo \"TEAM=$TEAM REGION=$REGION\"",
+    );
     let stdout = String::from_utf8_lossy(&ran.stdout);
     assert!(
         ran.status.success(),
@@ -188,9 +191,11 @@ fn the_three_example_modules_build_out_of_tree_and_run_in_corral_local() {
         stdout.contains("marked "),
         "no marker in the task's output:\n{stdout}"
     );
+    // Both hooks' variables reach the task: the second hook adds to the
+    // first one's environment instead of replacing it.
     assert!(
-        stdout.contains("TEAM=infra"),
-        "no TEAM from the hook:\n{stdout}"
+        stdout.contains("TEAM=infra REGION=eu"),
+        "not both hooks' variables (TEAM from hook-labels, REGION from hook-env):\n{stdout}"
     );
     let flags = get(&local.master, "/master/flags");
     assert!(
