@@ -22,7 +22,8 @@ pub enum ParamKind {
     Number,
     /// `true` or `false`.
     Boolean,
-    /// A file or folder (text; relative paths are the module's business).
+    /// A file or folder. A relative path is taken from the manifest's
+    /// folder by the host, so the module receives it ready to open.
     Path,
 }
 

@@ -144,7 +144,7 @@ pub fn load(
             let declared = specs.map(|specs| specs.iter().map(DeclaredParam::from).collect());
             let parameters = match specs {
                 Some(specs) => match parameters::check(specs, &module.parameters) {
-                    Ok(parameters) => parameters,
+                    Ok(parameters) => resolve_paths(specs, parameters, &manifest.base),
                     Err(problem) => {
                         errors.push(LoadError::InvalidParameter {
                             at: entry.at.clone(),
@@ -170,6 +170,30 @@ pub fn load(
         }
     }
     (registry, errors)
+}
+
+/// Parameters declared as paths, when relative, are taken from the
+/// manifest's folder (as library paths are), so a module never has to know
+/// where its manifest was.
+fn resolve_paths(
+    specs: &[corral_module_api::ParamSpec],
+    parameters: Vec<(String, String)>,
+    base: &Path,
+) -> Vec<(String, String)> {
+    parameters
+        .into_iter()
+        .map(|(key, value)| {
+            let is_path = specs
+                .iter()
+                .any(|s| s.name.as_str() == key && s.kind == corral_module_api::ParamKind::Path);
+            if is_path && !value.is_empty() && Path::new(&value).is_relative() {
+                let joined = base.join(&value).display().to_string();
+                (key, joined)
+            } else {
+                (key, value)
+            }
+        })
+        .collect()
 }
 
 fn resolve(

@@ -59,6 +59,9 @@ pub struct LibraryEntry {
 /// that every one of them is reported, not only the first.
 #[derive(Debug, Clone, Default)]
 pub struct Manifest {
+    /// The folder relative paths are taken from (the manifest's own): of
+    /// libraries, search paths, and parameters declared as paths.
+    pub base: PathBuf,
     /// Folders searched for `name = ...` libraries, in order.
     pub search_paths: Vec<PathBuf>,
     pub libraries: Vec<LibraryEntry>,
@@ -110,6 +113,7 @@ impl Manifest {
             message: e.to_string().trim_end().to_owned(),
         })?;
         let mut manifest = Manifest {
+            base: base.to_owned(),
             search_paths: raw.search_paths.iter().map(|p| base.join(p)).collect(),
             ..Manifest::default()
         };

@@ -475,6 +475,23 @@ impl Book {
         }
     }
 
+    /// Takes back a grant of a voided round (as if never made).
+    pub(crate) fn ungrant(&mut self, framework_id: &str, agent_id: &str, resources: &Resources) {
+        if let Some(agent) = self.agents.get_mut(agent_id) {
+            agent.quiet = None;
+            if let Some(held) = agent.allocated.get_mut(framework_id) {
+                held.subtract(resources);
+                if held.is_empty() {
+                    agent.allocated.remove(framework_id);
+                }
+            }
+        }
+        if let Some(f) = self.frameworks.get_mut(framework_id) {
+            f.allocated.subtract(resources);
+            f.offers = f.offers.saturating_sub(1);
+        }
+    }
+
     /// Drops expired filters and notes when the next one expires.
     pub(crate) fn prune_filters(&mut self, now_ms: u64) {
         let mut next = u64::MAX;

@@ -50,6 +50,30 @@ pub trait Policy: Send + Sized + 'static {
     fn observe(&mut self, event: Event<'_>) {
         let _ = event;
     }
+
+    /// Whether [`Policy::order_agents`] orders the agents of a round (read
+    /// at the start of each round).
+    fn orders_agents(&self) -> bool {
+        false
+    }
+
+    /// Orders the agents a round visits (they arrive shuffled, or by id
+    /// without `SHUFFLE_AGENTS`). Called once per round, only when
+    /// [`Policy::orders_agents`] says so.
+    fn order_agents(&mut self, cluster: &Cluster<'_>, agents: &mut [&Agent]) {
+        let _ = (cluster, agents);
+    }
+
+    /// A round starts.
+    fn begin_round(&mut self, now_ms: u64) {
+        let _ = now_ms;
+    }
+
+    /// A round ends. An error voids the round: its grants are taken back,
+    /// nothing is offered, and the error is logged.
+    fn end_round(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// What [`Policy::choose`] offers.

@@ -88,6 +88,22 @@ impl<P: Policy> Round<'_, P> {
     }
 
     pub fn run(mut self) -> Vec<Grant> {
+        self.policy.begin_round(self.now_ms);
+        let grants = self.visit_agents();
+        match self.policy.end_round() {
+            Ok(()) => grants,
+            Err(why) => {
+                tracing::warn!(error = %why, grants = grants.len(), "allocation round voided by the policy; nothing offered");
+                for g in &grants {
+                    self.book
+                        .ungrant(&g.framework_id, &g.agent_id, &g.resources);
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn visit_agents(&mut self) -> Vec<Grant> {
         let now_ms = self.now_ms;
         if now_ms >= self.book.next_filter_expiry_ms {
             self.book.prune_filters(now_ms);
@@ -113,6 +129,15 @@ impl<P: Policy> Round<'_, P> {
                 let j = (next_random(self.rng) % (i as u64 + 1)) as usize;
                 agent_ids.swap(i, j);
             }
+        }
+        if self.policy.orders_agents() {
+            let mut agents: Vec<_> = agent_ids
+                .iter()
+                .map(|id| &self.book.agents[&**id])
+                .collect();
+            self.policy
+                .order_agents(&Cluster::new(self.book, now_ms), &mut agents);
+            agent_ids = agents.into_iter().map(|a| Arc::clone(&a.id)).collect();
         }
         // Grants change shares: the order is asked for again before the
         // next agent after one, and kept otherwise.

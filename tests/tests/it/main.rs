@@ -10,6 +10,7 @@
 
 mod allocator_module;
 mod isolator_module;
+mod lua_allocator;
 mod module_loading;
 mod module_panics;
 mod module_views;

@@ -1,0 +1,5 @@
+-- First fit: each agent goes whole to the first framework by id.
+
+function key(f)
+  return f.id
+end
