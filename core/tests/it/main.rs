@@ -19,6 +19,7 @@ mod hostile_ids;
 mod isolation;
 mod isolation_cgroups;
 mod layers;
+mod lua_policy_live;
 mod offers;
 mod operator_endpoints;
 mod out_of_tree;
