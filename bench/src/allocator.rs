@@ -258,13 +258,13 @@ fn free_ports() -> Vec<(u64, u64)> {
     free
 }
 
-struct DeclineSetup {
-    total: Vec<Res>,
+pub(crate) struct DeclineSetup {
+    pub total: Vec<Res>,
     used: Vec<Res>,
     free: Vec<Res>,
 }
 
-fn decline_setup() -> DeclineSetup {
+pub(crate) fn decline_setup() -> DeclineSetup {
     DeclineSetup {
         total: vec![
             Res::Scalar("cpus", 24.0),
@@ -287,7 +287,7 @@ fn decline_setup() -> DeclineSetup {
     }
 }
 
-fn ids(prefix: &str, n: usize) -> Vec<String> {
+pub(crate) fn ids(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}-{i:06}")).collect()
 }
 
@@ -295,7 +295,7 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
 /// framework has declined every agent with a long filter, then times the
 /// first allocation round after the declines (every agent × framework pair
 /// is looked at) and `rounds` more rounds in which nothing has changed.
-fn decline_offers<T: Target>(
+pub(crate) fn decline_offers<T: Target>(
     target: &mut T,
     agents: usize,
     frameworks: usize,
@@ -354,12 +354,12 @@ fn decline_offers<T: Target>(
 }
 
 /// One DeclineOffers repetition's timings.
-struct DeclineTimes {
+pub(crate) struct DeclineTimes {
     /// The round right after every framework declined every agent.
-    first_ms: f64,
+    pub first_ms: f64,
     /// Later rounds, nothing changed in between.
-    steady_ms: Vec<f64>,
-    setup_ms: f64,
+    pub steady_ms: Vec<f64>,
+    pub setup_ms: f64,
 }
 
 // ----- AddAndUpdateSlave ------------------------------------------------------

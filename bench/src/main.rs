@@ -6,6 +6,7 @@
 mod allocator;
 mod control_plane;
 mod launch;
+mod lua_allocator;
 mod module_call;
 mod modules;
 mod process;
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// DRF allocator, Mesos' DeclineOffers and AddAndUpdateSlave: cdylib vs in-process.
     Allocator(allocator::Args),
+    /// The Lua allocator running drf.lua vs the native DRF module, both as cdylibs.
+    LuaAllocator(lua_allocator::Args),
     /// A trivial hook call through the module ABI vs a direct call.
     ModuleCall(module_call::Args),
     /// One RECONCILE of N unknown tasks over the HTTP API of an in-process master.
@@ -42,6 +45,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match &cli.command {
         Command::Allocator(args) => allocator::run(args),
+        Command::LuaAllocator(args) => lua_allocator::run(args),
         Command::ModuleCall(args) => module_call::run(args),
         Command::Reconcile(args) => reconcile::run(args),
         Command::Launch(args) => launch::run(args),

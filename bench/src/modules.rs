@@ -23,7 +23,7 @@ pub fn library(lib_name: &str) -> Result<PathBuf> {
     if let Some(found) = candidates.iter().find(|p| p.is_file()) {
         return Ok(found.clone());
     }
-    bail!("{file} not found (looked in {candidates:?}); build with `cargo build --release -p corral-bench`")
+    bail!("{file} not found (looked in {candidates:?}); build with `cargo build --release -p corral-bench` (the Lua allocator also needs `-p corral-allocator-lua`)")
 }
 
 /// Loads `modules` from the cdylib named `lib_name` through core's module

@@ -8,11 +8,11 @@ use std::{
 
 use corral_allocator_kit::{Agent, Choice, Cluster, Framework, Params, Policy, Resources};
 use corral_module_api::{Host, ModuleError, ParamKind, ParamSpec};
-use mlua::{Table, Value};
+use mlua::Value;
 
 use crate::{
     script::{Limits, Script},
-    views::{self, key_cmp, key_of, KeyPart},
+    views::{self, key_cmp, key_of, FrameworkView, KeyPart},
 };
 
 /// The module's name, in its log lines.
@@ -36,7 +36,7 @@ pub struct LuaPolicy {
     /// The file's stamp when `script` (or a failed attempt) was read.
     seen: Stamp,
     /// Framework tables of the current script, by framework id.
-    frameworks: HashMap<String, Table>,
+    frameworks: HashMap<String, FrameworkView>,
     /// The first error of this round: the round is voided.
     failure: Option<String>,
     rounds_voided: u64,
@@ -82,13 +82,12 @@ impl LuaPolicy {
         }
     }
 
-    fn framework_table(&mut self, f: &Framework) -> mlua::Result<Table> {
-        if let Some(t) = self.frameworks.get(f.id()) {
-            return Ok(t.clone());
+    fn framework_view(&mut self, f: &Framework) -> mlua::Result<&mut FrameworkView> {
+        if !self.frameworks.contains_key(f.id()) {
+            let view = FrameworkView::new(self.script.lua(), f)?;
+            self.frameworks.insert(f.id().to_owned(), view);
         }
-        let t = views::new_framework(self.script.lua(), f)?;
-        self.frameworks.insert(f.id().to_owned(), t.clone());
-        Ok(t)
+        Ok(self.frameworks.get_mut(f.id()).expect("just made"))
     }
 
     fn framework_keys(
@@ -96,9 +95,10 @@ impl LuaPolicy {
         cluster: &Cluster<'_>,
         frameworks: &[&Framework],
     ) -> Result<Vec<Vec<KeyPart>>, String> {
-        let Some(key) = self.script.functions.key.clone() else {
+        let key = self.script.functions.key.clone();
+        if key.is_none() && self.script.functions.choose.is_none() {
             return Ok(Vec::new());
-        };
+        }
         let mut roles: BTreeMap<&str, Resources> = BTreeMap::new();
         for f in frameworks {
             roles.entry(f.role()).or_default().add(f.allocated());
@@ -111,13 +111,16 @@ impl LuaPolicy {
             self.frameworks.clear();
         }
         let mut keys = Vec::with_capacity(frameworks.len());
+        let lua = self.script.lua().clone();
         for f in frameworks {
-            let t = self.framework_table(f).map_err(|e| e.to_string())?;
             let share = cluster.dominant_share(f.allocated());
-            views::refresh_framework(self.script.lua(), &t, f, share, role_share[f.role()])
+            let view = self.framework_view(f).map_err(|e| e.to_string())?;
+            view.refresh(&lua, f, share, role_share[f.role()])
                 .map_err(|e| e.to_string())?;
-            let values = key.call(t).map_err(|e| e.to_string())?;
-            keys.push(key_of("key", values)?);
+            if let Some(key) = &key {
+                let values = key.call(&view.table).map_err(|e| e.to_string())?;
+                keys.push(key_of("key", values)?);
+            }
         }
         Ok(keys)
     }
@@ -135,7 +138,8 @@ impl LuaPolicy {
             .collect()
     }
 
-    /// What `choose` answered, as the kit's choice.
+    /// What `choose` answered, as the kit's choice (framework tables were
+    /// brought up to date by the round's latest `order`).
     fn choice(&self, answer: Value, offerable: &Resources) -> Result<Choice, String> {
         let at = &self.script.choose_at;
         match answer {
@@ -312,11 +316,11 @@ impl Policy for LuaPolicy {
         let Some(choose) = self.script.functions.choose.clone() else {
             return Choice::All;
         };
+        let lua = self.script.lua().clone();
         let answer = (|| {
-            let lua = self.script.lua();
-            let a = views::agent(lua, agent)?;
-            let f = self.framework_table(framework)?;
-            let o = views::scalars(self.script.lua(), offerable)?;
+            let a = views::agent(&lua, agent)?;
+            let f = self.framework_view(framework)?.table.clone();
+            let o = views::scalars(&lua, offerable)?;
             choose.call::<Value>((a, f, o))
         })();
         match answer

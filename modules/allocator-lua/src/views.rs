@@ -32,19 +32,56 @@ pub fn new_framework(lua: &Lua, f: &Framework) -> mlua::Result<Table> {
     Ok(t)
 }
 
-/// The parts that change with allocations.
-pub fn refresh_framework(
-    lua: &Lua,
-    t: &Table,
-    f: &Framework,
-    share: f64,
-    role_share: f64,
-) -> mlua::Result<()> {
-    t.raw_set("share", share)?;
-    t.raw_set("role_share", role_share)?;
-    t.raw_set("offers", f.offers_made())?;
-    t.raw_set("allocated", scalars(lua, f.allocated())?)?;
-    Ok(())
+/// A framework's table and what it last showed, so that a refresh writes
+/// only what changed (a round asks for the order again after every grant,
+/// and a grant changes one framework's allocation).
+#[derive(Debug)]
+pub struct FrameworkView {
+    pub table: Table,
+    shown: Option<(f64, f64, u64, Resources)>,
+}
+
+impl FrameworkView {
+    pub fn new(lua: &Lua, f: &Framework) -> mlua::Result<Self> {
+        Ok(FrameworkView {
+            table: new_framework(lua, f)?,
+            shown: None,
+        })
+    }
+
+    /// Brings the parts that change with allocations up to date.
+    pub fn refresh(
+        &mut self,
+        lua: &Lua,
+        f: &Framework,
+        share: f64,
+        role_share: f64,
+    ) -> mlua::Result<()> {
+        let t = &self.table;
+        let (old_share, old_role_share, old_offers, old_allocated) = match &self.shown {
+            Some((s, r, o, a)) => (Some(*s), Some(*r), Some(*o), Some(a)),
+            None => (None, None, None, None),
+        };
+        if old_share != Some(share) {
+            t.raw_set("share", share)?;
+        }
+        if old_role_share != Some(role_share) {
+            t.raw_set("role_share", role_share)?;
+        }
+        if old_offers != Some(f.offers_made()) {
+            t.raw_set("offers", f.offers_made())?;
+        }
+        let allocated_changed = old_allocated != Some(f.allocated());
+        if allocated_changed {
+            t.raw_set("allocated", scalars(lua, f.allocated())?)?;
+        }
+        let allocated = match self.shown.take() {
+            Some((_, _, _, a)) if !allocated_changed => a,
+            _ => f.allocated().clone(),
+        };
+        self.shown = Some((share, role_share, f.offers_made(), allocated));
+        Ok(())
+    }
 }
 
 /// An agent: id, hostname, and its total, free and used scalars.
