@@ -7,6 +7,7 @@ mod execute;
 mod modules_cmd;
 mod ps;
 mod sandbox;
+mod simulate;
 mod summary;
 mod tail;
 
@@ -104,6 +105,12 @@ pub enum Command {
         /// `host:port` of the master.
         #[arg(long)]
         master: String,
+    },
+    /// Try an allocator module (a Lua policy script above all) on a
+    /// synthetic cluster, without a master.
+    Allocator {
+        #[command(subcommand)]
+        command: simulate::AllocatorCommand,
     },
     /// Inspect module libraries.
     Modules {
@@ -476,6 +483,7 @@ pub async fn run(
         } => tail::run(&master, &task_id, &file, follow, out, err).await,
         Command::State { master } => summary::run(&master, out, err).await,
         Command::Modules { command } => modules_cmd::run(command, out, err),
+        Command::Allocator { command } => simulate::run(command, out, err),
         Command::ContainerLaunch => {
             writeln!(
                 err,

@@ -76,3 +76,59 @@ fn a_policy_changed_while_the_master_runs_decides_the_next_offers() {
     );
     assert!(local.stop().success());
 }
+
+fn simulate(args: &[&str]) -> std::process::Output {
+    let lib = module_library("corral_allocator_lua");
+    corral_tests::output_within(
+        Command::new(env!("CARGO_BIN_EXE_corral"))
+            .args(["allocator", "simulate"])
+            .args(args)
+            .env("CORRAL_MODULE_PATH", lib.parent().unwrap())
+            .env("CORRAL_LOG", "warn"),
+        PROCESS_TIMEOUT,
+        "corral allocator simulate",
+    )
+}
+
+#[test]
+fn simulate_runs_a_policy_on_a_synthetic_cluster_and_names_a_broken_one() {
+    let policies =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../modules/allocator-lua/policies");
+    let out = simulate(&[
+        "--script",
+        policies.join("priority.lua").to_str().unwrap(),
+        "--agents",
+        "3",
+        "--frameworks",
+        "2",
+        "--roles",
+        "dev,prod",
+        "--rounds",
+        "1",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let offers: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(" on agent-"))
+        .collect();
+    assert_eq!(offers.len(), 3, "{stdout}");
+    assert!(
+        offers
+            .iter()
+            .all(|l| l.trim_start().starts_with("fw-1 (prod)")),
+        "prod first: {stdout}"
+    );
+
+    let scratch = tempfile::tempdir().unwrap();
+    let broken = scratch.path().join("broken.lua");
+    std::fs::write(&broken, "function key(f)\n  return f.id +\nend\n").unwrap();
+    let out = simulate(&["--script", broken.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("broken.lua:3:"), "{stderr}");
+}
