@@ -2,7 +2,7 @@
 
 use abi_stable::{
     sabi_trait,
-    std_types::{RArc, ROption, RString, RVec},
+    std_types::{RArc, ROption, RStr, RString, RVec},
     StableAbi,
 };
 
@@ -47,6 +47,13 @@ pub trait HostServices: Send + Sync + Clone {
     /// anything above it.
     #[sabi(last_prefix_field)]
     fn max_level(&self) -> LogLevel;
+
+    /// 1.1: adds `delta` to the module's counter `name`, which the daemon
+    /// shows in `/metrics/snapshot` as `modules/<module>/<name>`. Names are
+    /// made of `[a-z0-9_]`; others are ignored. A 1.0 host ignores counts.
+    fn count(&self, name: RStr<'_>, delta: u64) {
+        let _ = (name, delta);
+    }
 }
 
 /// The host services handle passed to modules. Cheap to clone.

@@ -209,5 +209,9 @@ async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
     for (key, value) in figures {
         put(&key, value);
     }
+    // The process's module counters (`modules/<module>/<name>`).
+    for (name, value) in crate::module_host::module_counters() {
+        m.insert(name, json!(value as f64));
+    }
     Json(Value::Object(m))
 }

@@ -499,5 +499,8 @@ pub fn metrics(master: &Master) -> BTreeMap<String, f64> {
         "master/event_queue_overflows".to_owned(),
         queues.overflows() as f64,
     );
+    for (name, value) in crate::module_host::module_counters() {
+        m.insert(name, value as f64);
+    }
     m
 }

@@ -19,6 +19,7 @@ use std::path::Path;
 
 pub use corral_module_api::MODULE_API_VERSION;
 pub use error::{LoadError, LoadErrors, ModuleKind};
+pub use host_services::module_counters;
 pub use loader::{default_search_paths, load};
 pub use manifest::{EntryRef, LibraryEntry, LibrarySource, Manifest, ModuleEntry};
 pub use parameters::DeclaredParam;

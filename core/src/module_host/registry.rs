@@ -215,7 +215,7 @@ fn construct<T>(
     module: &RegisteredModule,
     new: extern "C" fn(RVec<KeyValue>, Host) -> RResult<T, ModuleError>,
 ) -> Result<T, LoadError> {
-    let host = host_for(&module.library.display().to_string());
+    let host = host_for(&module.library.display().to_string(), &module.name);
     let params = ffi::parameters_to_api(&module.parameters);
     let span = tracing::info_span!("module", name = %module.name, method = "constructor");
     span.in_scope(|| new(params, host))

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::cli_local::Local;
+use crate::{cli_local::Local, out_of_tree::get};
 use corral_tests::{module_library, wait_or_kill, PROCESS_TIMEOUT};
 
 /// Offers nothing: every framework is passed over.
@@ -73,6 +73,14 @@ fn a_policy_changed_while_the_master_runs_decides_the_next_offers() {
         status.success() && stdout.contains("policy-changed"),
         "{status}\nstdout:\n{stdout}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // The module counts its reloads where operators look.
+    let metrics: serde_json::Value =
+        serde_json::from_str(&get(&local.master, "/metrics/snapshot")).unwrap();
+    assert_eq!(
+        metrics["modules/org_corral_allocator_lua/reloads"],
+        serde_json::json!(1.0),
+        "{metrics}"
     );
     assert!(local.stop().success());
 }

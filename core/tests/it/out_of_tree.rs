@@ -96,7 +96,7 @@ fn build_out_of_tree(scratch: &Path, example: &str, lib_name: &str) -> PathBuf {
 }
 
 /// GET `path` of the master, as text (python3, like an operator's script).
-fn get(master: &str, path: &str) -> String {
+pub(crate) fn get(master: &str, path: &str) -> String {
     let out = output_within(
         Command::new("python3").args([
             "-c",

@@ -27,8 +27,9 @@ fn stamp(path: &std::path::Path) -> Stamp {
 }
 
 /// The policy of the script at `path`.
-#[derive(Debug)]
 pub struct LuaPolicy {
+    /// For counters in the daemon's `/metrics/snapshot`.
+    host: Host,
     path: PathBuf,
     reload: bool,
     limits: Limits,
@@ -41,6 +42,17 @@ pub struct LuaPolicy {
     failure: Option<String>,
     rounds_voided: u64,
     reloads: u64,
+}
+
+impl std::fmt::Debug for LuaPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LuaPolicy")
+            .field("path", &self.path)
+            .field("script", &self.script)
+            .field("rounds_voided", &self.rounds_voided)
+            .field("reloads", &self.reloads)
+            .finish()
+    }
 }
 
 impl LuaPolicy {
@@ -72,13 +84,17 @@ impl LuaPolicy {
                 self.script = script;
                 self.frameworks.clear();
                 self.reloads += 1;
+                self.host.count("reloads".into(), 1);
                 tracing::info!(script = %self.path.display(), "policy script reloaded");
             }
-            Err(e) => tracing::error!(
-                script = %self.path.display(),
-                error = %e,
-                "the changed policy script does not load; the last good one keeps running"
-            ),
+            Err(e) => {
+                self.host.count("reload_failures".into(), 1);
+                tracing::error!(
+                    script = %self.path.display(),
+                    error = %e,
+                    "the changed policy script does not load; the last good one keeps running"
+                )
+            }
         }
     }
 
@@ -212,7 +228,7 @@ impl Policy for LuaPolicy {
         ]
     }
 
-    fn new(params: &Params, _host: &Host) -> Result<Self, ModuleError> {
+    fn new(params: &Params, host: &Host) -> Result<Self, ModuleError> {
         let path = PathBuf::from(params.require("script")?);
         let positive = |key: &str, value: i64| {
             if value > 0 {
@@ -237,6 +253,7 @@ impl Policy for LuaPolicy {
             Script::load(&path, limits, MODULE).map_err(ModuleError::invalid_parameters)?;
         tracing::info!(script = %path.display(), "Lua allocator ready");
         Ok(LuaPolicy {
+            host: host.clone(),
             path,
             reload: params.parse("reload")?.unwrap_or(true),
             limits,
@@ -274,6 +291,7 @@ impl Policy for LuaPolicy {
             None => Ok(()),
             Some(e) => {
                 self.rounds_voided += 1;
+                self.host.count("rounds_voided".into(), 1);
                 Err(format!(
                     "policy script {}: {e} (rounds voided so far: {})",
                     self.path.display(),
