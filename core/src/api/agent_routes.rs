@@ -43,24 +43,36 @@ pub fn router(agent: Arc<Agent>) -> Router {
 /// fields tools such as mesos-tail read).
 async fn state(State(agent): State<Arc<Agent>>) -> Json<Value> {
     let id = agent.lock().agent_id.clone().unwrap_or_default();
-    let mut frameworks: std::collections::BTreeMap<String, Value> = Default::default();
+    let mut frameworks: std::collections::BTreeMap<String, (bool, Value)> = Default::default();
     for e in agent.executors() {
-        let framework = frameworks.entry(e.framework_id.clone()).or_insert_with(|| {
-            json!({"id": e.framework_id, "name": e.framework_name, "executors": [], "completed_executors": []})
+        let (live, framework) = frameworks.entry(e.framework_id.clone()).or_insert_with(|| {
+            (false, json!({"id": e.framework_id, "name": e.framework_name, "executors": [], "completed_executors": []}))
         });
-        let tasks: Vec<Value> = e
-            .tasks
+        let task = |(task_id, s): &(String, crate::proto::v1::TaskState)| json!({"id": task_id, "state": s.as_str_name(), "executor_id": e.executor_id, "framework_id": e.framework_id});
+        let live_tasks: Vec<Value> = e.tasks.iter().map(task).collect();
+        let ended: Vec<Value> = e.finished.iter().map(task).collect();
+        let queued: Vec<Value> = e
+            .queued
             .iter()
-            .map(|(task_id, s)| json!({"id": task_id, "state": s.as_str_name(), "executor_id": e.executor_id}))
+            .map(|t| json!({"id": t, "executor_id": e.executor_id, "framework_id": e.framework_id}))
             .collect();
+        // A finished executor's tasks have all ended, acknowledged or not.
+        let (tasks, queued, completed_tasks) = if e.completed {
+            (vec![], vec![], [live_tasks, ended].concat())
+        } else {
+            (live_tasks, queued, ended)
+        };
         let executor = json!({
             "id": e.executor_id,
             "name": e.name,
+            "source": e.source,
             "container": e.container_id,
             "directory": e.sandbox.display().to_string(),
-            "tasks": if e.completed { Value::Array(vec![]) } else { Value::Array(tasks.clone()) },
-            "completed_tasks": if e.completed { Value::Array(tasks) } else { Value::Array(vec![]) },
+            "tasks": tasks,
+            "queued_tasks": queued,
+            "completed_tasks": completed_tasks,
         });
+        *live |= !e.completed;
         let list = if e.completed {
             "completed_executors"
         } else {
@@ -70,13 +82,16 @@ async fn state(State(agent): State<Arc<Agent>>) -> Json<Value> {
             array.push(executor);
         }
     }
+    // A framework with no running executor has left the agent (Mesos
+    // removes it then): it is listed as completed.
+    let (live, completed): (Vec<_>, Vec<_>) = frameworks.into_values().partition(|(live, _)| *live);
     Json(json!({
         "id": id,
         "hostname": agent.config.hostname,
         "pid": format!("slave(1)@{}", agent.endpoint),
         "version": crate::VERSION,
-        "frameworks": frameworks.into_values().collect::<Vec<_>>(),
-        "completed_frameworks": [],
+        "frameworks": live.into_iter().map(|(_, f)| f).collect::<Vec<_>>(),
+        "completed_frameworks": completed.into_iter().map(|(_, f)| f).collect::<Vec<_>>(),
     }))
 }
 

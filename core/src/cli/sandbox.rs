@@ -44,10 +44,10 @@ pub async fn sandbox_of(
     task_id: &str,
 ) -> Result<String, String> {
     let state = get_json(http, &format!("http://{agent}/state")).await?;
-    let executors = state["frameworks"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    // Frameworks that left the agent are listed apart, as Mesos does.
+    let executors = ["frameworks", "completed_frameworks"]
+        .iter()
+        .flat_map(|k| state[*k].as_array().cloned().unwrap_or_default())
         .flat_map(|f| {
             ["executors", "completed_executors"]
                 .map(|k| f[k].as_array().cloned().unwrap_or_default())

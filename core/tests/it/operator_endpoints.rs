@@ -2,7 +2,7 @@
 //! metrics (JSON and Prometheus), tasks with filters, and sandbox browsing
 //! and reading that cannot escape the agent's sandboxes.
 
-use crate::common::{get, get_json, task, Cluster, Scheduler};
+use crate::common::{get, get_json, task, Cluster, Options, Scheduler};
 use corral::wire::codec::Encoding;
 use serde_json::json;
 
@@ -226,5 +226,102 @@ async fn sandboxes_can_be_browsed_and_read_but_not_escaped() {
     }
     let (code, _) = get(format!("{agent}/files/browse")).await;
     assert_eq!(code, 400, "browse without a path");
+    cluster.stop().await;
+}
+
+/// Polls the agent's `/state` until `done` holds of it, failing with the
+/// last state seen after 30 s.
+async fn agent_state_until(agent: &str, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let state = get_json(format!("{agent}/state")).await;
+        if done(&state) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within 30 s; the agent's /state: {state}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Ids of every task `/state` lists under `key` ("tasks",
+/// "completed_tasks") of executors of the frameworks in `frameworks`.
+fn agent_tasks(state: &serde_json::Value, frameworks: &str, key: &str) -> Vec<String> {
+    let mut ids: Vec<String> = state[frameworks]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| ["executors", "completed_executors"].map(|k| f[k].clone()))
+        .flat_map(|list| list.as_array().cloned().unwrap_or_default())
+        .flat_map(|e| e[key].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Regression: finished command tasks vanished from the agent's `/state`
+/// (their updates were acknowledged before their executors exited), and a
+/// torn-down framework stayed among the agent's `frameworks`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_lists_every_finished_task_and_moves_a_torn_down_framework() {
+    // A container's cleanup that takes a while (as cgroups' does) lets the
+    // framework's acknowledgements arrive before the executor is gone:
+    // the order in which the tasks used to vanish.
+    let slow = "org_fixture_isolator_slow";
+    let mut manifest = corral_tests::library_entry(
+        &corral_tests::module_library("corral_fixture_misbehaving"),
+        &[slow],
+    );
+    manifest.push_str("  parameters = { cleanup_ms = \"500\" }\n");
+    let cluster = Cluster::start_with(Options {
+        extra_manifest: manifest,
+        isolation: vec![slow.to_owned()],
+        ..Options::default()
+    })
+    .await;
+    let agent = format!("http://{}", cluster.agent);
+    let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    let offer = s.offer().await;
+    let ids: Vec<String> = (0..8).map(|i| format!("echo-{i}")).collect();
+    let mut tasks: Vec<_> = ids
+        .iter()
+        .map(|id| task(id, &offer, "echo quick", 0.1, 32.0))
+        .collect();
+    tasks.push(task("sleeper", &offer, "sleep 600", 0.1, 32.0));
+    s.launch(&offer, tasks).await;
+    for id in &ids {
+        loop {
+            let update = s.update_for(id).await;
+            if update["state"] == "TASK_FINISHED" {
+                break;
+            }
+        }
+    }
+    agent_state_until(&agent, "all eight finished tasks listed", |state| {
+        agent_tasks(state, "frameworks", "completed_tasks") == ids
+    })
+    .await;
+    let state = get_json(format!("{agent}/state")).await;
+    for e in state["frameworks"][0]["executors"].as_array().unwrap() {
+        assert!(
+            e["queued_tasks"].is_array(),
+            "every executor has queued_tasks: {e}"
+        );
+    }
+
+    let (status, body) = s.call(json!({"type": "TEARDOWN"})).await;
+    assert_eq!(status, 202, "{body}");
+    agent_state_until(
+        &agent,
+        "the torn-down framework among completed_frameworks",
+        |state| {
+            state["frameworks"] == json!([])
+                && agent_tasks(state, "completed_frameworks", "completed_tasks").len() == 9
+        },
+    )
+    .await;
     cluster.stop().await;
 }

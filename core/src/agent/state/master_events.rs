@@ -147,6 +147,10 @@ impl Agent {
                     for run in framework.executors.values_mut() {
                         if run.tasks.get(task_id).is_some_and(|t| is_terminal(t.state)) {
                             if let Some(t) = run.tasks.remove(task_id) {
+                                if run.finished.len() >= super::FINISHED_PER_EXECUTOR_KEPT {
+                                    run.finished.remove(0);
+                                }
+                                run.finished.push((task_id.to_owned(), t.state));
                                 finished.push(ap::RunningTask {
                                     framework_info: framework.info.clone(),
                                     task: t.info,

@@ -77,6 +77,9 @@ struct ExecutorRun {
     /// Tasks waiting for the executor to subscribe.
     queued: Vec<v1::TaskInfo>,
     tasks: BTreeMap<String, TaskRecord>,
+    /// Tasks that ended and whose every update was acknowledged (they left
+    /// `tasks`), newest last, for `/state`'s `completed_tasks`; bounded.
+    finished: Vec<(String, TaskState)>,
     /// Whether the executor ever subscribed.
     subscribed: bool,
     /// Set once the executor is being shut down or killed.
@@ -123,6 +126,10 @@ pub struct ExecutorSummary {
     pub container_id: String,
     pub sandbox: PathBuf,
     pub tasks: Vec<(String, TaskState)>,
+    /// Tasks waiting for the executor to subscribe.
+    pub queued: Vec<String>,
+    /// Tasks that ended and were acknowledged while the executor ran on.
+    pub finished: Vec<(String, TaskState)>,
     pub completed: bool,
     /// The framework and the tasks themselves, reported to a master the
     /// agent re-registers with (so it learns how finished tasks ended).
@@ -132,6 +139,9 @@ pub struct ExecutorSummary {
 
 /// How many acknowledged finished tasks the agent remembers.
 const FINISHED_TASKS_KEPT: usize = 1000;
+
+/// How many ended tasks one executor remembers for `/state`.
+const FINISHED_PER_EXECUTOR_KEPT: usize = 1000;
 
 /// How many finished executors (and their sandboxes) `/state` lists.
 const COMPLETED_EXECUTORS_KEPT: usize = 200;
@@ -341,6 +351,8 @@ fn summary(
             .iter()
             .map(|(id, t)| (id.clone(), t.state))
             .collect(),
+        queued: run.queued.iter().map(|t| t.task_id.value.clone()).collect(),
+        finished: run.finished.clone(),
         completed,
         framework_info: framework.info.clone(),
         task_infos: run.tasks.values().map(|t| t.info.clone()).collect(),

@@ -168,6 +168,7 @@ impl Agent {
                             (info.task_id.value.clone(), TaskRecord { info, state })
                         })
                         .collect(),
+                    finished: Vec::new(),
                     subscribed: false,
                     shutting_down: false,
                     limitation: None,

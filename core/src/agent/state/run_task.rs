@@ -265,6 +265,7 @@ impl Agent {
             connection: None,
             queued: vec![task.clone()],
             tasks: BTreeMap::new(),
+            finished: Vec::new(),
             subscribed: false,
             shutting_down: false,
             limitation: None,
