@@ -30,6 +30,14 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/state", get(state))
         .route("/state.json", get(state))
         .route("/slave(1)/state", get(state))
+        .route("/slave(1)/state.json", get(state))
+        .route("/slave(1)/health", get(|| async { StatusCode::OK }))
+        .route("/slave(1)/flags", get(flags))
+        .route("/version", get(version))
+        .route("/containers", get(containers))
+        .route("/containers.json", get(containers))
+        .route("/files/debug", get(files_debug))
+        .route("/files/debug.json", get(files_debug))
         .route("/flags", get(flags))
         .route("/metrics/snapshot", get(metrics))
         .route("/monitor/statistics", get(statistics))
@@ -93,6 +101,69 @@ async fn state(State(agent): State<Arc<Agent>>) -> Json<Value> {
         "frameworks": live.into_iter().map(|(_, f)| f).collect::<Vec<_>>(),
         "completed_frameworks": completed.into_iter().map(|(_, f)| f).collect::<Vec<_>>(),
     }))
+}
+
+/// `GET /version`, as the master's.
+async fn version() -> Json<Value> {
+    Json(json!({
+        "version": crate::VERSION,
+        "corral_version": env!("CARGO_PKG_VERSION"),
+        "build_date": "",
+        "build_time": 0,
+        "build_user": "",
+        "git_sha": "",
+        "git_tag": "",
+    }))
+}
+
+/// `GET /files/debug`: the sandbox folders `/files/*` serves, as Mesos'
+/// map of attached paths to the folders behind them.
+async fn files_debug(State(agent): State<Arc<Agent>>) -> Json<Value> {
+    let map: serde_json::Map<String, Value> = agent
+        .executors()
+        .into_iter()
+        .map(|e| {
+            let dir = e.sandbox.display().to_string();
+            (dir.clone(), json!(dir))
+        })
+        .collect();
+    Json(Value::Object(map))
+}
+
+/// `GET /containers`: every running container with its executor and
+/// usage, in Mesos' shape.
+async fn containers(State(agent): State<Arc<Agent>>) -> Response {
+    let result = tokio::task::spawn_blocking(move || {
+        agent
+            .executors()
+            .into_iter()
+            .filter(|e| !e.completed)
+            .map(|e| {
+                let mut statistics = serde_json::Map::new();
+                statistics.insert(
+                    "timestamp".into(),
+                    json!(crate::domain::status::now_seconds()),
+                );
+                for (name, value) in agent.containerizer.usage(&e.container_id) {
+                    statistics.insert(name, json!(value));
+                }
+                json!({
+                    "container_id": e.container_id,
+                    "framework_id": e.framework_id,
+                    "executor_id": e.executor_id,
+                    "executor_name": e.name,
+                    "source": e.source,
+                    "statistics": statistics,
+                    "status": {"container_id": {"value": e.container_id}},
+                })
+            })
+            .collect::<Vec<Value>>()
+    })
+    .await;
+    match result {
+        Ok(list) => Json(Value::Array(list)).into_response(),
+        Err(e) => error(500, format!("cannot list containers: {e}")),
+    }
 }
 
 /// `GET /monitor/statistics`: usage of every running executor's container

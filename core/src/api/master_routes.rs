@@ -58,6 +58,20 @@ pub fn router(master: SharedMaster, limits: &HttpLimits) -> Router {
         .route("/master/tasks", get(tasks))
         .route("/master/tasks.json", get(tasks))
         .route("/tasks", get(tasks))
+        .route("/master/state-summary", get(state_summary))
+        .route("/state-summary", get(state_summary))
+        .route("/master/roles", get(roles))
+        .route("/master/roles.json", get(roles))
+        .route("/roles", get(roles))
+        .route("/master/teardown", post(teardown))
+        .route("/teardown", post(teardown))
+        .route(
+            "/master/maintenance/schedule",
+            get(not_implemented).post(not_implemented),
+        )
+        .route("/master/maintenance/status", get(not_implemented))
+        .route("/master/machine/down", post(not_implemented))
+        .route("/master/machine/up", post(not_implemented))
         .route("/master/flags", get(flags))
         .route("/flags", get(flags))
         .route("/metrics/snapshot", get(metrics_snapshot))
@@ -122,6 +136,62 @@ async fn frameworks(
         &master,
         q.framework_id.as_deref(),
     ))
+}
+
+/// `GET /master/state-summary`.
+async fn state_summary(State(master): State<SharedMaster>) -> Json<serde_json::Value> {
+    Json(master_state::state_summary(&lock(&master)))
+}
+
+/// `GET /master/roles`.
+async fn roles(State(master): State<SharedMaster>) -> Json<serde_json::Value> {
+    Json(master_state::roles(&lock(&master)))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TeardownForm {
+    #[serde(rename = "frameworkId")]
+    framework_id: String,
+}
+
+/// `POST /master/teardown` with the form field `frameworkId`: the
+/// framework is removed and its tasks killed, as Mesos does.
+async fn teardown(
+    State(master): State<SharedMaster>,
+    form: Result<axum::Form<TeardownForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(axum::Form(form)) = form else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected a form with the field 'frameworkId'",
+        )
+            .into_response();
+    };
+    let mut m = lock(&master);
+    if !m.frameworks().contains_key(&form.framework_id) {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "No framework found with specified ID '{}'",
+                form.framework_id
+            ),
+        )
+            .into_response();
+    }
+    m.remove_framework(&form.framework_id, "an operator tore it down");
+    StatusCode::OK.into_response()
+}
+
+/// Mesos' maintenance endpoints: not served by Corral.
+async fn not_implemented(request: axum::extract::Request) -> Response {
+    (
+        StatusCode::NOT_IMPLEMENTED,
+        format!(
+            "{} is not implemented by Corral (maintenance primitives)",
+            request.uri().path()
+        ),
+    )
+        .into_response()
 }
 
 /// `GET /master/state` (alias `/state.json`).

@@ -196,7 +196,10 @@ fn framework_view<'a>(index: &Index, f: &'a FrameworkState) -> FrameworkView<'a>
         "user": f.info.user,
         "hostname": f.info.hostname.clone().unwrap_or_default(),
         "role": f.role,
-        "roles": [f.role],
+        "roles": if f.info.roles.is_empty() { vec![f.role.clone()] } else { f.info.roles.clone() },
+        "capabilities": capability_names(&f.info),
+        // Mesos writes 0 while the framework is registered.
+        "unregistered_time": 0.0,
         "principal": f.info.principal.clone().unwrap_or_default(),
         "webui_url": f.info.webui_url.clone().unwrap_or_default(),
         "failover_timeout": f.info.failover_timeout.unwrap_or(0.0),
@@ -281,6 +284,120 @@ pub fn frameworks<'a>(master: &'a Master, only: Option<&str>) -> FrameworksView<
     }
 }
 
+/// A framework's capabilities as Mesos spells them (`MULTI_ROLE`, ...).
+fn capability_names(info: &crate::proto::v1::FrameworkInfo) -> Vec<String> {
+    use crate::proto::v1::framework_info::capability::Type;
+    info.capabilities
+        .iter()
+        .filter_map(|c| c.r#type)
+        .map(|t| {
+            Type::try_from(t)
+                .map_or_else(|_| format!("UNKNOWN_{t}"), |t| t.as_str_name().to_owned())
+        })
+        .collect()
+}
+
+/// Counts of tasks by Mesos state name (`TASK_RUNNING` ...), every state
+/// present with 0 when none.
+fn state_counts<'a>(tasks: impl Iterator<Item = &'a TaskEntry>) -> Map<String, Value> {
+    let mut counts: BTreeMap<&'static str, u64> = [
+        "TASK_STAGING",
+        "TASK_STARTING",
+        "TASK_RUNNING",
+        "TASK_KILLING",
+        "TASK_FINISHED",
+        "TASK_KILLED",
+        "TASK_FAILED",
+        "TASK_LOST",
+        "TASK_ERROR",
+        "TASK_UNREACHABLE",
+    ]
+    .into_iter()
+    .map(|s| (s, 0))
+    .collect();
+    for t in tasks {
+        *counts.entry(state_of(&t.status).as_str_name()).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), json!(v)))
+        .collect()
+}
+
+/// `GET /master/state-summary`: agents and frameworks with task counts, in
+/// Mesos' shape (what its web UI's overview reads).
+pub fn state_summary(master: &Master) -> Value {
+    let index = Index::new(master);
+    let all_frameworks = || {
+        master
+            .frameworks()
+            .values()
+            .chain(master.completed_frameworks().iter())
+    };
+    let slaves: Vec<Value> = master
+        .agents()
+        .keys()
+        .filter_map(|id| {
+            let mut agent = agent_json(master, &index, id)?;
+            let tasks = all_frameworks()
+                .flat_map(|f| f.tasks.values().chain(f.completed.iter()))
+                .filter(|t| &t.agent_id == id);
+            let frameworks: std::collections::BTreeSet<&str> = master
+                .frameworks()
+                .values()
+                .filter(|f| f.tasks.values().any(|t| &t.agent_id == id))
+                .map(|f| f.id.as_str())
+                .collect();
+            if let Value::Object(fields) = &mut agent {
+                fields.extend(state_counts(tasks));
+                fields.insert("framework_ids".into(), json!(frameworks));
+            }
+            Some(agent)
+        })
+        .collect();
+    let frameworks: Vec<Value> = master
+        .frameworks()
+        .values()
+        .map(|f| {
+            let view = framework_view(&index, f);
+            let mut head = view.head;
+            for key in ["offers", "executors", "unreachable_tasks"] {
+                head.remove(key);
+            }
+            head.extend(state_counts(f.tasks.values().chain(f.completed.iter())));
+            let agents: std::collections::BTreeSet<&str> =
+                f.tasks.values().map(|t| t.agent_id.as_str()).collect();
+            head.insert("slave_ids".into(), json!(agents));
+            Value::Object(head)
+        })
+        .collect();
+    json!({
+        "hostname": master.settings().hostname,
+        "cluster": "",
+        "slaves": slaves,
+        "frameworks": frameworks,
+    })
+}
+
+/// `GET /master/roles`: every role a framework uses, with its weight, its
+/// frameworks and what they hold.
+pub fn roles(master: &Master) -> Value {
+    let mut roles: BTreeMap<&str, (Vec<&str>, Vec<Resource>)> = BTreeMap::new();
+    for f in master.frameworks().values() {
+        let (ids, used) = roles.entry(f.role.as_str()).or_default();
+        ids.push(f.id.as_str());
+        used.extend(live_resources(f.tasks.values()));
+    }
+    let list: Vec<Value> = roles
+        .into_iter()
+        .map(|(name, (frameworks, used))| {
+            json!({"name": name, "weight": 1.0, "frameworks": frameworks,
+                   "resources": resources_object(&used)})
+        })
+        .collect();
+    json!({ "roles": list })
+}
+
 /// `{"slaves": [...], "recovered_slaves": []}`, optionally one.
 pub fn slaves(master: &Master, only: Option<&str>) -> Value {
     let index = Index::new(master);
@@ -298,7 +415,9 @@ pub fn slaves(master: &Master, only: Option<&str>) -> Value {
 pub struct TasksQuery {
     pub framework_id: Option<String>,
     pub task_id: Option<String>,
-    pub limit: Option<usize>,
+    /// Most tasks to list (default 100); a negative one, as Mesos' `-1`,
+    /// lists them all.
+    pub limit: Option<i64>,
     pub offset: Option<usize>,
     pub order: Option<String>,
 }
@@ -343,7 +462,11 @@ pub fn tasks(master: &Master, q: &TasksQuery) -> Result<Value, TasksQueryError> 
     let list: Vec<Value> = all
         .into_iter()
         .skip(q.offset.unwrap_or(0))
-        .take(q.limit.unwrap_or(100))
+        .take(match q.limit {
+            None => 100,
+            Some(n) if n < 0 => usize::MAX,
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        })
         .map(task_json)
         .collect();
     Ok(json!({ "tasks": list }))

@@ -129,6 +129,7 @@ pub(crate) async fn serve(
             (normal.clone(), router.clone())
         };
         let watcher = graceful.watcher();
+        let service = tower::ServiceExt::map_request(service, trim_trailing_slash);
         tokio::spawn(async move {
             let conn = builder.serve_connection_with_upgrades(
                 TokioIo::new(stream),
@@ -143,6 +144,28 @@ pub(crate) async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// A trailing slash is ignored on every endpoint, as Mesos' routes ignore
+/// it: `/master/frameworks/` is `/master/frameworks`.
+fn trim_trailing_slash<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    let path = request.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let with_query = match request.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_owned(),
+        };
+        let mut parts = request.uri().clone().into_parts();
+        if let Ok(pq) = axum::http::uri::PathAndQuery::try_from(with_query) {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    request
 }
 
 const MIN_BACKOFF: Duration = Duration::from_millis(5);

@@ -325,3 +325,80 @@ async fn the_agent_lists_every_finished_task_and_moves_a_torn_down_framework() {
     .await;
     cluster.stop().await;
 }
+
+/// The endpoint spellings Mesos serves, and its query conventions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mesos_endpoint_spellings_route() {
+    let (cluster, s) = busy_cluster().await;
+    let master = format!("http://{}", cluster.master);
+    let agent = format!("http://{}", cluster.agent);
+
+    // A trailing slash is ignored; `limit=-1` means no limit.
+    assert_eq!(
+        get_json(format!("{master}/master/frameworks/")).await,
+        get_json(format!("{master}/master/frameworks")).await
+    );
+    let all = get_json(format!("{master}/master/tasks?limit=-1")).await;
+    assert_eq!(all["tasks"].as_array().map(Vec::len), Some(2), "{all}");
+    let one = get_json(format!("{master}/master/tasks/?limit=1")).await;
+    assert_eq!(one["tasks"].as_array().map(Vec::len), Some(1), "{one}");
+
+    let state = get_json(format!("{master}/master/state")).await;
+    assert_eq!(state["frameworks"][0]["unregistered_time"], json!(0.0));
+    assert!(state["frameworks"][0]["capabilities"].is_array());
+
+    let summary = get_json(format!("{master}/master/state-summary")).await;
+    assert_eq!(summary["slaves"][0]["TASK_RUNNING"], json!(1), "{summary}");
+    assert_eq!(summary["slaves"][0]["TASK_FINISHED"], json!(1), "{summary}");
+    assert_eq!(
+        summary["frameworks"][0]["TASK_RUNNING"],
+        json!(1),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["frameworks"][0]["slave_ids"],
+        json!([summary["slaves"][0]["id"]])
+    );
+    let roles = get_json(format!("{master}/master/roles.json")).await;
+    assert_eq!(roles["roles"][0]["name"], "*", "{roles}");
+    assert_eq!(roles["roles"][0]["frameworks"], json!([s.framework_id]));
+
+    let (status, body) = get(format!("{master}/master/maintenance/status")).await;
+    assert_eq!(status, 501, "{body}");
+
+    for path in ["/slave(1)/state.json", "/slave(1)/state", "/state.json"] {
+        let state = get_json(format!("{agent}{path}")).await;
+        assert!(state["frameworks"].is_array(), "{path}: {state}");
+    }
+    for path in ["/slave(1)/health", "/health/"] {
+        assert_eq!(get(format!("{agent}{path}")).await.0, 200, "{path}");
+    }
+    assert!(get_json(format!("{agent}/slave(1)/flags")).await["flags"].is_object());
+    assert!(get_json(format!("{agent}/version")).await["version"].is_string());
+    let containers = get_json(format!("{agent}/containers")).await;
+    assert_eq!(containers.as_array().map(Vec::len), Some(1), "{containers}");
+    assert!(containers[0]["container_id"].is_string(), "{containers}");
+    let debug = get_json(format!("{agent}/files/debug")).await;
+    assert!(!debug.as_object().unwrap().is_empty(), "{debug}");
+
+    // POST /master/teardown with Mesos' form field.
+    let response = crate::common::http_client()
+        .post(format!("{master}/master/teardown"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("frameworkId={}", s.framework_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let frameworks = get_json(format!("{master}/master/frameworks")).await;
+    assert_eq!(frameworks["frameworks"], json!([]), "{frameworks}");
+    let response = crate::common::http_client()
+        .post(format!("{master}/master/teardown"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("frameworkId=nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    cluster.stop().await;
+}
