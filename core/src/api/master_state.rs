@@ -520,9 +520,16 @@ pub fn state(master: &Master) -> StateView<'_> {
         "leader": pid,
         "leader_info": {
             "id": master.settings().master_id,
+            "ip": master.ip_as_mesos_u32(),
             "hostname": master.settings().hostname,
             "port": master.settings().port,
             "pid": pid,
+            "version": crate::VERSION,
+            "address": {
+                "hostname": master.settings().hostname,
+                "ip": master.ip().map(|ip| ip.to_string()).unwrap_or_default(),
+                "port": master.settings().port,
+            },
         },
         "flags": flags(master)["flags"],
         "slaves": agents["slaves"],

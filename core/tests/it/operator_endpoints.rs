@@ -345,6 +345,16 @@ async fn mesos_endpoint_spellings_route() {
 
     let state = get_json(format!("{master}/master/state")).await;
     assert_eq!(state["frameworks"][0]["unregistered_time"], json!(0.0));
+    // Mesos' uint32 (in_addr.s_addr read on a little-endian host).
+    assert_eq!(state["hostname"], "127.0.0.1", "{state}");
+    assert_eq!(state["leader_info"]["ip"], json!(16_777_343u32), "{state}");
+    assert_eq!(state["leader_info"]["address"]["ip"], "127.0.0.1");
+    let agent_state = get_json(format!("{agent}/state")).await;
+    let name = &agent_state["frameworks"][0]["executors"][0]["name"];
+    assert_eq!(
+        name, "Command Executor (Task: sleeper) (Command: sh -c 'echo sleepin...')",
+        "{agent_state}"
+    );
     assert!(state["frameworks"][0]["capabilities"].is_array());
 
     let summary = get_json(format!("{master}/master/state-summary")).await;

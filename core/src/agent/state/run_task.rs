@@ -55,7 +55,7 @@ impl Agent {
                 arguments: vec![program, "executor".to_owned()],
                 ..Default::default()
             }),
-            name: Some(format!("Command Executor (Task: {})", task.task_id.value)),
+            name: Some(command_executor_name(task)),
             source: Some(task.task_id.value.clone()),
             // As in Mesos, the command executor runs in the task's container.
             container: task.container.clone(),
@@ -439,5 +439,63 @@ fn container_spec(
         resources: container_resources(executor, [task]),
         volumes,
         executor_info: prost::Message::encode_to_vec(executor),
+    }
+}
+
+/// A command executor's name as Mesos writes it, which tools show:
+/// `Command Executor (Task: ID) (Command: sh -c 'echo hi')`, a shell
+/// command longer than 15 characters cut to 12 and `...`, and
+/// `(Command: [program, arg, ...])` for a command run without a shell.
+fn command_executor_name(task: &v1::TaskInfo) -> String {
+    let command = task.command.as_ref();
+    let value = command.and_then(|c| c.value.clone()).unwrap_or_default();
+    let described = if command.and_then(|c| c.shell).unwrap_or(true) {
+        if value.chars().count() > 15 {
+            let head: String = value.chars().take(12).collect();
+            format!("sh -c '{head}...'")
+        } else {
+            format!("sh -c '{value}'")
+        }
+    } else {
+        let arguments = command.map(|c| c.arguments.join(", ")).unwrap_or_default();
+        format!("[{value}, {arguments}]")
+    };
+    format!(
+        "Command Executor (Task: {}) (Command: {described})",
+        task.task_id.value
+    )
+}
+
+#[cfg(test)]
+mod executor_name_tests {
+    use super::*;
+
+    fn task(command: &str, shell: bool, arguments: &[&str]) -> v1::TaskInfo {
+        v1::TaskInfo {
+            task_id: v1::TaskId { value: "t1".into() },
+            command: Some(v1::CommandInfo {
+                value: Some(command.into()),
+                shell: Some(shell),
+                arguments: arguments.iter().map(|a| a.to_string()).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn command_executors_are_named_as_mesos_names_them() {
+        assert_eq!(
+            command_executor_name(&task("echo hi", true, &[])),
+            "Command Executor (Task: t1) (Command: sh -c 'echo hi')"
+        );
+        assert_eq!(
+            command_executor_name(&task("sleep 1000 && echo done", true, &[])),
+            "Command Executor (Task: t1) (Command: sh -c 'sleep 1000 &...')"
+        );
+        assert_eq!(
+            command_executor_name(&task("/bin/ls", false, &["ls", "-l"])),
+            "Command Executor (Task: t1) (Command: [/bin/ls, ls, -l])"
+        );
     }
 }

@@ -213,6 +213,8 @@ pub struct Master {
     returned_agents: BTreeMap<String, String>,
     /// Frameworks removed since the master started, newest last.
     completed_frameworks: Recent<FrameworkState>,
+    /// The master's IPv4 address, resolved once at start.
+    ip: Option<std::net::Ipv4Addr>,
     /// Every event queue's figures.
     queue_stats: Arc<QueueStats>,
 }
@@ -226,6 +228,22 @@ impl std::fmt::Debug for Master {
             .field("offers", &self.offers.len())
             .finish()
     }
+}
+
+/// `hostname`'s IPv4 address: itself if it is one, else the first one it
+/// resolves to (once, at start, before anything is served).
+fn ipv4_of(hostname: &str) -> Option<std::net::Ipv4Addr> {
+    if let Ok(ip) = hostname.parse() {
+        return Some(ip);
+    }
+    use std::net::ToSocketAddrs;
+    (hostname, 0)
+        .to_socket_addrs()
+        .ok()?
+        .find_map(|a| match a.ip() {
+            std::net::IpAddr::V4(ip) => Some(ip),
+            std::net::IpAddr::V6(_) => None,
+        })
 }
 
 /// What the allocator is told of a framework.
@@ -266,6 +284,7 @@ fn role_of(info: &v1::FrameworkInfo) -> String {
 
 impl Master {
     pub fn new(settings: MasterSettings, allocator: AllocatorHandle, hooks: Hooks) -> Self {
+        let settings_hostname = settings.hostname.clone();
         Master {
             settings,
             allocator,
@@ -289,7 +308,19 @@ impl Master {
             returned_agents: BTreeMap::new(),
             completed_frameworks: Recent::new(COMPLETED_FRAMEWORKS_KEPT),
             queue_stats: Arc::default(),
+            ip: ipv4_of(&settings_hostname),
         }
+    }
+
+    /// The master's IPv4 address as Mesos' `MasterInfo.ip`: the four
+    /// octets in network order read as a little-endian `uint32` (Mesos
+    /// stores `in_addr.s_addr`), so `127.0.0.1` is 16777343. 0 if unknown.
+    pub fn ip_as_mesos_u32(&self) -> u32 {
+        self.ip.map_or(0, |ip| u32::from_le_bytes(ip.octets()))
+    }
+
+    pub fn ip(&self) -> Option<std::net::Ipv4Addr> {
+        self.ip
     }
 
     pub fn settings(&self) -> &MasterSettings {
@@ -361,14 +392,14 @@ impl Master {
         let s = &self.settings;
         v1::MasterInfo {
             id: s.master_id.clone(),
-            ip: 0,
+            ip: self.ip_as_mesos_u32(),
             port: u32::from(s.port),
             pid: Some(format!("master@{}:{}", s.hostname, s.port)),
             hostname: Some(s.hostname.clone()),
             version: Some(crate::VERSION.to_owned()),
             address: Some(v1::Address {
                 hostname: Some(s.hostname.clone()),
-                ip: None,
+                ip: self.ip.map(|ip| ip.to_string()),
                 port: i32::from(s.port),
             }),
         }
