@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/mesos/v1/mesos.proto",
         "proto/mesos/v1/scheduler.proto",
         "proto/mesos/v1/executor.proto",
+        "proto/mesos/v1/master.proto",
         "proto/corral/agent.proto",
     ];
     for p in &protos {

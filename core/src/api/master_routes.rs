@@ -14,7 +14,7 @@ use super::{
     agent_protocol,
     http::{bounded_body, error, BodyBudget},
     master_state::{self, TasksQuery},
-    scheduler,
+    operator, scheduler,
 };
 use crate::{
     domain::limits::HttpLimits,
@@ -40,6 +40,7 @@ pub fn router(master: SharedMaster, limits: &HttpLimits) -> Router {
             // default 2 MiB limit (100k task ids are ~3 MiB of JSON).
             post(scheduler::handle).layer(DefaultBodyLimit::max(MAX_CALL_BYTES)),
         )
+        .route("/api/v1", post(operator::handle))
         .route("/agent/v1/subscribe", post(agent_protocol::subscribe))
         .route("/agent/v1/call", post(agent_protocol::call))
         .route("/version", get(version))

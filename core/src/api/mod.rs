@@ -7,4 +7,5 @@ pub mod files;
 pub mod http;
 pub mod master_routes;
 pub mod master_state;
+pub mod operator;
 pub mod scheduler;

@@ -412,3 +412,93 @@ async fn mesos_endpoint_spellings_route() {
     assert_eq!(response.status().as_u16(), 400);
     cluster.stop().await;
 }
+
+/// `POST /api/v1` on the master with `body` as JSON; the status and body.
+async fn operator_call(master: &str, body: serde_json::Value) -> (u16, String) {
+    let response = crate::common::http_client()
+        .post(format!("{master}/api/v1"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_v1_operator_api_answers_in_json_and_protobuf() {
+    use prost::Message;
+    let (cluster, s) = busy_cluster().await;
+    let master = format!("http://{}", cluster.master);
+    let json_of = |body: &str| -> serde_json::Value { serde_json::from_str(body).unwrap() };
+
+    let (status, body) = operator_call(&master, json!({"type": "GET_HEALTH"})).await;
+    assert_eq!(
+        (status, json_of(&body)),
+        (
+            200,
+            json!({"type": "GET_HEALTH", "get_health": {"healthy": true}})
+        )
+    );
+    let (_, body) = operator_call(&master, json!({"type": "GET_METRICS", "get_metrics": {"timeout": {"nanoseconds": 5_000_000_000i64}}})).await;
+    let metrics = json_of(&body);
+    assert!(
+        metrics["get_metrics"]["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "master/tasks_running" && m["value"] == json!(1.0)),
+        "{metrics}"
+    );
+    let (_, body) = operator_call(&master, json!({"type": "GET_FLAGS"})).await;
+    assert!(!json_of(&body)["get_flags"]["flags"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (_, body) = operator_call(&master, json!({"type": "GET_MASTER"})).await;
+    assert_eq!(
+        json_of(&body)["get_master"]["master_info"]["ip"],
+        json!(16_777_343u32),
+        "{body}"
+    );
+
+    // Protobuf both ways.
+    let call = corral::proto::v1::master::Call {
+        r#type: Some(corral::proto::v1::master::call::Type::GetVersion as i32),
+        ..Default::default()
+    };
+    let response = crate::common::http_client()
+        .post(format!("{master}/api/v1"))
+        .header("content-type", "application/x-protobuf")
+        .header("accept", "application/x-protobuf")
+        .body(call.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let decoded =
+        corral::proto::v1::master::Response::decode(response.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        decoded.get_version.unwrap().version_info.version,
+        corral::VERSION
+    );
+
+    // Calls not answered yet, and calls that do not exist, say so.
+    let (status, body) = operator_call(&master, json!({"type": "GET_STATE"})).await;
+    assert_eq!(status, 501, "{body}");
+    assert!(body.contains("GET_STATE"), "{body}");
+    let (status, body) = operator_call(&master, json!({"type": "NOT_A_CALL"})).await;
+    assert_eq!(status, 400, "{body}");
+
+    let (status, body) = operator_call(
+        &master,
+        json!({"type": "TEARDOWN", "teardown": {"framework_id": {"value": s.framework_id}}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let frameworks = get_json(format!("{master}/master/frameworks")).await;
+    assert_eq!(frameworks["frameworks"], json!([]), "{frameworks}");
+    cluster.stop().await;
+}
