@@ -52,7 +52,7 @@ pub async fn handle(
     match answer {
         Answer::Response(r) => (
             [(header::CONTENT_TYPE, accept.content_type())],
-            encode(&r, accept),
+            encode(r.as_ref(), accept),
         )
             .into_response(),
         Answer::Done(master_call) => match master_call {
@@ -69,7 +69,7 @@ pub async fn handle(
 type Work = Box<dyn FnOnce(&mut crate::master::Master) -> Response + Send>;
 
 enum Answer {
-    Response(OperatorResponse),
+    Response(Box<OperatorResponse>),
     /// A call with no response body, and the change it makes.
     Done(Option<Work>),
     Error(u16, String),
@@ -81,7 +81,7 @@ fn respond(kind: response::Type, fill: impl FnOnce(&mut OperatorResponse)) -> An
         ..Default::default()
     };
     fill(&mut r);
-    Answer::Response(r)
+    Answer::Response(Box::new(r))
 }
 
 fn answer(master: &crate::master::Master, kind: call::Type, call: &Call) -> Answer {
