@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 
 pub use master_link::post_calls;
 pub use resources::{detect, ResourceOverrides};
-pub(crate) use state::Agent;
+pub(crate) use state::{Agent, ExecutorSummary};
 
 use crate::{
     containerizer::{Containerizer, Freezer},

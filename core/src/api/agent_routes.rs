@@ -105,15 +105,7 @@ async fn state(State(agent): State<Arc<Agent>>) -> Json<Value> {
 
 /// `GET /version`, as the master's.
 async fn version() -> Json<Value> {
-    Json(json!({
-        "version": crate::VERSION,
-        "corral_version": env!("CARGO_PKG_VERSION"),
-        "build_date": "",
-        "build_time": 0,
-        "build_user": "",
-        "git_sha": "",
-        "git_tag": "",
-    }))
+    Json(super::http::version_json())
 }
 
 /// `GET /files/debug`: the sandbox folders `/files/*` serves, as Mesos'
@@ -133,6 +125,24 @@ async fn files_debug(State(agent): State<Arc<Agent>>) -> Json<Value> {
 /// `GET /containers`: every running container with its executor and
 /// usage, in Mesos' shape.
 async fn containers(State(agent): State<Arc<Agent>>) -> Response {
+    usage_list(agent, |e, entry| {
+        entry.insert("container_id".into(), json!(e.container_id));
+        entry.insert(
+            "status".into(),
+            json!({"container_id": {"value": e.container_id}}),
+        );
+    })
+    .await
+}
+
+/// One entry per running executor: its ids and its container's usage from
+/// the isolators (`ResourceStatistics` field names), plus what `extra`
+/// adds. Isolator calls are synchronous module calls: they run off the
+/// runtime.
+async fn usage_list(
+    agent: Arc<Agent>,
+    extra: fn(&crate::agent::ExecutorSummary, &mut serde_json::Map<String, Value>),
+) -> Response {
     let result = tokio::task::spawn_blocking(move || {
         agent
             .executors()
@@ -147,56 +157,28 @@ async fn containers(State(agent): State<Arc<Agent>>) -> Response {
                 for (name, value) in agent.containerizer.usage(&e.container_id) {
                     statistics.insert(name, json!(value));
                 }
-                json!({
-                    "container_id": e.container_id,
-                    "framework_id": e.framework_id,
-                    "executor_id": e.executor_id,
-                    "executor_name": e.name,
-                    "source": e.source,
-                    "statistics": statistics,
-                    "status": {"container_id": {"value": e.container_id}},
-                })
+                let mut entry = serde_json::Map::new();
+                entry.insert("framework_id".into(), json!(e.framework_id));
+                entry.insert("executor_id".into(), json!(e.executor_id));
+                entry.insert("executor_name".into(), json!(e.name));
+                entry.insert("source".into(), json!(e.source));
+                entry.insert("statistics".into(), Value::Object(statistics));
+                extra(&e, &mut entry);
+                Value::Object(entry)
             })
             .collect::<Vec<Value>>()
     })
     .await;
     match result {
         Ok(list) => Json(Value::Array(list)).into_response(),
-        Err(e) => error(500, format!("cannot list containers: {e}")),
+        Err(e) => error(500, format!("cannot collect usage: {e}")),
     }
 }
 
 /// `GET /monitor/statistics`: usage of every running executor's container
-/// from the isolators, in Mesos' shape (`ResourceStatistics` field names).
+/// from the isolators, in Mesos' shape.
 async fn statistics(State(agent): State<Arc<Agent>>) -> Response {
-    // Isolator calls are synchronous module calls: keep them off the runtime.
-    let result = tokio::task::spawn_blocking(move || {
-        let running = agent.executors().into_iter().filter(|e| !e.completed);
-        running
-            .map(|e| {
-                let mut statistics = serde_json::Map::new();
-                statistics.insert(
-                    "timestamp".into(),
-                    json!(crate::domain::status::now_seconds()),
-                );
-                for (name, value) in agent.containerizer.usage(&e.container_id) {
-                    statistics.insert(name, json!(value));
-                }
-                json!({
-                    "framework_id": e.framework_id,
-                    "executor_id": e.executor_id,
-                    "executor_name": e.name,
-                    "source": e.source,
-                    "statistics": statistics,
-                })
-            })
-            .collect::<Vec<Value>>()
-    })
-    .await;
-    match result {
-        Ok(list) => Json(Value::Array(list)).into_response(),
-        Err(e) => error(500, format!("cannot collect statistics: {e}")),
-    }
+    usage_list(agent, |_, _| {}).await
 }
 
 /// `GET /flags`: the agent's settings, as strings.

@@ -40,6 +40,32 @@ pub fn call_error(e: &CallError) -> Response {
     error(status, e.to_string())
 }
 
+/// `GET /version`'s body, on master and agent: `version` is the Mesos API
+/// level Corral implements (clients gate on it), `corral_version` ours.
+pub fn version_json() -> serde_json::Value {
+    serde_json::json!({
+        "version": crate::VERSION,
+        "corral_version": env!("CARGO_PKG_VERSION"),
+        "build_date": "",
+        "build_time": 0,
+        "build_user": "",
+        "git_sha": "",
+        "git_tag": "",
+    })
+}
+
+/// The encoding of a v1 API request body from its `Content-Type`, or the
+/// status and message to answer (400 without one, 415 for another type).
+pub fn request_encoding(
+    headers: &HeaderMap,
+) -> Result<crate::wire::codec::Encoding, (u16, String)> {
+    use crate::wire::codec::{CodecError, Encoding};
+    Encoding::from_content_type(header_str(headers, "content-type")).map_err(|e| match e {
+        CodecError::MissingContentType => (400, e.to_string()),
+        other => (415, other.to_string()),
+    })
+}
+
 pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }

@@ -84,15 +84,7 @@ pub fn router(master: SharedMaster, limits: &HttpLimits) -> Router {
 /// `GET /version`, in Mesos' shape. `version` is the Mesos API level Corral
 /// implements, so clients that gate on it work; `corral_version` is ours.
 async fn version() -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "version": crate::VERSION,
-        "corral_version": env!("CARGO_PKG_VERSION"),
-        "build_date": "",
-        "build_time": 0,
-        "build_user": "",
-        "git_sha": "",
-        "git_tag": "",
-    }))
+    Json(super::http::version_json())
 }
 
 /// `GET /master/redirect`: 307 to the leading master (this one, as Corral

@@ -10,7 +10,7 @@ use axum::{
 };
 
 use super::{
-    http::{error, header_str},
+    http::{error, header_str, request_encoding},
     master_state,
 };
 use crate::{
@@ -19,7 +19,7 @@ use crate::{
         master::{call, response, Call, Response as OperatorResponse},
         Flag, Metric, VersionInfo,
     },
-    wire::codec::{decode, encode, CodecError, Encoding},
+    wire::codec::{decode, encode, Encoding},
 };
 
 pub async fn handle(
@@ -27,10 +27,9 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let encoding = match Encoding::from_content_type(header_str(&headers, "content-type")) {
+    let encoding = match request_encoding(&headers) {
         Ok(e) => e,
-        Err(e @ CodecError::MissingContentType) => return error(400, e.to_string()),
-        Err(e) => return error(415, e.to_string()),
+        Err((status, message)) => return error(status, message),
     };
     let Some(accept) = Encoding::from_accept(header_str(&headers, "accept")) else {
         return error(

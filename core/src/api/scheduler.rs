@@ -7,7 +7,9 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::http::{call_error, error, event_stream, header_str, streaming_response, OnDrop};
+use super::http::{
+    call_error, error, event_stream, header_str, request_encoding, streaming_response, OnDrop,
+};
 use crate::{
     master::{lock, SharedMaster},
     proto::v1::scheduler::{call, event, Call, Event},
@@ -21,12 +23,9 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let encoding = match Encoding::from_content_type(header_str(&headers, "content-type")) {
+    let encoding = match request_encoding(&headers) {
         Ok(e) => e,
-        Err(e @ crate::wire::codec::CodecError::MissingContentType) => {
-            return error(400, e.to_string())
-        }
-        Err(e) => return error(415, e.to_string()),
+        Err((status, message)) => return error(status, message),
     };
     let call: Call = match decode(&body, encoding) {
         Ok(call) => call,
