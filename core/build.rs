@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/mesos/v1/scheduler.proto",
         "proto/mesos/v1/executor.proto",
         "proto/mesos/v1/master.proto",
+        "proto/mesos/v1/agent.proto",
         "proto/corral/agent.proto",
     ];
     for p in &protos {

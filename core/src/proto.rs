@@ -29,6 +29,10 @@ pub mod mesos {
         pub mod executor {
             include!(concat!(env!("OUT_DIR"), "/mesos.v1.executor.rs"));
         }
+        /// The agent's v1 operator API.
+        pub mod agent {
+            include!(concat!(env!("OUT_DIR"), "/mesos.v1.agent.rs"));
+        }
         /// The master's v1 operator API.
         pub mod master {
             include!(concat!(env!("OUT_DIR"), "/mesos.v1.master.rs"));

@@ -26,6 +26,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
     let budget = BodyBudget::new(&agent.config.http, MAX_BODY);
     Router::new()
         .route("/api/v1/executor", post(executor::handle))
+        .route("/api/v1", post(super::agent_operator::handle))
         .route("/health", get(|| async { StatusCode::OK }))
         .route("/state", get(state))
         .route("/state.json", get(state))
@@ -183,9 +184,14 @@ async fn statistics(State(agent): State<Arc<Agent>>) -> Response {
 
 /// `GET /flags`: the agent's settings, as strings.
 async fn flags(State(agent): State<Arc<Agent>>) -> Json<Value> {
+    Json(flags_json(&agent))
+}
+
+/// `{"flags": {...}}`: the agent's settings, as strings.
+pub(crate) fn flags_json(agent: &Agent) -> Value {
     let c = &agent.config;
     let secs = |d: std::time::Duration| format!("{}secs", d.as_secs_f64());
-    Json(json!({"flags": {
+    json!({"flags": {
         "master": c.master,
         "hostname": c.hostname,
         "work_dir": c.work_dir.display().to_string(),
@@ -197,7 +203,7 @@ async fn flags(State(agent): State<Arc<Agent>>) -> Json<Value> {
         "status_update_retry": secs(c.status_update_retry),
         "master_timeout": secs(c.master_timeout),
         "version": crate::VERSION,
-    }}))
+    }})
 }
 
 /// What the connections kept in reserve serve (see `server::serve`): the
@@ -208,6 +214,11 @@ pub fn reserved(request: &axum::extract::Request) -> bool {
 
 /// `GET /metrics/snapshot`: Mesos' `slave/...` keys, flat.
 async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
+    Json(metrics_json(&agent))
+}
+
+/// The agent's metrics, flat: Mesos' `slave/...` keys and module counters.
+pub(crate) fn metrics_json(agent: &Agent) -> Value {
     use crate::{
         domain::metrics::{live_metric, usage_figures},
         proto::v1::TaskState,
@@ -281,5 +292,5 @@ async fn metrics(State(agent): State<Arc<Agent>>) -> Json<Value> {
     for (name, value) in crate::module_host::module_counters() {
         m.insert(name, json!(value as f64));
     }
-    Json(Value::Object(m))
+    Value::Object(m)
 }

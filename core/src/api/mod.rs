@@ -1,5 +1,6 @@
 //! The only part of core that knows HTTP, JSON and protobuf encodings.
 
+pub mod agent_operator;
 pub mod agent_protocol;
 pub mod agent_routes;
 pub mod executor;

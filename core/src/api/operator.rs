@@ -165,3 +165,43 @@ fn answer(master: &crate::master::Master, kind: call::Type, call: &Call) -> Answ
         ),
     }
 }
+
+/// `{"flags": {name: value}}` as the operator API's flag list.
+pub(super) fn flag_list(flags: &serde_json::Value) -> Vec<Flag> {
+    flags["flags"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| Flag {
+            name: name.clone(),
+            value: Some(
+                value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned),
+            ),
+        })
+        .collect()
+}
+
+/// Named figures as the operator API's metric list.
+pub(super) fn metric_list(figures: impl IntoIterator<Item = (String, f64)>) -> Vec<Metric> {
+    figures
+        .into_iter()
+        .map(|(name, value)| Metric {
+            name,
+            value: Some(value),
+        })
+        .collect()
+}
+
+pub(super) fn version_info() -> VersionInfo {
+    VersionInfo {
+        version: crate::VERSION.to_owned(),
+        build_date: None,
+        build_time: None,
+        build_user: None,
+        git_sha: None,
+        git_branch: None,
+        git_tag: None,
+    }
+}

@@ -413,7 +413,8 @@ async fn mesos_endpoint_spellings_route() {
     cluster.stop().await;
 }
 
-/// `POST /api/v1` on the master with `body` as JSON; the status and body.
+/// `POST /api/v1` on a master or agent with `body` as JSON; the status and
+/// body.
 async fn operator_call(master: &str, body: serde_json::Value) -> (u16, String) {
     let response = crate::common::http_client()
         .post(format!("{master}/api/v1"))
@@ -500,5 +501,63 @@ async fn the_v1_operator_api_answers_in_json_and_protobuf() {
     assert_eq!(status, 200, "{body}");
     let frameworks = get_json(format!("{master}/master/frameworks")).await;
     assert_eq!(frameworks["frameworks"], json!([]), "{frameworks}");
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_v1_operator_api_answers() {
+    use prost::Message;
+    let (cluster, s) = busy_cluster().await;
+    let agent = format!("http://{}", cluster.agent);
+    let json_of = |body: &str| -> serde_json::Value { serde_json::from_str(body).unwrap() };
+
+    let (status, body) = operator_call(&agent, json!({"type": "GET_HEALTH"})).await;
+    assert_eq!(
+        (status, json_of(&body)),
+        (
+            200,
+            json!({"type": "GET_HEALTH", "get_health": {"healthy": true}})
+        )
+    );
+    let (_, body) = operator_call(&agent, json!({"type": "GET_FRAMEWORKS"})).await;
+    let frameworks = json_of(&body);
+    assert_eq!(
+        frameworks["get_frameworks"]["frameworks"][0]["framework_info"]["id"]["value"],
+        json!(s.framework_id),
+        "{frameworks}"
+    );
+    let (_, body) = operator_call(&agent, json!({"type": "GET_FLAGS"})).await;
+    assert!(
+        json_of(&body)["get_flags"]["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "work_dir"),
+        "{body}"
+    );
+    let call = corral::proto::v1::agent::Call {
+        r#type: Some(corral::proto::v1::agent::call::Type::GetMetrics as i32),
+        ..Default::default()
+    };
+    let response = crate::common::http_client()
+        .post(format!("{agent}/api/v1"))
+        .header("content-type", "application/x-protobuf")
+        .header("accept", "application/x-protobuf")
+        .body(call.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    let decoded =
+        corral::proto::v1::agent::Response::decode(response.bytes().await.unwrap()).unwrap();
+    let metrics = decoded.get_metrics.unwrap().metrics;
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m.name == "slave/tasks_running" && m.value == Some(1.0)),
+        "{metrics:?}"
+    );
+    let (status, body) = operator_call(&agent, json!({"type": "GET_CONTAINERS"})).await;
+    assert_eq!(status, 501, "{body}");
+    assert!(body.contains("GET_CONTAINERS"), "{body}");
     cluster.stop().await;
 }
