@@ -13,9 +13,17 @@ use super::{
     http::{error, header_str, request_encoding},
     master_state,
 };
+use std::collections::BTreeMap;
+
 use crate::{
-    master::{lock, SharedMaster},
+    domain::{
+        convert::resources_to_proto,
+        status::{is_terminal, state_of},
+        Resource,
+    },
+    master::{lock, Master, SharedMaster},
     proto::v1::{
+        self,
         master::{call, response, Call, Response as OperatorResponse},
         Flag, Metric, VersionInfo,
     },
@@ -83,7 +91,7 @@ fn respond(kind: response::Type, fill: impl FnOnce(&mut OperatorResponse)) -> An
     Answer::Response(Box::new(r))
 }
 
-fn answer(master: &crate::master::Master, kind: call::Type, call: &Call) -> Answer {
+fn answer(master: &Master, kind: call::Type, call: &Call) -> Answer {
     match kind {
         call::Type::GetHealth => respond(response::Type::GetHealth, |r| {
             r.get_health = Some(response::GetHealth { healthy: true });
@@ -140,6 +148,16 @@ fn answer(master: &crate::master::Master, kind: call::Type, call: &Call) -> Answ
                 master_info: Some(master.master_info()),
             });
         }),
+        call::Type::GetAgents => {
+            let agents = agents(master);
+            respond(response::Type::GetAgents, |r| r.get_agents = Some(agents))
+        }
+        call::Type::GetFrameworks => {
+            let frameworks = frameworks(master);
+            respond(response::Type::GetFrameworks, |r| {
+                r.get_frameworks = Some(frameworks);
+            })
+        }
         call::Type::Teardown => {
             let Some(teardown) = &call.teardown else {
                 return Answer::Error(400, "expecting 'teardown' to be present".into());
@@ -203,5 +221,137 @@ pub(super) fn version_info() -> VersionInfo {
         git_sha: None,
         git_branch: None,
         git_tag: None,
+    }
+}
+
+/// What is offered, and what live tasks use, per agent and per framework.
+#[derive(Default)]
+struct Holdings {
+    offers: BTreeMap<String, Vec<crate::master::OfferView>>,
+    offered_on: BTreeMap<String, Vec<Resource>>,
+    used_on: BTreeMap<String, Vec<Resource>>,
+}
+
+impl Holdings {
+    fn of(master: &Master) -> Holdings {
+        let mut h = Holdings::default();
+        for offer in master.outstanding_offers() {
+            h.offered_on
+                .entry(offer.agent_id.clone())
+                .or_default()
+                .extend(offer.resources.iter().cloned());
+            h.offers
+                .entry(offer.framework_id.clone())
+                .or_default()
+                .push(offer);
+        }
+        for task in master.frameworks().values().flat_map(|f| f.tasks.values()) {
+            if !is_terminal(state_of(&task.status)) {
+                h.used_on
+                    .entry(task.agent_id.clone())
+                    .or_default()
+                    .extend(task.resources.iter().cloned());
+            }
+        }
+        h
+    }
+}
+
+fn agents(master: &Master) -> response::GetAgents {
+    let h = Holdings::of(master);
+    let agents = master
+        .agents()
+        .values()
+        .map(|a| {
+            let mut info = a.info.clone();
+            info.id = Some(v1::AgentId {
+                value: a.id.clone(),
+            });
+            response::get_agents::Agent {
+                total_resources: info.resources.clone(),
+                agent_info: info,
+                active: a.connected(),
+                deactivated: Some(!a.connected()),
+                version: crate::VERSION.to_owned(),
+                pid: Some(format!("slave(1)@{}", a.endpoint)),
+                registered_time: None,
+                reregistered_time: None,
+                allocated_resources: resources_to_proto(
+                    h.used_on.get(&a.id).map(Vec::as_slice).unwrap_or_default(),
+                ),
+                offered_resources: resources_to_proto(
+                    h.offered_on
+                        .get(&a.id)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default(),
+                ),
+            }
+        })
+        .collect();
+    response::GetAgents { agents }
+}
+
+fn frameworks(master: &Master) -> response::GetFrameworks {
+    let h = Holdings::of(master);
+    let view = |f: &crate::master::FrameworkState, active: bool| {
+        let offers = h.offers.get(&f.id).map(Vec::as_slice).unwrap_or_default();
+        let offered: Vec<Resource> = offers
+            .iter()
+            .flat_map(|o| o.resources.iter().cloned())
+            .collect();
+        let used: Vec<Resource> = f
+            .tasks
+            .values()
+            .filter(|t| !is_terminal(state_of(&t.status)))
+            .flat_map(|t| t.resources.iter().cloned())
+            .collect();
+        let mut info = f.info.clone();
+        info.id = Some(v1::FrameworkId {
+            value: f.id.clone(),
+        });
+        response::get_frameworks::Framework {
+            framework_info: info,
+            active,
+            connected: active,
+            recovered: false,
+            registered_time: None,
+            reregistered_time: None,
+            unregistered_time: None,
+            offers: offers
+                .iter()
+                .map(|o| v1::Offer {
+                    id: v1::OfferId {
+                        value: o.id.clone(),
+                    },
+                    framework_id: v1::FrameworkId {
+                        value: o.framework_id.clone(),
+                    },
+                    agent_id: v1::AgentId {
+                        value: o.agent_id.clone(),
+                    },
+                    hostname: master
+                        .agents()
+                        .get(&o.agent_id)
+                        .map(|a| a.info.hostname.clone())
+                        .unwrap_or_default(),
+                    resources: resources_to_proto(&o.resources),
+                    ..Default::default()
+                })
+                .collect(),
+            allocated_resources: resources_to_proto(&used),
+            offered_resources: resources_to_proto(&offered),
+        }
+    };
+    response::GetFrameworks {
+        frameworks: master
+            .frameworks()
+            .values()
+            .map(|f| view(f, f.connected()))
+            .collect(),
+        completed_frameworks: master
+            .completed_frameworks()
+            .iter()
+            .map(|f| view(f, false))
+            .collect(),
     }
 }

@@ -486,6 +486,32 @@ async fn the_v1_operator_api_answers_in_json_and_protobuf() {
         corral::VERSION
     );
 
+    let (_, body) = operator_call(&master, json!({"type": "GET_AGENTS"})).await;
+    let agents = json_of(&body);
+    let agent = &agents["get_agents"]["agents"][0];
+    assert_eq!(agent["active"], json!(true), "{agents}");
+    assert_eq!(
+        agent["agent_info"]["id"]["value"],
+        get_json(format!("{master}/master/slaves")).await["slaves"][0]["id"]
+    );
+    assert!(
+        agent["allocated_resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "cpus"),
+        "the running task's resources: {agents}"
+    );
+    let (_, body) = operator_call(&master, json!({"type": "GET_FRAMEWORKS"})).await;
+    let frameworks = json_of(&body);
+    let framework = &frameworks["get_frameworks"]["frameworks"][0];
+    assert_eq!(
+        framework["framework_info"]["id"]["value"],
+        json!(s.framework_id),
+        "{frameworks}"
+    );
+    assert_eq!(framework["connected"], json!(true));
+
     // Calls not answered yet, and calls that do not exist, say so.
     let (status, body) = operator_call(&master, json!({"type": "GET_STATE"})).await;
     assert_eq!(status, 501, "{body}");
