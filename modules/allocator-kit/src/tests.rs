@@ -226,3 +226,49 @@ fn the_fake_host_refuses_a_grant_of_resources_already_offered() {
     let violation = host.try_allocate().unwrap_err().to_string();
     assert!(violation.contains("suppressed"), "{violation}");
 }
+
+/// Orders agents by id, descending, and voids rounds while `void` is set.
+#[derive(Debug, Default)]
+struct Voiding {
+    void: bool,
+}
+
+impl Policy for Voiding {
+    const SHUFFLE_AGENTS: bool = false;
+    fn new(_: &Params, _: &Host) -> Result<Self, ModuleError> {
+        Ok(Voiding::default())
+    }
+    fn orders_agents(&self) -> bool {
+        true
+    }
+    fn order_agents(&mut self, _: &Cluster<'_>, agents: &mut [&Agent]) {
+        agents.sort_by(|a, b| b.id().cmp(a.id()));
+    }
+    fn end_round(&mut self) -> Result<(), String> {
+        if self.void {
+            Err("voided on purpose".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn a_voided_round_offers_nothing_and_holds_nothing() {
+    let mut host: FakeHost<Kit<Voiding>> = FakeHost::build(&[]).unwrap();
+    host.framework("fw", "*")
+        .agent("a1", &node())
+        .agent("a2", &node());
+    host.allocator().policy_mut().void = true;
+    assert!(host.allocate().is_empty());
+    let book = host.allocator().book();
+    assert!(book.framework("fw").unwrap().allocated().is_empty());
+    assert_eq!(book.framework("fw").unwrap().offers_made(), 0);
+    host.allocator().policy_mut().void = false;
+    let agents: Vec<String> = host.allocate().into_iter().map(|o| o.agent_id).collect();
+    assert_eq!(
+        agents,
+        ["a2", "a1"],
+        "the next round offers, in the policy's agent order"
+    );
+}
