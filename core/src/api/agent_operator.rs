@@ -74,6 +74,10 @@ pub async fn handle(State(agent): State<Arc<Agent>>, headers: HeaderMap, body: B
             r.get_logging_level = Some(response::GetLoggingLevel { level: 0 });
             response::Type::GetLoggingLevel
         }
+        call::Type::GetContainers => {
+            r.get_containers = Some(containers(&agent));
+            response::Type::GetContainers
+        }
         call::Type::GetFrameworks => {
             r.get_frameworks = Some(frameworks(&agent));
             response::Type::GetFrameworks
@@ -119,4 +123,29 @@ fn frameworks(agent: &Agent) -> response::GetFrameworks {
         }
     }
     out
+}
+
+/// The running containers, with their executors.
+fn containers(agent: &Agent) -> response::GetContainers {
+    use crate::proto::v1::{ContainerId, ExecutorId, FrameworkId};
+    response::GetContainers {
+        containers: agent
+            .executors()
+            .into_iter()
+            .filter(|e| !e.completed)
+            .map(|e| response::get_containers::Container {
+                framework_id: Some(FrameworkId {
+                    value: e.framework_id,
+                }),
+                executor_id: Some(ExecutorId {
+                    value: e.executor_id,
+                }),
+                executor_name: Some(e.name),
+                container_id: ContainerId {
+                    value: e.container_id,
+                    parent: None,
+                },
+            })
+            .collect(),
+    }
 }

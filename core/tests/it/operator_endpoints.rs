@@ -582,8 +582,16 @@ async fn the_agents_v1_operator_api_answers() {
             .any(|m| m.name == "slave/tasks_running" && m.value == Some(1.0)),
         "{metrics:?}"
     );
-    let (status, body) = operator_call(&agent, json!({"type": "GET_CONTAINERS"})).await;
+    let (_, body) = operator_call(&agent, json!({"type": "GET_CONTAINERS"})).await;
+    let containers = json_of(&body);
+    let listed = containers["get_containers"]["containers"]
+        .as_array()
+        .unwrap();
+    assert_eq!(listed.len(), 1, "the sleeper's container: {containers}");
+    assert_eq!(listed[0]["executor_id"]["value"], "sleeper");
+    assert!(listed[0]["container_id"]["value"].is_string());
+    let (status, body) = operator_call(&agent, json!({"type": "GET_STATE"})).await;
     assert_eq!(status, 501, "{body}");
-    assert!(body.contains("GET_CONTAINERS"), "{body}");
+    assert!(body.contains("GET_STATE"), "{body}");
     cluster.stop().await;
 }
