@@ -13,33 +13,23 @@ use axum::{
 
 use super::{
     agent_routes::{flags_json, metrics_json},
-    http::{error, header_str, request_encoding},
-    operator::{flag_list, metric_list, version_info},
+    http::error,
+    operator::{flag_list, metric_list, operator_request, version_info},
 };
 use crate::{
     agent::Agent,
     proto::v1::agent::{call, response, Call, Response as AgentResponse},
-    wire::codec::{decode, encode, Encoding},
+    wire::codec::encode,
 };
 
 pub async fn handle(State(agent): State<Arc<Agent>>, headers: HeaderMap, body: Bytes) -> Response {
-    let encoding = match request_encoding(&headers) {
-        Ok(e) => e,
-        Err((status, message)) => return error(status, message),
-    };
-    let Some(accept) = Encoding::from_accept(header_str(&headers, "accept")) else {
-        return error(
-            406,
-            "expecting 'Accept' to allow application/json or application/x-protobuf",
-        );
-    };
-    let call: Call = match decode(&body, encoding) {
-        Ok(call) => call,
-        Err(e) => return error(400, e.to_string()),
-    };
-    let Some(kind) = call.r#type.and_then(|t| call::Type::try_from(t).ok()) else {
-        return error(400, "expecting 'type' to be present and a known call type");
-    };
+    let (_call, kind, accept): (Call, call::Type, _) =
+        match operator_request(&headers, &body, |c: &Call| {
+            c.r#type.and_then(|t| call::Type::try_from(t).ok())
+        }) {
+            Ok(parts) => parts,
+            Err((status, message)) => return error(status, message),
+        };
     let mut r = AgentResponse::default();
     let answered = match kind {
         call::Type::GetHealth => {

@@ -118,7 +118,7 @@ pub fn task_json(task: &TaskEntry) -> Value {
     serde_json::to_value(TaskView::of(task)).expect("a task view is valid JSON")
 }
 
-fn live_resources<'a>(tasks: impl Iterator<Item = &'a TaskEntry>) -> Vec<Resource> {
+pub(super) fn live_resources<'a>(tasks: impl Iterator<Item = &'a TaskEntry>) -> Vec<Resource> {
     tasks
         .filter(|t| !is_terminal(state_of(&t.status)))
         .flat_map(|t| t.resources.iter().cloned())
@@ -129,14 +129,14 @@ fn live_resources<'a>(tasks: impl Iterator<Item = &'a TaskEntry>) -> Vec<Resourc
 /// one pass each, so a view of every agent or framework costs what the
 /// cluster holds rather than agents × tasks.
 #[derive(Default)]
-struct Index {
-    offers_by_framework: HashMap<String, Vec<OfferView>>,
-    offered_by_agent: HashMap<String, Vec<Resource>>,
-    used_by_agent: HashMap<String, Vec<Resource>>,
+pub(super) struct Index {
+    pub offers_by_framework: HashMap<String, Vec<OfferView>>,
+    pub offered_by_agent: HashMap<String, Vec<Resource>>,
+    pub used_by_agent: HashMap<String, Vec<Resource>>,
 }
 
 impl Index {
-    fn new(master: &Master) -> Index {
+    pub fn new(master: &Master) -> Index {
         let mut index = Index::default();
         for offer in master.outstanding_offers() {
             index

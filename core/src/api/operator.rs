@@ -13,14 +13,9 @@ use super::{
     http::{error, header_str, request_encoding},
     master_state,
 };
-use std::collections::BTreeMap;
 
 use crate::{
-    domain::{
-        convert::resources_to_proto,
-        status::{is_terminal, state_of},
-        Resource,
-    },
+    domain::{convert::resources_to_proto, Resource},
     master::{lock, Master, SharedMaster},
     proto::v1::{
         self,
@@ -35,23 +30,13 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let encoding = match request_encoding(&headers) {
-        Ok(e) => e,
-        Err((status, message)) => return error(status, message),
-    };
-    let Some(accept) = Encoding::from_accept(header_str(&headers, "accept")) else {
-        return error(
-            406,
-            "expecting 'Accept' to allow application/json or application/x-protobuf",
-        );
-    };
-    let call: Call = match decode(&body, encoding) {
-        Ok(call) => call,
-        Err(e) => return error(400, e.to_string()),
-    };
-    let Some(kind) = call.r#type.and_then(|t| call::Type::try_from(t).ok()) else {
-        return error(400, "expecting 'type' to be present and a known call type");
-    };
+    let (call, kind, accept): (Call, call::Type, _) =
+        match operator_request(&headers, &body, |c: &Call| {
+            c.r#type.and_then(|t| call::Type::try_from(t).ok())
+        }) {
+            Ok(parts) => parts,
+            Err((status, message)) => return error(status, message),
+        };
     let answer = {
         let master = lock(&master);
         answer(&master, kind, &call)
@@ -97,45 +82,18 @@ fn answer(master: &Master, kind: call::Type, call: &Call) -> Answer {
             r.get_health = Some(response::GetHealth { healthy: true });
         }),
         call::Type::GetFlags => {
-            let flags = master_state::flags(master);
-            let list = flags["flags"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(name, value)| Flag {
-                    name: name.clone(),
-                    value: Some(
-                        value
-                            .as_str()
-                            .map_or_else(|| value.to_string(), str::to_owned),
-                    ),
-                })
-                .collect();
+            let flags = flag_list(&master_state::flags(master));
             respond(response::Type::GetFlags, |r| {
-                r.get_flags = Some(response::GetFlags { flags: list });
+                r.get_flags = Some(response::GetFlags { flags });
             })
         }
         call::Type::GetVersion => respond(response::Type::GetVersion, |r| {
             r.get_version = Some(response::GetVersion {
-                version_info: VersionInfo {
-                    version: crate::VERSION.to_owned(),
-                    build_date: None,
-                    build_time: None,
-                    build_user: None,
-                    git_sha: None,
-                    git_branch: None,
-                    git_tag: None,
-                },
+                version_info: version_info(),
             });
         }),
         call::Type::GetMetrics => {
-            let metrics = master_state::metrics(master)
-                .into_iter()
-                .map(|(name, value)| Metric {
-                    name,
-                    value: Some(value),
-                })
-                .collect();
+            let metrics = metric_list(master_state::metrics(master));
             respond(response::Type::GetMetrics, |r| {
                 r.get_metrics = Some(response::GetMetrics { metrics });
             })
@@ -224,41 +182,8 @@ pub(super) fn version_info() -> VersionInfo {
     }
 }
 
-/// What is offered, and what live tasks use, per agent and per framework.
-#[derive(Default)]
-struct Holdings {
-    offers: BTreeMap<String, Vec<crate::master::OfferView>>,
-    offered_on: BTreeMap<String, Vec<Resource>>,
-    used_on: BTreeMap<String, Vec<Resource>>,
-}
-
-impl Holdings {
-    fn of(master: &Master) -> Holdings {
-        let mut h = Holdings::default();
-        for offer in master.outstanding_offers() {
-            h.offered_on
-                .entry(offer.agent_id.clone())
-                .or_default()
-                .extend(offer.resources.iter().cloned());
-            h.offers
-                .entry(offer.framework_id.clone())
-                .or_default()
-                .push(offer);
-        }
-        for task in master.frameworks().values().flat_map(|f| f.tasks.values()) {
-            if !is_terminal(state_of(&task.status)) {
-                h.used_on
-                    .entry(task.agent_id.clone())
-                    .or_default()
-                    .extend(task.resources.iter().cloned());
-            }
-        }
-        h
-    }
-}
-
 fn agents(master: &Master) -> response::GetAgents {
-    let h = Holdings::of(master);
+    let h = master_state::Index::new(master);
     let agents = master
         .agents()
         .values()
@@ -277,10 +202,13 @@ fn agents(master: &Master) -> response::GetAgents {
                 registered_time: None,
                 reregistered_time: None,
                 allocated_resources: resources_to_proto(
-                    h.used_on.get(&a.id).map(Vec::as_slice).unwrap_or_default(),
+                    h.used_by_agent
+                        .get(&a.id)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default(),
                 ),
                 offered_resources: resources_to_proto(
-                    h.offered_on
+                    h.offered_by_agent
                         .get(&a.id)
                         .map(Vec::as_slice)
                         .unwrap_or_default(),
@@ -292,19 +220,18 @@ fn agents(master: &Master) -> response::GetAgents {
 }
 
 fn frameworks(master: &Master) -> response::GetFrameworks {
-    let h = Holdings::of(master);
+    let h = master_state::Index::new(master);
     let view = |f: &crate::master::FrameworkState, active: bool| {
-        let offers = h.offers.get(&f.id).map(Vec::as_slice).unwrap_or_default();
+        let offers = h
+            .offers_by_framework
+            .get(&f.id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let offered: Vec<Resource> = offers
             .iter()
             .flat_map(|o| o.resources.iter().cloned())
             .collect();
-        let used: Vec<Resource> = f
-            .tasks
-            .values()
-            .filter(|t| !is_terminal(state_of(&t.status)))
-            .flat_map(|t| t.resources.iter().cloned())
-            .collect();
+        let used = master_state::live_resources(f.tasks.values());
         let mut info = f.info.clone();
         info.id = Some(v1::FrameworkId {
             value: f.id.clone(),
@@ -354,4 +281,28 @@ fn frameworks(master: &Master) -> response::GetFrameworks {
             .map(|f| view(f, false))
             .collect(),
     }
+}
+
+/// The preamble of both daemons' `POST /api/v1`: the body's encoding from
+/// `Content-Type`, the answer's from `Accept`, the call decoded, and its
+/// type (`kind_of`); or the status and message to answer.
+pub(super) fn operator_request<C, K>(
+    headers: &HeaderMap,
+    body: &[u8],
+    kind_of: impl FnOnce(&C) -> Option<K>,
+) -> Result<(C, K, Encoding), (u16, String)>
+where
+    C: prost::Message + prost_reflect::ReflectMessage + Default,
+{
+    let encoding = request_encoding(headers)?;
+    let accept = Encoding::from_accept(header_str(headers, "accept")).ok_or((
+        406,
+        "expecting 'Accept' to allow application/json or application/x-protobuf".to_owned(),
+    ))?;
+    let call: C = decode(body, encoding).map_err(|e| (400, e.to_string()))?;
+    let kind = kind_of(&call).ok_or((
+        400,
+        "expecting 'type' to be present and a known call type".to_owned(),
+    ))?;
+    Ok((call, kind, accept))
 }

@@ -413,6 +413,21 @@ async fn mesos_endpoint_spellings_route() {
     cluster.stop().await;
 }
 
+/// `POST /api/v1` on a master or agent with `call` in protobuf, asking for
+/// protobuf; the answer must be a 200, decoded.
+async fn protobuf_call<R: prost::Message + Default>(daemon: &str, call: &impl prost::Message) -> R {
+    let response = crate::common::http_client()
+        .post(format!("{daemon}/api/v1"))
+        .header("content-type", "application/x-protobuf")
+        .header("accept", "application/x-protobuf")
+        .body(call.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    R::decode(response.bytes().await.unwrap()).unwrap()
+}
+
 /// `POST /api/v1` on a master or agent with `body` as JSON; the status and
 /// body.
 async fn operator_call(master: &str, body: serde_json::Value) -> (u16, String) {
@@ -430,7 +445,6 @@ async fn operator_call(master: &str, body: serde_json::Value) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_v1_operator_api_answers_in_json_and_protobuf() {
-    use prost::Message;
     let (cluster, s) = busy_cluster().await;
     let master = format!("http://{}", cluster.master);
     let json_of = |body: &str| -> serde_json::Value { serde_json::from_str(body).unwrap() };
@@ -470,17 +484,7 @@ async fn the_v1_operator_api_answers_in_json_and_protobuf() {
         r#type: Some(corral::proto::v1::master::call::Type::GetVersion as i32),
         ..Default::default()
     };
-    let response = crate::common::http_client()
-        .post(format!("{master}/api/v1"))
-        .header("content-type", "application/x-protobuf")
-        .header("accept", "application/x-protobuf")
-        .body(call.encode_to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let decoded =
-        corral::proto::v1::master::Response::decode(response.bytes().await.unwrap()).unwrap();
+    let decoded: corral::proto::v1::master::Response = protobuf_call(&master, &call).await;
     assert_eq!(
         decoded.get_version.unwrap().version_info.version,
         corral::VERSION
@@ -532,7 +536,6 @@ async fn the_v1_operator_api_answers_in_json_and_protobuf() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agents_v1_operator_api_answers() {
-    use prost::Message;
     let (cluster, s) = busy_cluster().await;
     let agent = format!("http://{}", cluster.agent);
     let json_of = |body: &str| -> serde_json::Value { serde_json::from_str(body).unwrap() };
@@ -565,16 +568,7 @@ async fn the_agents_v1_operator_api_answers() {
         r#type: Some(corral::proto::v1::agent::call::Type::GetMetrics as i32),
         ..Default::default()
     };
-    let response = crate::common::http_client()
-        .post(format!("{agent}/api/v1"))
-        .header("content-type", "application/x-protobuf")
-        .header("accept", "application/x-protobuf")
-        .body(call.encode_to_vec())
-        .send()
-        .await
-        .unwrap();
-    let decoded =
-        corral::proto::v1::agent::Response::decode(response.bytes().await.unwrap()).unwrap();
+    let decoded: corral::proto::v1::agent::Response = protobuf_call(&agent, &call).await;
     let metrics = decoded.get_metrics.unwrap().metrics;
     assert!(
         metrics
