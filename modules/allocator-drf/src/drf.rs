@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use corral_allocator_kit::{Cluster, Framework, Policy, Resources};
+use corral_allocator_kit::{Cluster, Framework, Policy};
 use corral_module_api::{Host, ModuleError, ParamKind, ParamSpec};
 
 use crate::Params;
@@ -70,14 +70,11 @@ impl Policy for Drf {
     }
 
     fn order(&mut self, cluster: &Cluster<'_>, frameworks: &mut [&Framework]) {
-        // Each role's allocation, then its weighted share, once per role.
-        let mut roles: BTreeMap<&str, Resources> = BTreeMap::new();
-        for f in frameworks.iter() {
-            roles.entry(f.role()).or_default().add(f.allocated());
-        }
-        let role_share: BTreeMap<&str, f64> = roles
-            .iter()
-            .map(|(role, allocated)| (*role, cluster.dominant_share(allocated) / self.weight(role)))
+        // Each role's weighted share, once per role.
+        let role_share: BTreeMap<&str, f64> = cluster
+            .role_shares(frameworks)
+            .into_iter()
+            .map(|(role, share)| (role, share / self.weight(role)))
             .collect();
         // Each share once, not once per comparison.
         let mut keyed: Vec<(f64, f64, u64, &Framework)> = frameworks

@@ -155,6 +155,19 @@ impl<'a> Cluster<'a> {
             .fold(0.0, f64::max)
     }
 
+    /// The dominant share of each role's allocation, summed over the
+    /// `frameworks` given (as a hierarchical policy orders roles first).
+    pub fn role_shares<'f>(&self, frameworks: &[&'f Framework]) -> BTreeMap<&'f str, f64> {
+        let mut roles: BTreeMap<&'f str, Resources> = BTreeMap::new();
+        for f in frameworks {
+            roles.entry(f.role()).or_default().add(f.allocated());
+        }
+        roles
+            .into_iter()
+            .map(|(role, allocated)| (role, self.dominant_share(&allocated)))
+            .collect()
+    }
+
     /// Every framework, also those that take no offers now.
     pub fn frameworks(&self) -> impl Iterator<Item = &'a Framework> {
         self.book.frameworks()

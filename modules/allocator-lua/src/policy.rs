@@ -1,10 +1,6 @@
 //! [`LuaPolicy`]: the kit's `Policy`, answered by the script.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    path::PathBuf,
-    time::SystemTime,
-};
+use std::{collections::HashMap, path::PathBuf, time::SystemTime};
 
 use corral_allocator_kit::{Agent, Choice, Cluster, Framework, Params, Policy, Resources};
 use corral_module_api::{Host, ModuleError, ParamKind, ParamSpec};
@@ -115,14 +111,7 @@ impl LuaPolicy {
         if key.is_none() && self.script.functions.choose.is_none() {
             return Ok(Vec::new());
         }
-        let mut roles: BTreeMap<&str, Resources> = BTreeMap::new();
-        for f in frameworks {
-            roles.entry(f.role()).or_default().add(f.allocated());
-        }
-        let role_share: BTreeMap<&str, f64> = roles
-            .iter()
-            .map(|(role, allocated)| (*role, cluster.dominant_share(allocated)))
-            .collect();
+        let role_share = cluster.role_shares(frameworks);
         if self.frameworks.len() > 2 * frameworks.len() + 16 {
             self.frameworks.clear();
         }
