@@ -57,13 +57,17 @@ async fn state(State(agent): State<Arc<Agent>>) -> Json<Value> {
         let (live, framework) = frameworks.entry(e.framework_id.clone()).or_insert_with(|| {
             (false, json!({"id": e.framework_id, "name": e.framework_name, "executors": [], "completed_executors": []}))
         });
-        let task = |(task_id, s): &(String, crate::proto::v1::TaskState)| json!({"id": task_id, "state": s.as_str_name(), "executor_id": e.executor_id, "framework_id": e.framework_id});
-        let live_tasks: Vec<Value> = e.tasks.iter().map(task).collect();
-        let ended: Vec<Value> = e.finished.iter().map(task).collect();
+        let task = |task_id: &str, s: crate::proto::v1::TaskState| json!({"id": task_id, "state": s.as_str_name(), "executor_id": e.executor_id, "framework_id": e.framework_id});
+        let live_tasks: Vec<Value> = e.tasks.iter().map(|(id, s)| task(id, *s)).collect();
+        let ended: Vec<Value> = e
+            .finished
+            .iter()
+            .map(|(t, s)| task(&t.task_id.value, *s))
+            .collect();
         let queued: Vec<Value> = e
             .queued
             .iter()
-            .map(|t| json!({"id": t, "executor_id": e.executor_id, "framework_id": e.framework_id}))
+            .map(|t| json!({"id": t.task_id.value, "executor_id": e.executor_id, "framework_id": e.framework_id}))
             .collect();
         // A finished executor's tasks have all ended, acknowledged or not.
         let (tasks, queued, completed_tasks) = if e.completed {

@@ -31,7 +31,7 @@ use crate::{
 };
 
 /// Most bytes one `/files/read` returns.
-const MAX_READ: u64 = 4 * 1024 * 1024;
+pub(super) const MAX_READ: u64 = 4 * 1024 * 1024;
 
 /// Bytes read per step of a `/files/download`.
 const DOWNLOAD_CHUNK: u64 = 64 * 1024;
@@ -47,7 +47,7 @@ pub fn routes() -> Router<Arc<Agent>> {
 }
 
 /// A refused sandbox path, with the status Mesos would answer.
-fn refusal(e: &SandboxFileError) -> Response {
+pub(super) fn refusal(e: &SandboxFileError) -> Response {
     let status = match e {
         SandboxFileError::NotAbsolute(_)
         | SandboxFileError::NotAFile { .. }
@@ -125,14 +125,14 @@ fn mode_string(mode: u32) -> String {
     s
 }
 
-fn user_name(uid: u32) -> String {
+pub(super) fn user_name(uid: u32) -> String {
     nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()
         .flatten()
         .map_or_else(|| uid.to_string(), |u| u.name)
 }
 
-fn group_name(gid: u32) -> String {
+pub(super) fn group_name(gid: u32) -> String {
     nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid))
         .ok()
         .flatten()

@@ -382,13 +382,7 @@ pub fn state_summary(master: &Master) -> Value {
 /// `GET /master/roles`: every role a framework uses, with its weight, its
 /// frameworks and what they hold.
 pub fn roles(master: &Master) -> Value {
-    let mut roles: BTreeMap<&str, (Vec<&str>, Vec<Resource>)> = BTreeMap::new();
-    for f in master.frameworks().values() {
-        let (ids, used) = roles.entry(f.role.as_str()).or_default();
-        ids.push(f.id.as_str());
-        used.extend(live_resources(f.tasks.values()));
-    }
-    let list: Vec<Value> = roles
+    let list: Vec<Value> = role_usage(master)
         .into_iter()
         .map(|(name, (frameworks, used))| {
             json!({"name": name, "weight": 1.0, "frameworks": frameworks,
@@ -396,6 +390,18 @@ pub fn roles(master: &Master) -> Value {
         })
         .collect();
     json!({ "roles": list })
+}
+
+/// Every role a framework uses: its frameworks and what their live tasks
+/// hold.
+pub(super) fn role_usage(master: &Master) -> BTreeMap<&str, (Vec<&str>, Vec<Resource>)> {
+    let mut roles: BTreeMap<&str, (Vec<&str>, Vec<Resource>)> = BTreeMap::new();
+    for f in master.frameworks().values() {
+        let (ids, used) = roles.entry(f.role.as_str()).or_default();
+        ids.push(f.id.as_str());
+        used.extend(live_resources(f.tasks.values()));
+    }
+    roles
 }
 
 /// `{"slaves": [...], "recovered_slaves": []}`, optionally one.
@@ -628,6 +634,10 @@ pub fn metrics(master: &Master) -> BTreeMap<String, f64> {
     m.insert(
         "master/event_queue_overflows".to_owned(),
         queues.overflows() as f64,
+    );
+    m.insert(
+        "master/operator_subscribers".to_owned(),
+        master.observer_count() as f64,
     );
     for (name, value) in crate::module_host::module_counters() {
         m.insert(name, value as f64);

@@ -9,4 +9,5 @@ pub mod http;
 pub mod master_routes;
 pub mod master_state;
 pub mod operator;
+pub mod operator_state;
 pub mod scheduler;

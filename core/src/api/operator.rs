@@ -10,16 +10,14 @@ use axum::{
 };
 
 use super::{
-    http::{error, header_str, request_encoding},
-    master_state,
+    http::{error, event_stream, header_str, request_encoding, streaming_response, OnDrop},
+    master_state, operator_state,
 };
 
 use crate::{
-    domain::{convert::resources_to_proto, Resource},
-    master::{lock, Master, SharedMaster},
+    master::{heartbeat_event, lock, Master, SharedMaster},
     proto::v1::{
-        self,
-        master::{call, response, Call, Response as OperatorResponse},
+        master::{call, event, response, Call, Event, Response as OperatorResponse},
         Flag, Metric, VersionInfo,
     },
     wire::codec::{decode, encode, Encoding},
@@ -37,6 +35,9 @@ pub async fn handle(
             Ok(parts) => parts,
             Err((status, message)) => return error(status, message),
         };
+    if kind == call::Type::Subscribe {
+        return subscribe(&master, accept);
+    }
     let answer = {
         let master = lock(&master);
         answer(&master, kind, &call)
@@ -56,6 +57,34 @@ pub async fn handle(
         },
         Answer::Error(status, message) => error(status, message),
     }
+}
+
+/// SUBSCRIBE: `SUBSCRIBED` with the state, then every change, as a RecordIO
+/// stream with heartbeats. The state is taken and the stream registered
+/// under one lock, so no change falls between them.
+fn subscribe(master: &SharedMaster, accept: Encoding) -> Response {
+    let (events, heartbeat) = {
+        let mut m = lock(master);
+        let heartbeat = m.settings().heartbeat_interval;
+        let subscribed = Event {
+            r#type: Some(event::Type::Subscribed as i32),
+            subscribed: Some(event::Subscribed {
+                get_state: Some(operator_state::state(&m)),
+                heartbeat_interval_seconds: Some(heartbeat.as_secs_f64()),
+            }),
+            ..Default::default()
+        };
+        (m.observe(subscribed), heartbeat)
+    };
+    // A stream that ends is dropped from the master's list at its next
+    // change (delivery to it fails).
+    let body = event_stream(
+        events,
+        accept,
+        Some((heartbeat_event(), heartbeat)),
+        OnDrop::new(|| {}),
+    );
+    streaming_response(accept, &[], body)
 }
 
 type Work = Box<dyn FnOnce(&mut crate::master::Master) -> Response + Send>;
@@ -104,18 +133,46 @@ fn answer(master: &Master, kind: call::Type, call: &Call) -> Answer {
         call::Type::GetMaster => respond(response::Type::GetMaster, |r| {
             r.get_master = Some(response::GetMaster {
                 master_info: Some(master.master_info()),
+                start_time: Some(master.start_time()),
+                elected_time: Some(master.start_time()),
             });
         }),
+        call::Type::GetState => {
+            let state = operator_state::state(master);
+            respond(response::Type::GetState, |r| r.get_state = Some(state))
+        }
         call::Type::GetAgents => {
-            let agents = agents(master);
+            let agents = operator_state::agents(master);
             respond(response::Type::GetAgents, |r| r.get_agents = Some(agents))
         }
         call::Type::GetFrameworks => {
-            let frameworks = frameworks(master);
+            let frameworks = operator_state::frameworks(master);
             respond(response::Type::GetFrameworks, |r| {
                 r.get_frameworks = Some(frameworks);
             })
         }
+        call::Type::GetExecutors => {
+            let executors = operator_state::executors(master);
+            respond(response::Type::GetExecutors, |r| {
+                r.get_executors = Some(executors);
+            })
+        }
+        call::Type::GetTasks => {
+            let tasks = operator_state::tasks(master);
+            respond(response::Type::GetTasks, |r| r.get_tasks = Some(tasks))
+        }
+        call::Type::GetRoles => {
+            let roles = operator_state::roles(master);
+            respond(response::Type::GetRoles, |r| r.get_roles = Some(roles))
+        }
+        call::Type::ListFiles => match &call.list_files {
+            None => Answer::Error(400, "expecting 'list_files' to be present".into()),
+            Some(list) => no_master_files(&list.path),
+        },
+        call::Type::ReadFile => match &call.read_file {
+            None => Answer::Error(400, "expecting 'read_file' to be present".into()),
+            Some(read) => no_master_files(&read.path),
+        },
         call::Type::Teardown => {
             let Some(teardown) = &call.teardown else {
                 return Answer::Error(400, "expecting 'teardown' to be present".into());
@@ -140,6 +197,18 @@ fn answer(master: &Master, kind: call::Type, call: &Call) -> Answer {
             ),
         ),
     }
+}
+
+/// LIST_FILES and READ_FILE on the master: it keeps no files of its own
+/// (it logs to standard error), so no path is attached (Mesos' 404).
+fn no_master_files(path: &str) -> Answer {
+    Answer::Error(
+        404,
+        format!(
+            "No file is attached at '{path}': the Corral master serves no files of its own \
+             (it logs to standard error); read sandboxes through an agent's LIST_FILES/READ_FILE"
+        ),
+    )
 }
 
 /// `{"flags": {name: value}}` as the operator API's flag list.
@@ -179,107 +248,6 @@ pub(super) fn version_info() -> VersionInfo {
         git_sha: None,
         git_branch: None,
         git_tag: None,
-    }
-}
-
-fn agents(master: &Master) -> response::GetAgents {
-    let h = master_state::Index::new(master);
-    let agents = master
-        .agents()
-        .values()
-        .map(|a| {
-            let mut info = a.info.clone();
-            info.id = Some(v1::AgentId {
-                value: a.id.clone(),
-            });
-            response::get_agents::Agent {
-                total_resources: info.resources.clone(),
-                agent_info: info,
-                active: a.connected(),
-                deactivated: Some(!a.connected()),
-                version: crate::VERSION.to_owned(),
-                pid: Some(format!("slave(1)@{}", a.endpoint)),
-                registered_time: None,
-                reregistered_time: None,
-                allocated_resources: resources_to_proto(
-                    h.used_by_agent
-                        .get(&a.id)
-                        .map(Vec::as_slice)
-                        .unwrap_or_default(),
-                ),
-                offered_resources: resources_to_proto(
-                    h.offered_by_agent
-                        .get(&a.id)
-                        .map(Vec::as_slice)
-                        .unwrap_or_default(),
-                ),
-            }
-        })
-        .collect();
-    response::GetAgents { agents }
-}
-
-fn frameworks(master: &Master) -> response::GetFrameworks {
-    let h = master_state::Index::new(master);
-    let view = |f: &crate::master::FrameworkState, active: bool| {
-        let offers = h
-            .offers_by_framework
-            .get(&f.id)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let offered: Vec<Resource> = offers
-            .iter()
-            .flat_map(|o| o.resources.iter().cloned())
-            .collect();
-        let used = master_state::live_resources(f.tasks.values());
-        let mut info = f.info.clone();
-        info.id = Some(v1::FrameworkId {
-            value: f.id.clone(),
-        });
-        response::get_frameworks::Framework {
-            framework_info: info,
-            active,
-            connected: active,
-            recovered: false,
-            registered_time: None,
-            reregistered_time: None,
-            unregistered_time: None,
-            offers: offers
-                .iter()
-                .map(|o| v1::Offer {
-                    id: v1::OfferId {
-                        value: o.id.clone(),
-                    },
-                    framework_id: v1::FrameworkId {
-                        value: o.framework_id.clone(),
-                    },
-                    agent_id: v1::AgentId {
-                        value: o.agent_id.clone(),
-                    },
-                    hostname: master
-                        .agents()
-                        .get(&o.agent_id)
-                        .map(|a| a.info.hostname.clone())
-                        .unwrap_or_default(),
-                    resources: resources_to_proto(&o.resources),
-                    ..Default::default()
-                })
-                .collect(),
-            allocated_resources: resources_to_proto(&used),
-            offered_resources: resources_to_proto(&offered),
-        }
-    };
-    response::GetFrameworks {
-        frameworks: master
-            .frameworks()
-            .values()
-            .map(|f| view(f, f.connected()))
-            .collect(),
-        completed_frameworks: master
-            .completed_frameworks()
-            .iter()
-            .map(|f| view(f, false))
-            .collect(),
     }
 }
 

@@ -25,6 +25,9 @@ pub const FRAMEWORK_QUEUE_BYTES: usize = 256 * 1024 * 1024;
 /// an agent loses the tasks of non-checkpointing frameworks, so this is an
 /// emergency valve, not a flow control: 1 GiB.
 pub const AGENT_QUEUE_BYTES: usize = 1024 * 1024 * 1024;
+/// The default bound of an operator's SUBSCRIBE stream beyond the state
+/// it starts with: a subscriber this far behind is dropped.
+pub const OBSERVER_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// The default bound of an executor's stream from its agent (LAUNCH, KILL,
 /// ACKNOWLEDGED, SHUTDOWN: small events, a handful per task).
 pub const EXECUTOR_QUEUE_BYTES: usize = 64 * 1024 * 1024;

@@ -5,9 +5,12 @@
 //! - `state/`: the state and every change to it;
 //! - `allocator.rs`: the allocator module on its own thread;
 //! - `validation.rs`: checking tasks before launch (`TASK_ERROR`);
-//! - `registry.rs`: the registry file.
+//! - `registry.rs`: the registry file;
+//! - `operator_view.rs`: tasks, agents and frameworks as the v1 operator
+//!   API's messages.
 
 mod allocator;
+pub(crate) mod operator_view;
 pub(crate) mod registry;
 mod state;
 mod validation;
@@ -23,7 +26,9 @@ use std::{
 use tokio::task::JoinHandle;
 
 pub(crate) use allocator::AllocatorHandle;
-pub(crate) use state::{CallError, FrameworkState, Master, MasterSettings, OfferView, TaskEntry};
+pub(crate) use state::{
+    heartbeat_event, CallError, FrameworkState, Master, MasterSettings, OfferView, TaskEntry,
+};
 /// The check ACCEPT runs on each decoded `TaskInfo`, public only for the
 /// fuzz targets of `corral-fuzz` (`fuzz/`); not an API.
 #[doc(hidden)]
@@ -61,6 +66,8 @@ pub struct MasterConfig {
     pub framework_queue_bytes: usize,
     /// The same for an agent (much larger: see `domain::events`).
     pub agent_queue_bytes: usize,
+    /// The same for an operator's SUBSCRIBE stream, beyond its snapshot.
+    pub observer_queue_bytes: usize,
     /// The HTTP server's bounds.
     pub http: crate::domain::limits::HttpLimits,
 }
@@ -78,6 +85,7 @@ impl Default for MasterConfig {
             recovery_agent_removal_limit: 1.0,
             framework_queue_bytes: crate::domain::events::FRAMEWORK_QUEUE_BYTES,
             agent_queue_bytes: crate::domain::events::AGENT_QUEUE_BYTES,
+            observer_queue_bytes: crate::domain::events::OBSERVER_QUEUE_BYTES,
             http: Default::default(),
         }
     }
@@ -148,6 +156,7 @@ pub(crate) fn start(
         recovery_agent_removal_limit: config.recovery_agent_removal_limit,
         framework_queue_bytes: config.framework_queue_bytes,
         agent_queue_bytes: config.agent_queue_bytes,
+        observer_queue_bytes: config.observer_queue_bytes,
         flags: [
             ("hostname", config.hostname.clone()),
             ("port", port.to_string()),

@@ -21,6 +21,7 @@ mod isolation_cgroups;
 mod layers;
 mod lua_policy_live;
 mod offers;
+mod operator_api;
 mod operator_endpoints;
 mod out_of_tree;
 mod process_failover;

@@ -22,8 +22,12 @@ impl Agent {
         &self,
         state: &mut AgentBook,
         framework_id: &str,
-        status: v1::TaskStatus,
+        mut status: v1::TaskStatus,
     ) {
+        if status.container_status.is_none() {
+            status.container_status =
+                super::container_status_of(state, framework_id, &status.task_id.value);
+        }
         tracing::info!(
             framework_id,
             task_id = %status.task_id.value,
@@ -150,12 +154,12 @@ impl Agent {
                                 if run.finished.len() >= super::FINISHED_PER_EXECUTOR_KEPT {
                                     run.finished.remove(0);
                                 }
-                                run.finished.push((task_id.to_owned(), t.state));
                                 finished.push(ap::RunningTask {
                                     framework_info: framework.info.clone(),
-                                    task: t.info,
+                                    task: t.info.clone(),
                                     state: t.state as i32,
                                 });
+                                run.finished.push(t);
                             }
                         }
                     }

@@ -79,7 +79,7 @@ struct ExecutorRun {
     tasks: BTreeMap<String, TaskRecord>,
     /// Tasks that ended and whose every update was acknowledged (they left
     /// `tasks`), newest last, for `/state`'s `completed_tasks`; bounded.
-    finished: Vec<(String, TaskState)>,
+    finished: Vec<TaskRecord>,
     /// Whether the executor ever subscribed.
     subscribed: bool,
     /// Set once the executor is being shut down or killed.
@@ -127,9 +127,14 @@ pub struct ExecutorSummary {
     pub sandbox: PathBuf,
     pub tasks: Vec<(String, TaskState)>,
     /// Tasks waiting for the executor to subscribe.
-    pub queued: Vec<String>,
+    pub queued: Vec<v1::TaskInfo>,
     /// Tasks that ended and were acknowledged while the executor ran on.
-    pub finished: Vec<(String, TaskState)>,
+    pub finished: Vec<(v1::TaskInfo, TaskState)>,
+    /// The executor as launched (for the command executor, as the agent
+    /// made it).
+    pub info: v1::ExecutorInfo,
+    /// The agent id it was launched under.
+    pub agent_id: String,
     pub completed: bool,
     /// The framework and the tasks themselves, reported to a master the
     /// agent re-registers with (so it learns how finished tasks ended).
@@ -351,8 +356,14 @@ fn summary(
             .iter()
             .map(|(id, t)| (id.clone(), t.state))
             .collect(),
-        queued: run.queued.iter().map(|t| t.task_id.value.clone()).collect(),
-        finished: run.finished.clone(),
+        queued: run.queued.clone(),
+        finished: run
+            .finished
+            .iter()
+            .map(|t| (t.info.clone(), t.state))
+            .collect(),
+        info: run.info.clone(),
+        agent_id: run.agent_id.clone(),
         completed,
         framework_info: framework.info.clone(),
         task_infos: run.tasks.values().map(|t| t.info.clone()).collect(),
@@ -370,6 +381,36 @@ fn executor_of_task(state: &AgentBook, framework_id: &str, task_id: &str) -> Opt
             run.tasks.contains_key(task_id) || run.queued.iter().any(|t| t.task_id.value == task_id)
         })
         .map(|(id, _)| id.clone())
+}
+
+/// The container `task_id` of `framework_id` runs in, as a status carries
+/// it: its id and its first process (running executors first, then those
+/// that ended).
+fn container_status_of(
+    state: &AgentBook,
+    framework_id: &str,
+    task_id: &str,
+) -> Option<v1::ContainerStatus> {
+    let running = state.frameworks.get(framework_id).and_then(|f| {
+        f.executors.values().find(|run| {
+            run.tasks.contains_key(task_id) || run.queued.iter().any(|t| t.task_id.value == task_id)
+        })
+    });
+    let (container_id, pid) = match running {
+        Some(run) => (run.container_id.clone(), run.pid()),
+        None => state
+            .completed
+            .iter()
+            .find(|e| e.framework_id == framework_id && e.tasks.iter().any(|(id, _)| id == task_id))
+            .map(|e| (e.container_id.clone(), None))?,
+    };
+    Some(v1::ContainerStatus {
+        container_id: Some(v1::ContainerId {
+            value: container_id,
+            parent: None,
+        }),
+        executor_pid: pid,
+    })
 }
 
 /// What a container holds: its executor's resources and its tasks'.

@@ -14,7 +14,7 @@ use crate::{
     domain::{
         convert::resources_from_proto,
         deliver, events,
-        status::{is_terminal, state_of, StatusBuilder},
+        status::{is_terminal, now_seconds, state_of, StatusBuilder},
         Resource,
     },
     extension::{AgentEntry, Allocation},
@@ -107,6 +107,7 @@ impl Master {
             .collect();
         // Tasks the agent already runs (it re-registers after a disconnect).
         let mut used: BTreeMap<String, Vec<Resource>> = BTreeMap::new();
+        let mut added: Vec<(String, String)> = Vec::new();
         for running in subscribe.tasks {
             let framework_id = running
                 .framework_info
@@ -151,6 +152,7 @@ impl Master {
                 .or_default()
                 .extend(resources.iter().cloned());
             framework.tasks.insert(task_id.clone(), entry);
+            added.push((framework_id, task_id));
         }
 
         let known = self.agents.contains_key(&id) || self.recovering.remove(&id).is_some();
@@ -174,6 +176,7 @@ impl Master {
                 agent.endpoint = subscribe.endpoint;
                 agent.connection = Some(connection);
                 agent.last_seen = Instant::now();
+                agent.reregistered_time = Some(now_seconds());
                 self.allocator
                     .send(AllocatorCommand::SetAgentActive(id.clone(), true));
                 tracing::info!(agent_id = %id, "agent re-registered");
@@ -203,9 +206,15 @@ impl Master {
                         endpoint: subscribe.endpoint,
                         connection: Some(connection),
                         last_seen: Instant::now(),
+                        registered_time: now_seconds(),
+                        reregistered_time: None,
                     },
                 );
             }
+        }
+        self.publish_agent_added(&id);
+        for (framework_id, task_id) in added {
+            self.publish_task_added(&framework_id, &task_id);
         }
         self.allocation_wanted.notify_one();
         (id, self.next_connection, rx)
@@ -342,10 +351,12 @@ impl Master {
             }
         }
         let mut recovered = None;
+        let mut changed = false;
         self.counters.bump("messages_status_update");
         if let Some(task) = framework.tasks.get_mut(&status.task_id.value) {
             let state = state_of(&status);
             if state_of(&task.status) != state {
+                changed = true;
                 tracing::info!(
                     framework_id,
                     task_id = %status.task_id.value,
@@ -369,6 +380,9 @@ impl Master {
         if let Some(resources) = recovered {
             let why = Returning::task(&status.task_id.value);
             self.return_resources(framework_id, agent_id, resources, None, why);
+        }
+        if changed {
+            self.publish_task_updated(framework_id, &status);
         }
         self.send_update(framework_id, status);
     }
@@ -397,6 +411,7 @@ impl Master {
             .send(AllocatorCommand::RemoveAgent(agent_id.to_owned()));
         let message = format!("agent {agent_id} removed: {why}");
         self.lose_tasks(agent_id, Reason::AgentRemoved, &message, false, |_, _| true);
+        self.publish_agent_removed(agent_id);
     }
 
     /// Marks the live tasks on `agent_id` that `which` selects as lost
@@ -445,6 +460,7 @@ impl Master {
                 let why = Returning::task(&status.task_id.value);
                 self.return_resources(&framework_id, agent_id, resources, None, why);
             }
+            self.publish_task_updated(&framework_id, &status);
             self.send_update(&framework_id, status);
         }
     }

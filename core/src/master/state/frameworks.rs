@@ -14,7 +14,7 @@ use crate::{
     domain::{
         deliver, events,
         ids::{validate_id, IdKind},
-        status::{is_terminal, state_of, StatusBuilder},
+        status::{is_terminal, now_seconds, state_of, StatusBuilder},
     },
     proto::{
         agent::master_event,
@@ -86,6 +86,7 @@ impl Master {
             stream_id: stream_id.clone(),
             events: tx,
         };
+        let mut added = true;
         match self.frameworks.get_mut(&id) {
             Some(framework) => {
                 if let Some(old) = framework.connection.replace(connection) {
@@ -93,9 +94,11 @@ impl Master {
                 }
                 framework.info = info;
                 framework.disconnected_at = None;
+                framework.reregistered_time = Some(now_seconds());
                 self.allocator
                     .send(AllocatorCommand::SetFrameworkActive(id.clone(), true));
                 tracing::info!(framework_id = %id, "framework re-subscribed");
+                added = false;
             }
             None => {
                 self.allocator
@@ -113,12 +116,15 @@ impl Master {
                         completed: Recent::new(COMPLETED_TASKS_KEPT),
                         offers: BTreeSet::new(),
                         disconnected_at: None,
+                        registered_time: now_seconds(),
+                        reregistered_time: None,
                     },
                 );
                 tracing::info!(framework_id = %id, "framework subscribed");
             }
         }
         self.persist_framework(&id);
+        self.publish_framework(&id, added);
         self.allocation_wanted.notify_one();
         Ok((id, stream_id, rx))
     }
@@ -148,6 +154,7 @@ impl Master {
             tracing::info!(framework_id, "framework disconnected");
         }
         self.persist_framework(framework_id);
+        self.publish_framework(framework_id, false);
         self.allocator.send(AllocatorCommand::SetFrameworkActive(
             framework_id.to_owned(),
             false,
@@ -222,9 +229,11 @@ impl Master {
                     .executor(task.executor_id.as_deref())
                     .build();
                 self.counters.task_state(TaskState::TaskKilled);
+                self.publish_task_updated(framework_id, &task.status);
             }
             framework.completed.push(task);
         }
+        self.publish_framework_removed(crate::master::operator_view::framework_info(&framework));
         self.completed_frameworks.push(framework);
     }
 

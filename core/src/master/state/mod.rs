@@ -9,9 +9,12 @@
 mod agents;
 mod calls;
 mod frameworks;
+mod observers;
 mod offers;
 mod reconcile;
 mod recovery;
+
+pub use observers::heartbeat as heartbeat_event;
 #[cfg(test)]
 mod tests;
 
@@ -73,6 +76,8 @@ pub struct MasterSettings {
     pub framework_queue_bytes: usize,
     /// The bound of each agent's event queue, in bytes.
     pub agent_queue_bytes: usize,
+    /// The bound of each operator's SUBSCRIBE queue beyond its snapshot.
+    pub observer_queue_bytes: usize,
 }
 
 /// An offer that was made and not yet used, declined or rescinded.
@@ -141,6 +146,10 @@ pub struct FrameworkState {
     pub completed: Recent<TaskEntry>,
     offers: BTreeSet<String>,
     disconnected_at: Option<Instant>,
+    /// When it first subscribed (to this master, or recovered by it) and
+    /// last re-subscribed, in seconds since the epoch.
+    pub registered_time: f64,
+    pub reregistered_time: Option<f64>,
 }
 
 impl FrameworkState {
@@ -162,6 +171,10 @@ pub struct KnownAgent {
     pub endpoint: String,
     connection: Option<AgentConnection>,
     last_seen: Instant,
+    /// When it registered with this master and last re-registered, in
+    /// seconds since the epoch.
+    pub registered_time: f64,
+    pub reregistered_time: Option<f64>,
 }
 
 impl KnownAgent {
@@ -217,6 +230,8 @@ pub struct Master {
     ip: Option<std::net::Ipv4Addr>,
     /// Every event queue's figures.
     queue_stats: Arc<QueueStats>,
+    /// Operators' SUBSCRIBE streams.
+    observers: observers::Observers,
 }
 
 impl std::fmt::Debug for Master {
@@ -308,6 +323,7 @@ impl Master {
             returned_agents: BTreeMap::new(),
             completed_frameworks: Recent::new(COMPLETED_FRAMEWORKS_KEPT),
             queue_stats: Arc::default(),
+            observers: Default::default(),
             ip: ipv4_of(&settings_hostname),
         }
     }

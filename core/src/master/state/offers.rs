@@ -336,6 +336,7 @@ impl Master {
         framework.tasks.insert(task.task_id.value.clone(), entry);
         let framework_info = framework.info.clone();
         tracing::info!(framework_id, agent_id, task_id = %task.task_id.value, "launching task");
+        self.publish_task_added(framework_id, &task.task_id.value);
         self.send_to_agent(
             agent_id,
             master_event_of(master_event::Type::RunTask, |e| {

@@ -68,6 +68,8 @@ impl Master {
                     completed: Recent::new(COMPLETED_TASKS_KEPT),
                     offers: BTreeSet::new(),
                     disconnected_at: Some(disconnected_at),
+                    registered_time: crate::domain::status::now_seconds(),
+                    reregistered_time: None,
                 },
             );
         }
@@ -203,5 +205,6 @@ impl Master {
         for agent in self.agents.values_mut() {
             agent.connection = None;
         }
+        self.close_observers();
     }
 }

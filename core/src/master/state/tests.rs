@@ -69,6 +69,7 @@ fn master() -> Master {
         recovery_agent_removal_limit: 1.0,
         framework_queue_bytes: crate::domain::events::FRAMEWORK_QUEUE_BYTES,
         agent_queue_bytes: crate::domain::events::AGENT_QUEUE_BYTES,
+        observer_queue_bytes: crate::domain::events::OBSERVER_QUEUE_BYTES,
     };
     let allocator = AllocatorHandle::spawn(Box::new(Idle)).expect("allocator thread starts");
     Master::new(settings, allocator, Default::default())

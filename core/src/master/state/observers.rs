@@ -1,0 +1,165 @@
+//! Operators' SUBSCRIBE streams (v1 operator API): each starts with the
+//! state taken under the master's lock and then gets every change made
+//! under it, in order, so nothing falls between the two.
+//!
+//! Each stream is a bounded queue (`domain::events`): publishing never
+//! blocks and costs nothing while nobody subscribes; a subscriber whose
+//! queue overflows is dropped (its stream ends), not buffered without limit.
+
+use super::Master;
+use crate::{
+    domain::{
+        deliver,
+        events::{self, EventReceiver, EventSender},
+    },
+    master::operator_view,
+    proto::v1::{
+        self,
+        master::{event, Event},
+    },
+};
+
+#[derive(Debug, Default)]
+pub(super) struct Observers {
+    streams: Vec<EventSender<Event>>,
+    next: u64,
+}
+
+fn event_of(kind: event::Type, fill: impl FnOnce(&mut Event)) -> Event {
+    let mut e = Event {
+        r#type: Some(kind as i32),
+        ..Default::default()
+    };
+    fill(&mut e);
+    e
+}
+
+impl Master {
+    /// Opens an operator's stream that starts with `subscribed` (the
+    /// `SUBSCRIBED` event, holding the state as of now). Its queue holds
+    /// `subscribed` plus `observer_queue_bytes` of later events.
+    pub fn observe(&mut self, subscribed: Event) -> EventReceiver<Event> {
+        self.observers.next += 1;
+        let bound = std::mem::size_of::<Event>()
+            + prost::Message::encoded_len(&subscribed)
+            + self.settings.observer_queue_bytes;
+        let (tx, rx) = events::channel(
+            format!("operator subscriber {}", self.observers.next),
+            bound,
+            &self.queue_stats,
+        );
+        deliver(&tx, subscribed);
+        // Mesos sends one at once, then one per interval.
+        deliver(&tx, heartbeat());
+        self.observers.streams.push(tx);
+        self.counters.bump("operator_subscriptions");
+        rx
+    }
+
+    /// Operators' streams open now.
+    pub fn observer_count(&self) -> usize {
+        self.observers.streams.len()
+    }
+
+    /// Queues the event `make` builds on every stream, dropping the
+    /// streams that are gone or overflowed. Builds nothing when none.
+    fn publish(&mut self, make: impl FnOnce(&Master) -> Option<Event>) {
+        if self.observers.streams.is_empty() {
+            return;
+        }
+        let Some(event) = make(self) else { return };
+        let before = self.observers.streams.len();
+        self.observers
+            .streams
+            .retain(|tx| deliver(tx, event.clone()));
+        let dropped = before - self.observers.streams.len();
+        if dropped > 0 {
+            tracing::info!(dropped, "operator subscribers left or fell behind");
+        }
+    }
+
+    pub(super) fn publish_task_added(&mut self, framework_id: &str, task_id: &str) {
+        self.publish(|m| {
+            let f = m.frameworks.get(framework_id)?;
+            let task = f.tasks.get(task_id)?;
+            Some(event_of(event::Type::TaskAdded, |e| {
+                e.task_added = Some(event::TaskAdded {
+                    task: operator_view::task(task, &f.info.user),
+                });
+            }))
+        });
+    }
+
+    pub(super) fn publish_task_updated(&mut self, framework_id: &str, status: &v1::TaskStatus) {
+        self.publish(|_| {
+            Some(event_of(event::Type::TaskUpdated, |e| {
+                e.task_updated = Some(event::TaskUpdated {
+                    framework_id: v1::FrameworkId {
+                        value: framework_id.to_owned(),
+                    },
+                    state: status.state,
+                    status: status.clone(),
+                });
+            }))
+        });
+    }
+
+    /// FRAMEWORK_ADDED (`added`) or FRAMEWORK_UPDATED (re-subscribed or
+    /// disconnected).
+    pub(super) fn publish_framework(&mut self, framework_id: &str, added: bool) {
+        self.publish(|m| {
+            let f = m.frameworks.get(framework_id)?;
+            let framework = operator_view::framework(f, f.connected(), Vec::new(), &[], &[]);
+            Some(if added {
+                event_of(event::Type::FrameworkAdded, |e| {
+                    e.framework_added = Some(event::FrameworkAdded { framework });
+                })
+            } else {
+                event_of(event::Type::FrameworkUpdated, |e| {
+                    e.framework_updated = Some(event::FrameworkUpdated { framework });
+                })
+            })
+        });
+    }
+
+    pub(super) fn publish_framework_removed(&mut self, framework_info: v1::FrameworkInfo) {
+        self.publish(|_| {
+            Some(event_of(event::Type::FrameworkRemoved, |e| {
+                e.framework_removed = Some(event::FrameworkRemoved { framework_info });
+            }))
+        });
+    }
+
+    /// AGENT_ADDED, on registration and on re-registration (as Mesos).
+    pub(super) fn publish_agent_added(&mut self, agent_id: &str) {
+        self.publish(|m| {
+            let a = m.agents.get(agent_id)?;
+            let agent = operator_view::agent(a, &[], &[]);
+            Some(event_of(event::Type::AgentAdded, |e| {
+                e.agent_added = Some(event::AgentAdded { agent });
+            }))
+        });
+    }
+
+    pub(super) fn publish_agent_removed(&mut self, agent_id: &str) {
+        self.publish(|_| {
+            Some(event_of(event::Type::AgentRemoved, |e| {
+                e.agent_removed = Some(event::AgentRemoved {
+                    agent_id: v1::AgentId {
+                        value: agent_id.to_owned(),
+                    },
+                });
+            }))
+        });
+    }
+
+    /// Ends every operator's stream (the master stops).
+    pub(super) fn close_observers(&mut self) {
+        self.observers.streams.clear();
+    }
+}
+
+/// The `HEARTBEAT` event.
+pub fn heartbeat() -> Event {
+    event_of(event::Type::Heartbeat, |_| {})
+}
