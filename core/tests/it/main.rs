@@ -23,6 +23,7 @@ mod lua_policy_live;
 mod offers;
 mod operator_api;
 mod operator_endpoints;
+mod operator_events;
 mod out_of_tree;
 mod process_failover;
 mod reconciliation;

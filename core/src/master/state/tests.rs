@@ -58,6 +58,12 @@ impl AllocatorPlugin for Idle {
 }
 
 fn master() -> Master {
+    master_with(crate::domain::events::OBSERVER_QUEUE_BYTES)
+}
+
+/// A master whose operator streams hold `observer_queue_bytes` beyond their
+/// snapshot.
+fn master_with(observer_queue_bytes: usize) -> Master {
     let settings = MasterSettings {
         master_id: "test-master".into(),
         hostname: "127.0.0.1".into(),
@@ -69,7 +75,7 @@ fn master() -> Master {
         recovery_agent_removal_limit: 1.0,
         framework_queue_bytes: crate::domain::events::FRAMEWORK_QUEUE_BYTES,
         agent_queue_bytes: crate::domain::events::AGENT_QUEUE_BYTES,
-        observer_queue_bytes: crate::domain::events::OBSERVER_QUEUE_BYTES,
+        observer_queue_bytes,
     };
     let allocator = AllocatorHandle::spawn(Box::new(Idle)).expect("allocator thread starts");
     Master::new(settings, allocator, Default::default())
@@ -321,4 +327,61 @@ async fn the_allocator_is_told_who_frameworks_are_and_why_resources_return() {
             format!("returned Rescinded offer=Some({second:?}) task=None refuse=None"),
         ]
     );
+}
+
+fn subscribed_event() -> v1::master::Event {
+    v1::master::Event {
+        r#type: Some(v1::master::event::Type::Subscribed as i32),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn an_operator_stream_that_falls_behind_is_dropped_and_one_that_reads_is_kept() {
+    let mut m = master_with(64 * 1024);
+    let mut slow = m.observe(subscribed_event());
+    let mut reader = m.observe(subscribed_event());
+    assert_eq!(m.observer_count(), 2);
+    let mut read = Vec::new();
+    let mut added = 0;
+    for _ in 0..1000 {
+        framework(&mut m, false);
+        // The reader drains its queue after every change; the slow one never.
+        assert!(reader.recv(usize::MAX, &mut read).await);
+        if m.observer_count() == 1 {
+            break;
+        }
+        added += 1;
+    }
+    assert_eq!(
+        m.observer_count(),
+        1,
+        "the stream nobody reads is dropped once past its bound"
+    );
+    assert!(added > 10, "the bound holds some events first: {added}");
+    let mut got = Vec::new();
+    assert!(
+        !slow.recv(usize::MAX, &mut got).await,
+        "the dropped stream ends"
+    );
+    assert!(got.is_empty(), "its queue was released at once");
+    // The reader saw SUBSCRIBED, HEARTBEAT, then every FRAMEWORK_ADDED in order.
+    let kinds: Vec<i32> = read.iter().map(|e| e.r#type.unwrap_or_default()).collect();
+    assert_eq!(kinds[0], v1::master::event::Type::Subscribed as i32);
+    assert_eq!(kinds[1], v1::master::event::Type::Heartbeat as i32);
+    let added_ids: Vec<String> = read[2..]
+        .iter()
+        .map(|e| {
+            let f = &e
+                .framework_added
+                .as_ref()
+                .expect("FRAMEWORK_ADDED")
+                .framework;
+            f.framework_info.id.as_ref().unwrap().value.clone()
+        })
+        .collect();
+    let known: Vec<String> = m.frameworks().keys().cloned().collect();
+    assert_eq!(added_ids, known, "every framework, in the order they came");
+    m.close_all();
+    assert_eq!(m.observer_count(), 0);
 }

@@ -46,7 +46,7 @@ pub fn http_client_builder() -> reqwest::ClientBuilder {
 
 /// A client for event streams: it connects within [`HTTP_TIMEOUT`] but
 /// sets no overall timeout (calls on it set their own).
-fn stream_client() -> reqwest::Client {
+pub fn stream_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(HTTP_TIMEOUT)
         .build()
