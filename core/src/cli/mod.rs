@@ -3,6 +3,7 @@
 //! succeeded, so tests can run them in-process.
 
 mod daemons;
+mod events;
 mod execute;
 mod modules_cmd;
 mod ps;
@@ -99,6 +100,22 @@ pub enum Command {
         /// Keep printing as the file grows, until the task has ended.
         #[arg(long, short)]
         follow: bool,
+    },
+    /// Follow a cluster's changes (the v1 operator API's event stream):
+    /// one line per event, until the stream ends or `--count` events.
+    Events {
+        /// `host:port` of the master.
+        #[arg(long)]
+        master: String,
+        /// Stop after this many events (heartbeats not counted).
+        #[arg(long)]
+        count: Option<u64>,
+        /// Print each event as one line of JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print heartbeats too.
+        #[arg(long)]
+        heartbeats: bool,
     },
     /// Summarise a cluster: agents, frameworks, tasks and resources.
     State {
@@ -482,6 +499,19 @@ pub async fn run(
             follow,
         } => tail::run(&master, &task_id, &file, follow, out, err).await,
         Command::State { master } => summary::run(&master, out, err).await,
+        Command::Events {
+            master,
+            count,
+            json,
+            heartbeats,
+        } => {
+            let options = events::EventsOptions {
+                count,
+                json,
+                heartbeats,
+            };
+            events::run(&master, options, out, err).await
+        }
         Command::Modules { command } => modules_cmd::run(command, out, err),
         Command::Allocator { command } => simulate::run(command, out, err),
         Command::ContainerLaunch => {

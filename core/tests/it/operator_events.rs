@@ -329,3 +329,57 @@ async fn the_snapshot_and_the_events_after_it_add_up_to_the_masters_state() {
     assert_eq!(view, truth, "the operator's view against /master/tasks");
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corral_events_prints_one_line_per_event() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let cluster = Cluster::start().await;
+    let mut s = Scheduler::subscribe(cluster.master, Encoding::Json).await;
+    let offer = s.offer().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_corral"))
+        .args([
+            "events",
+            "--master",
+            &cluster.master.to_string(),
+            "--count",
+            "3",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next_line = async || {
+        tokio::time::timeout(EVENT_TIMEOUT, lines.next_line())
+            .await
+            .expect("corral events prints a line in time")
+            .unwrap()
+            .expect("corral events prints a line before it exits")
+    };
+    let first = next_line().await;
+    assert_eq!(first, "SUBSCRIBED agents=1 frameworks=1 tasks=0", "{first}");
+    s.launch(&offer, vec![task("shown", &offer, "sleep 600", 0.1, 16.0)])
+        .await;
+    let added = next_line().await;
+    assert!(
+        added.starts_with(&format!(
+            "TASK_ADDED task=shown name=shown framework={} agent=",
+            s.framework_id
+        )) && added.ends_with(" state=STAGING"),
+        "{added}"
+    );
+    let running = next_line().await;
+    assert_eq!(
+        running,
+        format!(
+            "TASK_UPDATED task=shown framework={} state=RUNNING source=SOURCE_EXECUTOR",
+            s.framework_id
+        )
+    );
+    let status = tokio::time::timeout(EVENT_TIMEOUT, child.wait())
+        .await
+        .expect("corral events stops after --count events")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    cluster.stop().await;
+}
