@@ -257,8 +257,8 @@ mod tests {
                         value: "web-1".into(),
                     },
                     state: TaskState::TaskFailed as i32,
-                    source: Some(Source::SourceExecutor as i32),
-                    reason: Some(Reason::ReasonCommandExecutorFailed as i32),
+                    source: Some(Source::Executor as i32),
+                    reason: Some(Reason::CommandExecutorFailed as i32),
                     message: Some("exited with status 2".into()),
                     ..Default::default()
                 },
