@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 
 pub use master_link::post_calls;
 pub use resources::{detect, ResourceOverrides};
-pub(crate) use state::{Agent, ExecutorSummary};
+pub(crate) use state::{Agent, ExecutorSummary, TaskRecord};
 
 use crate::{
     containerizer::{Containerizer, Freezer},

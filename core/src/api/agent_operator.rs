@@ -187,7 +187,13 @@ fn executor_list(executors: &[ExecutorSummary]) -> response::GetExecutors {
 }
 
 /// A task of `e` as `mesos.v1.Task`.
-fn task(e: &ExecutorSummary, info: &v1::TaskInfo, state: TaskState, agent_id: &str) -> v1::Task {
+fn task(
+    e: &ExecutorSummary,
+    info: &v1::TaskInfo,
+    state: TaskState,
+    since: f64,
+    agent_id: &str,
+) -> v1::Task {
     v1::Task {
         name: info.name.clone(),
         task_id: info.task_id.clone(),
@@ -204,7 +210,26 @@ fn task(e: &ExecutorSummary, info: &v1::TaskInfo, state: TaskState, agent_id: &s
         },
         state: state as i32,
         resources: info.resources.clone(),
-        statuses: Vec::new(),
+        statuses: vec![v1::TaskStatus {
+            task_id: info.task_id.clone(),
+            state: state as i32,
+            timestamp: Some(since),
+            agent_id: Some(v1::AgentId {
+                value: if e.agent_id.is_empty() {
+                    agent_id.to_owned()
+                } else {
+                    e.agent_id.clone()
+                },
+            }),
+            container_status: Some(v1::ContainerStatus {
+                container_id: Some(v1::ContainerId {
+                    value: e.container_id.clone(),
+                    parent: None,
+                }),
+                executor_pid: None,
+            }),
+            ..Default::default()
+        }],
         status_update_state: None,
         status_update_uuid: None,
         labels: info.labels.clone(),
@@ -219,12 +244,11 @@ fn task(e: &ExecutorSummary, info: &v1::TaskInfo, state: TaskState, agent_id: &s
 fn tasks(executors: &[ExecutorSummary], agent_id: &str) -> response::GetTasks {
     let mut out = response::GetTasks::default();
     for e in executors {
-        let live = e.tasks.iter().zip(&e.task_infos);
-        for ((_, state), info) in live {
-            let t = task(e, info, *state, agent_id);
+        for record in &e.tasks {
+            let t = task(e, &record.info, record.state, record.since, agent_id);
             if e.completed {
                 out.completed_tasks.push(t);
-            } else if is_terminal(*state) {
+            } else if is_terminal(record.state) {
                 out.terminated_tasks.push(t);
             } else {
                 out.launched_tasks.push(t);
@@ -234,13 +258,13 @@ fn tasks(executors: &[ExecutorSummary], agent_id: &str) -> response::GetTasks {
             out.queued_tasks.extend(
                 e.queued
                     .iter()
-                    .map(|info| task(e, info, TaskState::TaskStaging, agent_id)),
+                    .map(|info| task(e, info, TaskState::TaskStaging, 0.0, agent_id)),
             );
         }
         out.completed_tasks.extend(
             e.finished
                 .iter()
-                .map(|(info, state)| task(e, info, *state, agent_id)),
+                .map(|t| task(e, &t.info, t.state, t.since, agent_id)),
         );
     }
     out

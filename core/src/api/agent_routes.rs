@@ -48,64 +48,9 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .layer(axum::middleware::from_fn_with_state(budget, bounded_body))
 }
 
-/// `GET /state`: the agent and its executors, in Mesos' JSON shape (the
-/// fields tools such as mesos-tail read).
+/// `GET /state`: the agent and its executors, in Mesos' JSON shape.
 async fn state(State(agent): State<Arc<Agent>>) -> Json<Value> {
-    let id = agent.lock().agent_id.clone().unwrap_or_default();
-    let mut frameworks: std::collections::BTreeMap<String, (bool, Value)> = Default::default();
-    for e in agent.executors() {
-        let (live, framework) = frameworks.entry(e.framework_id.clone()).or_insert_with(|| {
-            (false, json!({"id": e.framework_id, "name": e.framework_name, "executors": [], "completed_executors": []}))
-        });
-        let task = |task_id: &str, s: crate::proto::v1::TaskState| json!({"id": task_id, "state": s.as_str_name(), "executor_id": e.executor_id, "framework_id": e.framework_id});
-        let live_tasks: Vec<Value> = e.tasks.iter().map(|(id, s)| task(id, *s)).collect();
-        let ended: Vec<Value> = e
-            .finished
-            .iter()
-            .map(|(t, s)| task(&t.task_id.value, *s))
-            .collect();
-        let queued: Vec<Value> = e
-            .queued
-            .iter()
-            .map(|t| json!({"id": t.task_id.value, "executor_id": e.executor_id, "framework_id": e.framework_id}))
-            .collect();
-        // A finished executor's tasks have all ended, acknowledged or not.
-        let (tasks, queued, completed_tasks) = if e.completed {
-            (vec![], vec![], [live_tasks, ended].concat())
-        } else {
-            (live_tasks, queued, ended)
-        };
-        let executor = json!({
-            "id": e.executor_id,
-            "name": e.name,
-            "source": e.source,
-            "container": e.container_id,
-            "directory": e.sandbox.display().to_string(),
-            "tasks": tasks,
-            "queued_tasks": queued,
-            "completed_tasks": completed_tasks,
-        });
-        *live |= !e.completed;
-        let list = if e.completed {
-            "completed_executors"
-        } else {
-            "executors"
-        };
-        if let Some(array) = framework[list].as_array_mut() {
-            array.push(executor);
-        }
-    }
-    // A framework with no running executor has left the agent (Mesos
-    // removes it then): it is listed as completed.
-    let (live, completed): (Vec<_>, Vec<_>) = frameworks.into_values().partition(|(live, _)| *live);
-    Json(json!({
-        "id": id,
-        "hostname": agent.config.hostname,
-        "pid": format!("slave(1)@{}", agent.endpoint),
-        "version": crate::VERSION,
-        "frameworks": live.into_iter().map(|(_, f)| f).collect::<Vec<_>>(),
-        "completed_frameworks": completed.into_iter().map(|(_, f)| f).collect::<Vec<_>>(),
-    }))
+    Json(super::agent_state::state(&agent))
 }
 
 /// `GET /version`, as the master's.
@@ -272,7 +217,7 @@ pub(crate) fn metrics_json(agent: &Agent) -> Value {
         let count = running
             .iter()
             .flat_map(|e| &e.tasks)
-            .filter(|(_, s)| *s == state)
+            .filter(|t| t.state == state)
             .count();
         put(&format!("tasks_{name}"), count as f64);
     }

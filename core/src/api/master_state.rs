@@ -37,6 +37,8 @@ struct TaskView<'a> {
     slave_id: &'a str,
     state: &'static str,
     resources: ResourcesView,
+    /// The role its resources are allocated to (its framework's).
+    role: &'a str,
     statuses: [StatusView<'a>; 1],
     labels: Vec<LabelView>,
 }
@@ -47,6 +49,19 @@ struct StatusView<'a> {
     timestamp: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container_status: Option<ContainerStatusView<'a>>,
+}
+
+/// `{"container_id": {"value": ...}}`, as Mesos writes a status's container.
+#[derive(Debug, Serialize)]
+struct ContainerStatusView<'a> {
+    container_id: IdView<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct IdView<'a> {
+    value: &'a str,
 }
 
 #[derive(Debug, Serialize)]
@@ -84,7 +99,7 @@ fn resources_view(list: &[Resource]) -> ResourcesView {
 }
 
 impl<'a> TaskView<'a> {
-    fn of(task: &'a TaskEntry) -> Self {
+    fn of(task: &'a TaskEntry, role: &'a str) -> Self {
         let state = state_of(&task.status).as_str_name();
         TaskView {
             id: &task.info.task_id.value,
@@ -98,10 +113,19 @@ impl<'a> TaskView<'a> {
             slave_id: &task.agent_id,
             state,
             resources: resources_view(&task.resources),
+            role,
             statuses: [StatusView {
                 state,
                 timestamp: task.status.timestamp.unwrap_or_default(),
                 message: task.status.message.as_deref(),
+                container_status: task
+                    .status
+                    .container_status
+                    .as_ref()
+                    .and_then(|c| c.container_id.as_ref())
+                    .map(|id| ContainerStatusView {
+                        container_id: IdView { value: &id.value },
+                    }),
             }],
             labels: crate::domain::convert::labels_from_proto(task.info.labels.as_ref())
                 .into_iter()
@@ -114,8 +138,8 @@ impl<'a> TaskView<'a> {
     }
 }
 
-pub fn task_json(task: &TaskEntry) -> Value {
-    serde_json::to_value(TaskView::of(task)).expect("a task view is valid JSON")
+pub fn task_json(task: &TaskEntry, role: &str) -> Value {
+    serde_json::to_value(TaskView::of(task, role)).expect("a task view is valid JSON")
 }
 
 pub(super) fn live_resources<'a>(tasks: impl Iterator<Item = &'a TaskEntry>) -> Vec<Resource> {
@@ -182,6 +206,7 @@ fn framework_view<'a>(index: &Index, f: &'a FrameworkState) -> FrameworkView<'a>
         .iter()
         .map(|o| {
             json!({"id": o.id, "framework_id": o.framework_id, "slave_id": o.agent_id,
+                   "allocation_info": {"role": f.role},
                    "resources": resources_object(&o.resources)})
         })
         .collect();
@@ -198,6 +223,7 @@ fn framework_view<'a>(index: &Index, f: &'a FrameworkState) -> FrameworkView<'a>
         "role": f.role,
         "roles": if f.info.roles.is_empty() { vec![f.role.clone()] } else { f.info.roles.clone() },
         "capabilities": capability_names(&f.info),
+        "registered_time": f.registered_time,
         // Mesos writes 0 while the framework is registered.
         "unregistered_time": 0.0,
         "principal": f.info.principal.clone().unwrap_or_default(),
@@ -212,16 +238,55 @@ fn framework_view<'a>(index: &Index, f: &'a FrameworkState) -> FrameworkView<'a>
         "offered_resources": resources_object(&offered),
         "unreachable_tasks": [],
         "offers": offers,
-        "executors": [],
+        "executors": executors_json(f),
     });
-    let Value::Object(head) = head else {
+    let Value::Object(mut head) = head else {
         unreachable!("json! of an object is an object")
     };
+    if let Some(t) = f.reregistered_time {
+        head.insert("reregistered_time".into(), json!(t));
+    }
+    let role = f.role.as_str();
     FrameworkView {
         head,
-        tasks: f.tasks.values().map(TaskView::of).collect(),
-        completed_tasks: f.completed.iter().rev().map(TaskView::of).collect(),
+        tasks: f.tasks.values().map(|t| TaskView::of(t, role)).collect(),
+        completed_tasks: f
+            .completed
+            .iter()
+            .rev()
+            .map(|t| TaskView::of(t, role))
+            .collect(),
     }
+}
+
+/// The executors (other than the command executor) of a framework's live
+/// tasks, once per agent, as Mesos' `ExecutorInfo` JSON with `slave_id`.
+fn executors_json(f: &FrameworkState) -> Vec<Value> {
+    let mut seen = std::collections::BTreeSet::new();
+    f.tasks
+        .values()
+        .filter(|t| !is_terminal(state_of(&t.status)))
+        .filter_map(|t| Some((t, t.info.executor.as_ref()?)))
+        .filter(|(t, e)| seen.insert((e.executor_id.value.as_str(), t.agent_id.as_str())))
+        .map(|(t, e)| {
+            let command = e.command.as_ref();
+            json!({
+                "executor_id": e.executor_id.value,
+                "name": e.name.clone().unwrap_or_default(),
+                "framework_id": f.id,
+                "command": {
+                    "value": command.and_then(|c| c.value.clone()).unwrap_or_default(),
+                    "shell": command.and_then(|c| c.shell).unwrap_or(true),
+                    "argv": command.map(|c| c.arguments.clone()).unwrap_or_default(),
+                    "uris": command.map(|c| c.uris.iter().map(|u| json!({
+                        "value": u.value, "executable": u.executable.unwrap_or(false)
+                    })).collect::<Vec<_>>()).unwrap_or_default(),
+                },
+                "resources": resources_object(&resources_from_proto(&e.resources)),
+                "slave_id": t.agent_id,
+            })
+        })
+        .collect()
 }
 
 fn agent_json(master: &Master, index: &Index, id: &str) -> Option<Value> {
@@ -237,7 +302,7 @@ fn agent_json(master: &Master, index: &Index, id: &str) -> Option<Value> {
         .map(Vec::as_slice)
         .unwrap_or_default();
     let total = resources_from_proto(&a.info.resources);
-    Some(json!({
+    let mut agent = json!({
         "id": a.id,
         "hostname": a.info.hostname,
         "port": a.info.port.unwrap_or(5051),
@@ -251,7 +316,13 @@ fn agent_json(master: &Master, index: &Index, id: &str) -> Option<Value> {
         "reserved_resources": {},
         "used_resources": resources_object(used),
         "offered_resources": resources_object(offered),
-    }))
+        "registered_time": a.registered_time,
+        "capabilities": [],
+    });
+    if let Some(t) = a.reregistered_time {
+        agent["reregistered_time"] = json!(t);
+    }
+    Some(agent)
 }
 
 /// `{"frameworks": [...], "completed_frameworks": [...], ...}`, optionally one.
@@ -443,19 +514,24 @@ pub fn tasks(master: &Master, q: &TasksQuery) -> Result<Value, TasksQueryError> 
         Some("asc") => true,
         Some(other) => return Err(TasksQueryError::Order(other.to_owned())),
     };
-    let mut all: Vec<&TaskEntry> = master
+    let mut all: Vec<(&TaskEntry, &str)> = master
         .frameworks()
         .values()
-        .filter(|f| q.framework_id.as_deref().is_none_or(|id| id == f.id))
         .chain(master.completed_frameworks().iter())
-        .flat_map(|f| f.tasks.values().chain(f.completed.iter()))
-        .filter(|t| {
+        .filter(|f| q.framework_id.as_deref().is_none_or(|id| id == f.id))
+        .flat_map(|f| {
+            f.tasks
+                .values()
+                .chain(f.completed.iter())
+                .map(move |t| (t, f.role.as_str()))
+        })
+        .filter(|(t, _)| {
             q.task_id
                 .as_deref()
                 .is_none_or(|id| id == t.info.task_id.value)
         })
         .collect();
-    all.sort_by(|a, b| {
+    all.sort_by(|(a, _), (b, _)| {
         let (ta, tb) = (
             a.status.timestamp.unwrap_or_default(),
             b.status.timestamp.unwrap_or_default(),
@@ -473,7 +549,7 @@ pub fn tasks(master: &Master, q: &TasksQuery) -> Result<Value, TasksQueryError> 
             Some(n) if n < 0 => usize::MAX,
             Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
         })
-        .map(task_json)
+        .map(|(t, role)| task_json(t, role))
         .collect();
     Ok(json!({ "tasks": list }))
 }
@@ -542,6 +618,7 @@ pub fn state(master: &Master) -> StateView<'_> {
         "recovered_slaves": [],
         "orphan_tasks": [],
         "unregistered_frameworks": [],
+        "capabilities": [],
     });
     let Value::Object(head) = head else {
         unreachable!("json! of an object is an object")

@@ -47,6 +47,9 @@ pub type LimitationEvent = (String, Limitation);
 /// Runs the isolators around each executor.
 pub struct Containerizer {
     isolators: Mutex<Vec<Box<dyn IsolatorPlugin>>>,
+    /// The isolators' names, in order (read without waiting for an
+    /// isolator call in progress).
+    names: Vec<String>,
     /// The `corral` binary (run as `corral container-launch`).
     helper: PathBuf,
     limitations: mpsc::UnboundedSender<LimitationEvent>,
@@ -114,6 +117,7 @@ impl Containerizer {
             );
         }
         Containerizer {
+            names: isolators.iter().map(|i| i.name().to_owned()).collect(),
             isolators: Mutex::new(isolators),
             helper,
             limitations,
@@ -129,10 +133,7 @@ impl Containerizer {
     }
 
     pub fn isolator_names(&self) -> Vec<String> {
-        self.isolators()
-            .iter()
-            .map(|i| i.name().to_owned())
-            .collect()
+        self.names.clone()
     }
 
     /// Launches the container `spec` describes running `request`'s command.

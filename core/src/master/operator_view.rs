@@ -52,6 +52,8 @@ pub fn agent(a: &KnownAgent, allocated: &[Resource], offered: &[Resource]) -> ge
     info.id = Some(v1::AgentId {
         value: a.id.clone(),
     });
+    // A defaulted field: Mesos always writes it.
+    info.port.get_or_insert(5051);
     get_agents::Agent {
         total_resources: info.resources.clone(),
         agent_info: info,
@@ -90,11 +92,15 @@ pub fn framework(
 }
 
 /// A framework's info with its id filled in.
+/// Mesos writes `failover_timeout` and `checkpoint` (defaulted fields)
+/// always.
 pub fn framework_info(f: &FrameworkState) -> v1::FrameworkInfo {
     let mut info = f.info.clone();
     info.id = Some(v1::FrameworkId {
         value: f.id.clone(),
     });
+    info.failover_timeout.get_or_insert(0.0);
+    info.checkpoint.get_or_insert(false);
     info
 }
 

@@ -20,6 +20,7 @@ mod isolation;
 mod isolation_cgroups;
 mod layers;
 mod lua_policy_live;
+mod mesos_keys;
 mod offers;
 mod operator_api;
 mod operator_endpoints;

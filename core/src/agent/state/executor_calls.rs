@@ -128,7 +128,7 @@ impl Agent {
             return Err((403, "Executor is not subscribed".into()));
         }
         match run.tasks.get_mut(&status.task_id.value) {
-            Some(task) => task.state = task_state,
+            Some(task) => task.set_state(task_state),
             None => {
                 return Err((
                     400,

@@ -181,11 +181,11 @@ impl Agent {
         {
             for task_id in &unfinished {
                 if let Some(t) = run.tasks.get_mut(task_id) {
-                    t.state = if killed {
+                    t.set_state(if killed {
                         TaskState::TaskKilled
                     } else {
                         TaskState::TaskFailed
-                    };
+                    });
                 }
             }
         }
@@ -293,7 +293,7 @@ impl Agent {
             // Not yet handed to the executor: it is killed here.
             run.queued.remove(pos);
             if let Some(t) = run.tasks.get_mut(task_id) {
-                t.state = TaskState::TaskKilled;
+                t.set_state(TaskState::TaskKilled);
             }
             let last = run.queued.is_empty() && run.tasks.values().all(|t| is_terminal(t.state));
             let (pid, container) = (run.pid(), run.container_id.clone());

@@ -218,13 +218,10 @@ impl Agent {
             })
         });
         let finished = state.completed.iter().flat_map(|e| {
-            e.task_infos.iter().filter_map(move |info| {
-                let (_, task_state) = e.tasks.iter().find(|(id, _)| *id == info.task_id.value)?;
-                Some(ap::RunningTask {
-                    framework_info: e.framework_info.clone(),
-                    task: info.clone(),
-                    state: *task_state as i32,
-                })
+            e.tasks.iter().map(move |t| ap::RunningTask {
+                framework_info: e.framework_info.clone(),
+                task: t.info.clone(),
+                state: t.state as i32,
             })
         });
         live.chain(finished)

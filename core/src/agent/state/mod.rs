@@ -53,10 +53,30 @@ use crate::{
 /// A refused executor call: HTTP status and message.
 pub type Refusal = (u16, String);
 
-#[derive(Debug)]
-struct TaskRecord {
-    info: v1::TaskInfo,
-    state: TaskState,
+/// A task on the agent: as launched, its state, and since when (seconds
+/// since the epoch).
+#[derive(Debug, Clone)]
+pub struct TaskRecord {
+    pub info: v1::TaskInfo,
+    pub state: TaskState,
+    pub since: f64,
+}
+
+impl TaskRecord {
+    fn new(info: v1::TaskInfo, state: TaskState) -> Self {
+        TaskRecord {
+            info,
+            state,
+            since: crate::domain::status::now_seconds(),
+        }
+    }
+
+    fn set_state(&mut self, state: TaskState) {
+        if self.state != state {
+            self.state = state;
+            self.since = crate::domain::status::now_seconds();
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -118,28 +138,28 @@ struct FrameworkRun {
 #[derive(Debug, Clone)]
 pub struct ExecutorSummary {
     pub framework_id: String,
-    pub framework_name: String,
     pub executor_id: String,
     pub name: String,
     /// The executor's `source` (the task id for command executors).
     pub source: String,
     pub container_id: String,
     pub sandbox: PathBuf,
-    pub tasks: Vec<(String, TaskState)>,
+    /// Tasks given to the executor (for a finished executor: all its
+    /// tasks, ended).
+    pub tasks: Vec<TaskRecord>,
     /// Tasks waiting for the executor to subscribe.
     pub queued: Vec<v1::TaskInfo>,
     /// Tasks that ended and were acknowledged while the executor ran on.
-    pub finished: Vec<(v1::TaskInfo, TaskState)>,
+    pub finished: Vec<TaskRecord>,
     /// The executor as launched (for the command executor, as the agent
     /// made it).
     pub info: v1::ExecutorInfo,
     /// The agent id it was launched under.
     pub agent_id: String,
     pub completed: bool,
-    /// The framework and the tasks themselves, reported to a master the
-    /// agent re-registers with (so it learns how finished tasks ended).
+    /// The framework, reported to a master the agent re-registers with
+    /// (so it learns how finished tasks ended).
     pub framework_info: v1::FrameworkInfo,
-    pub task_infos: Vec<v1::TaskInfo>,
 }
 
 /// How many acknowledged finished tasks the agent remembers.
@@ -345,28 +365,18 @@ fn summary(
 ) -> ExecutorSummary {
     ExecutorSummary {
         framework_id: framework_id.to_owned(),
-        framework_name: framework.info.name.clone(),
         executor_id: executor_id.to_owned(),
         name: run.info.name.clone().unwrap_or_default(),
         source: run.info.source.clone().unwrap_or_default(),
         container_id: run.container_id.clone(),
         sandbox: run.sandbox.clone(),
-        tasks: run
-            .tasks
-            .iter()
-            .map(|(id, t)| (id.clone(), t.state))
-            .collect(),
+        tasks: run.tasks.values().cloned().collect(),
         queued: run.queued.clone(),
-        finished: run
-            .finished
-            .iter()
-            .map(|t| (t.info.clone(), t.state))
-            .collect(),
+        finished: run.finished.clone(),
         info: run.info.clone(),
         agent_id: run.agent_id.clone(),
         completed,
         framework_info: framework.info.clone(),
-        task_infos: run.tasks.values().map(|t| t.info.clone()).collect(),
     }
 }
 
@@ -401,7 +411,10 @@ fn container_status_of(
         None => state
             .completed
             .iter()
-            .find(|e| e.framework_id == framework_id && e.tasks.iter().any(|(id, _)| id == task_id))
+            .find(|e| {
+                e.framework_id == framework_id
+                    && e.tasks.iter().any(|t| t.info.task_id.value == task_id)
+            })
             .map(|e| (e.container_id.clone(), None))?,
     };
     Some(v1::ContainerStatus {

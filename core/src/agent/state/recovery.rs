@@ -165,7 +165,7 @@ impl Agent {
                     tasks: tasks
                         .into_iter()
                         .map(|(info, state)| {
-                            (info.task_id.value.clone(), TaskRecord { info, state })
+                            (info.task_id.value.clone(), TaskRecord::new(info, state))
                         })
                         .collect(),
                     finished: Vec::new(),

@@ -221,10 +221,7 @@ impl Agent {
         if let Some(run) = framework.executors.get_mut(&executor_id) {
             run.tasks.insert(
                 task_id,
-                TaskRecord {
-                    info: task.clone(),
-                    state: TaskState::TaskStaging,
-                },
+                TaskRecord::new(task.clone(), TaskState::TaskStaging),
             );
             match &run.connection {
                 Some((_, tx)) => {
@@ -270,13 +267,8 @@ impl Agent {
             shutting_down: false,
             limitation: None,
         };
-        run.tasks.insert(
-            task_id,
-            TaskRecord {
-                info: task,
-                state: TaskState::TaskStaging,
-            },
-        );
+        run.tasks
+            .insert(task_id, TaskRecord::new(task, TaskState::TaskStaging));
         framework.executors.insert(executor_id.clone(), run);
         drop(state);
         let agent = Arc::clone(self);
