@@ -77,6 +77,10 @@ pub fn run(args: &Args) -> Result<()> {
         "/master/state p50",
         "p99",
         "state size",
+        "GET_STATE JSON p50",
+        "size",
+        "GET_STATE protobuf p50",
+        "size",
         "re-register all after restart",
         "memory target",
     ]);
@@ -116,6 +120,10 @@ pub fn run(args: &Args) -> Result<()> {
             fmt_ms(median(&r.state_ms)),
             fmt_ms(p99(&r.state_ms)),
             format!("{:.1} MiB", r.state_bytes as f64 / 1024.0 / 1024.0),
+            fmt_ms(median(&r.get_state_json.0)),
+            format!("{:.1} MiB", r.get_state_json.1 as f64 / 1024.0 / 1024.0),
+            fmt_ms(median(&r.get_state_protobuf.0)),
+            format!("{:.1} MiB", r.get_state_protobuf.1 as f64 / 1024.0 / 1024.0),
             fmt_ms(r.failover_ms),
             target,
         ]);
@@ -157,12 +165,61 @@ struct CellResult {
     hwm_bytes: f64,
     state_ms: Vec<f64>,
     state_bytes: usize,
+    /// `GET_STATE` on `/api/v1`: times (ms) and the answer's size.
+    get_state_json: (Vec<f64>, usize),
+    get_state_protobuf: (Vec<f64>, usize),
     failover_ms: f64,
+}
+
+/// `GET_STATE` `queries` times in `encoding`; the times and the size of
+/// the answer, checked to list every agent.
+async fn get_state(
+    http: &reqwest::Client,
+    master: &str,
+    encoding: corral::wire::codec::Encoding,
+    queries: usize,
+    agents: usize,
+) -> Result<(Vec<f64>, usize)> {
+    use corral::{
+        proto::v1::master::{call, Call, Response},
+        wire::codec::{decode, encode},
+    };
+    let call = Call {
+        r#type: Some(call::Type::GetState as i32),
+        ..Default::default()
+    };
+    let mut times = Vec::new();
+    let mut size = 0;
+    for _ in 0..queries {
+        let t = Instant::now();
+        let response = http
+            .post(format!("http://{master}/api/v1"))
+            .header("content-type", encoding.content_type())
+            .header("accept", encoding.content_type())
+            .body(encode(&call, encoding))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("GET_STATE: {}", response.status());
+        }
+        let body = response.bytes().await?;
+        times.push(ms(t.elapsed()));
+        size = body.len();
+        let answer: Response = decode(&body, encoding)?;
+        let listed = answer
+            .get_state
+            .and_then(|s| s.get_agents)
+            .map_or(0, |a| a.agents.len());
+        if listed != agents {
+            bail!("GET_STATE lists {listed} agents, not {agents}");
+        }
+    }
+    Ok((times, size))
 }
 
 /// Starts `corral master` on `port` with `registry`; its log (warnings
 /// and errors) goes to `master.log` beside the registry.
-fn start_master(corral: &Path, port: u16, registry: &Path) -> Result<Daemon> {
+pub(crate) fn start_master(corral: &Path, port: u16, registry: &Path) -> Result<Daemon> {
     let child = Command::new(corral)
         .arg("master")
         .args(["--port", &port.to_string()])
@@ -178,7 +235,7 @@ fn start_master(corral: &Path, port: u16, registry: &Path) -> Result<Daemon> {
     Ok(Daemon::new(child))
 }
 
-async fn wait_until(
+pub(crate) async fn wait_until(
     what: &str,
     count: impl Fn() -> usize,
     want: usize,
@@ -289,6 +346,23 @@ async fn cell(corral: &Path, agents: usize, args: &Args) -> Result<CellResult> {
         }
     }
 
+    let get_state_json = get_state(
+        &http,
+        &master_addr,
+        corral::wire::codec::Encoding::Json,
+        args.state_queries,
+        agents,
+    )
+    .await?;
+    let get_state_protobuf = get_state(
+        &http,
+        &master_addr,
+        corral::wire::codec::Encoding::Protobuf,
+        args.state_queries,
+        agents,
+    )
+    .await?;
+
     // Failover: kill -9, start again on the same registry and port.
     master.kill();
     let before = progress.registered.load(Ordering::Relaxed);
@@ -313,13 +387,15 @@ async fn cell(corral: &Path, agents: usize, args: &Args) -> Result<CellResult> {
         hwm_bytes,
         state_ms,
         state_bytes,
+        get_state_json,
+        get_state_protobuf,
         failover_ms,
     })
 }
 
 /// A framework launching `quota` tasks, `per_offer` on each offer, then
 /// declining every offer for an hour; acknowledges every update.
-async fn fill(
+pub(crate) async fn fill(
     mut fw: Scheduler,
     index: usize,
     quota: usize,
@@ -340,7 +416,7 @@ async fn fill(
                         )
                         .await
                     } else {
-                        let tasks = (launched..launched + n)
+                        let tasks: Vec<Value> = (launched..launched + n)
                             .map(|t| {
                                 command_task(
                                     &format!("fw{index}-t{t}"),
@@ -352,7 +428,23 @@ async fn fill(
                             })
                             .collect();
                         launched += n;
-                        fw.launch(offer, tasks).await
+                        if progress.pace.get().is_some() {
+                            // Paced: the launch waits its turn on a task
+                            // of its own, so updates are read meanwhile.
+                            let (calls, offer, paced) =
+                                (fw.calls.clone(), offer.clone(), progress.clone());
+                            tokio::spawn(async move {
+                                if let Some(pace) = paced.pace.get() {
+                                    pace.admit(n).await;
+                                }
+                                if let Err(e) = calls.launch(&offer, tasks).await {
+                                    eprintln!("framework {index}: {e}");
+                                }
+                            });
+                            Ok(())
+                        } else {
+                            fw.launch(offer, tasks).await
+                        }
                     };
                 }
                 result
@@ -361,6 +453,14 @@ async fn fill(
                 let status = &event["update"]["status"];
                 if status["state"] == "TASK_RUNNING" {
                     progress.running.fetch_add(1, Ordering::Relaxed);
+                    if progress.record_latency.load(Ordering::Relaxed) {
+                        if let Some(sent) = status["timestamp"].as_f64() {
+                            let latency = (crate::progress::now_seconds() - sent) * 1e3;
+                            if let Ok(mut samples) = progress.update_latency_ms.lock() {
+                                samples.push(latency);
+                            }
+                        }
+                    }
                 }
                 fw.acknowledge(status).await
             }

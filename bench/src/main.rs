@@ -9,6 +9,7 @@ mod launch;
 mod lua_allocator;
 mod module_call;
 mod modules;
+mod operator_events;
 mod process;
 mod progress;
 mod reconcile;
@@ -39,6 +40,8 @@ enum Command {
     Launch(launch::Args),
     /// A real master with thousands of simulated agents: memory, /master/state, updates/s, failover.
     ControlPlane(control_plane::Args),
+    /// Operators following the master's event stream while tasks launch: throughput with and without them.
+    OperatorEvents(operator_events::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,5 +53,6 @@ fn main() -> anyhow::Result<()> {
         Command::Reconcile(args) => reconcile::run(args),
         Command::Launch(args) => launch::run(args),
         Command::ControlPlane(args) => control_plane::run(args),
+        Command::OperatorEvents(args) => operator_events::run(args),
     }
 }

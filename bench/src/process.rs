@@ -52,6 +52,23 @@ impl Daemon {
         let _ = self.0.wait();
     }
 
+    /// CPU time used so far (user + system), in seconds, from /proc.
+    pub fn cpu_seconds(&self) -> Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
+        // Fields after the command name (which may hold spaces) in parens.
+        let rest = stat.rsplit_once(')').context("malformed /proc/pid/stat")?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| -> Result<f64> {
+            Ok(fields
+                .get(i)
+                .context("short /proc/pid/stat")?
+                .parse::<f64>()?)
+        };
+        // utime and stime are fields 14 and 15 of stat(5); 12 and 13 here.
+        let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)?.unwrap_or(100) as f64;
+        Ok((ticks(11)? + ticks(12)?) / hz)
+    }
+
     /// (VmRSS, VmHWM) in bytes, from /proc.
     pub fn memory(&self) -> Result<(f64, f64)> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;

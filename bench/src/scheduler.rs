@@ -100,11 +100,25 @@ impl Subscription {
 }
 
 pub struct Scheduler {
+    pub calls: Calls,
+    events: mpsc::UnboundedReceiver<Value>,
+}
+
+/// What a framework's calls need, apart from its event stream (so that a
+/// task of its own can send some).
+#[derive(Clone)]
+pub struct Calls {
     client: reqwest::Client,
     url: String,
     stream_id: String,
     pub framework_id: String,
-    events: mpsc::UnboundedReceiver<Value>,
+}
+
+impl std::ops::Deref for Scheduler {
+    type Target = Calls;
+    fn deref(&self) -> &Calls {
+        &self.calls
+    }
 }
 
 impl Scheduler {
@@ -131,10 +145,12 @@ impl Scheduler {
             .context("SUBSCRIBED without a framework id")?
             .to_owned();
         Ok(Scheduler {
-            client,
-            url,
-            stream_id,
-            framework_id,
+            calls: Calls {
+                client,
+                url,
+                stream_id,
+                framework_id,
+            },
             events,
         })
     }
@@ -146,7 +162,9 @@ impl Scheduler {
             .with_context(|| format!("no event within {within:?}"))?
             .context("the event stream ended")
     }
+}
 
+impl Calls {
     /// Sends a call of `kind` with `payload` under the key Mesos uses
     /// (the lower-case type); the master must answer 202.
     pub async fn call(&self, kind: &str, payload: Value) -> Result<()> {

@@ -137,6 +137,7 @@ fn running_update(agent_id: &str, run: &master_event::RunTask, uuid: u64) -> ap:
                     value: agent_id.to_owned(),
                 }),
                 uuid: Some(uuid_bytes),
+                timestamp: Some(crate::progress::now_seconds()),
                 ..Default::default()
             },
         }),

@@ -111,6 +111,41 @@ pub fn event_stream<E>(
 where
     E: Message + ReflectMessage + Clone + Send + 'static,
 {
+    stream_of(events, heartbeat, on_close, None, move |event, chunk| {
+        chunk.extend_from_slice(&record(&encode(event, encoding)));
+    })
+}
+
+/// A stream of records framed already (RecordIO), as [`event_stream`];
+/// after a record comes, those that follow within `linger` go out in the
+/// same write (fewer, larger writes to many streams at some latency).
+pub fn record_stream(
+    records: EventReceiver<Bytes>,
+    heartbeat: Option<(Bytes, Duration)>,
+    linger: Duration,
+    on_close: OnDrop,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+    stream_of(
+        records,
+        heartbeat,
+        on_close,
+        Some(linger),
+        |framed: &Bytes, chunk| {
+            chunk.extend_from_slice(framed);
+        },
+    )
+}
+
+/// Items of `events` (and `heartbeat` when it is due) written into chunks
+/// by `render`; with `linger`, what is queued that long after the first
+/// item joins its chunk.
+fn stream_of<E: Send + 'static>(
+    events: EventReceiver<E>,
+    heartbeat: Option<(E, Duration)>,
+    on_close: OnDrop,
+    linger: Option<Duration>,
+    render: impl Fn(&E, &mut Vec<u8>) + Copy + Send + 'static,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
     let period = heartbeat
         .as_ref()
         .map_or(Duration::from_secs(3600), |(_, every)| *every);
@@ -128,12 +163,16 @@ where
                     if !more {
                         return None;
                     }
+                    if let Some(linger) = linger {
+                        tokio::time::sleep(linger).await;
+                        events.take_ready(CHUNK_BYTES, &mut batch);
+                    }
                     for event in batch.drain(..) {
-                        chunk.extend_from_slice(&record(&encode(&*event, encoding)));
+                        render(&event, &mut chunk);
                     }
                 }
                 _ = ticker.tick(), if heartbeat.is_some() => {
-                    chunk = record(&encode(&heartbeat.as_ref()?.0, encoding));
+                    render(&heartbeat.as_ref()?.0, &mut chunk);
                 }
             };
             Some((

@@ -73,12 +73,46 @@ pub fn router(master: SharedMaster, limits: &HttpLimits) -> Router {
         .route("/master/maintenance/status", get(not_implemented))
         .route("/master/machine/down", post(not_implemented))
         .route("/master/machine/up", post(not_implemented))
+        .route("/files/browse", get(master_files))
+        .route("/files/browse.json", get(master_files))
+        .route("/files/read", get(master_files))
+        .route("/files/read.json", get(master_files))
+        .route("/files/download", get(master_files))
+        .route("/files/download.json", get(master_files))
+        .route(
+            "/files/debug",
+            get(|| async { Json(serde_json::json!({})) }),
+        )
+        .route(
+            "/files/debug.json",
+            get(|| async { Json(serde_json::json!({})) }),
+        )
         .route("/master/flags", get(flags))
         .route("/flags", get(flags))
         .route("/metrics/snapshot", get(metrics_snapshot))
         .route("/metrics", get(metrics_prometheus))
         .with_state(master)
         .layer(axum::middleware::from_fn_with_state(budget, bounded_body))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct FilesQuery {
+    path: Option<String>,
+}
+
+/// `/files/*` on the master: it keeps no files of its own (it logs to
+/// standard error), so no path is attached (Mesos answers 404 then).
+async fn master_files(Query(q): Query<FilesQuery>) -> Response {
+    match q.path.filter(|p| !p.is_empty()) {
+        None => error(400, "Expecting 'path=value' in query."),
+        Some(path) => error(
+            404,
+            format!(
+                "No file is attached at '{path}': the Corral master serves no files of its own \
+                 (it logs to standard error); sandboxes are served by their agents' /files/*"
+            ),
+        ),
+    }
 }
 
 /// `GET /version`, in Mesos' shape. `version` is the Mesos API level Corral

@@ -10,12 +10,12 @@ use axum::{
 };
 
 use super::{
-    http::{error, event_stream, header_str, request_encoding, streaming_response, OnDrop},
+    http::{error, header_str, record_stream, request_encoding, streaming_response, OnDrop},
     master_state, operator_state,
 };
 
 use crate::{
-    master::{heartbeat_event, lock, Master, SharedMaster},
+    master::{framed_event, heartbeat_event, lock, Master, SharedMaster},
     proto::v1::{
         master::{call, event, response, Call, Event, Response as OperatorResponse},
         Flag, Metric, VersionInfo,
@@ -59,6 +59,11 @@ pub async fn handle(
     }
 }
 
+/// How long an operator's stream waits after an event for more to send
+/// with it: with many subscribers, one write per event to each is what
+/// costs the master most.
+const EVENT_LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// SUBSCRIBE: `SUBSCRIBED` with the state, then every change, as a RecordIO
 /// stream with heartbeats. The state is taken and the stream registered
 /// under one lock, so no change falls between them.
@@ -74,14 +79,15 @@ fn subscribe(master: &SharedMaster, accept: Encoding) -> Response {
             }),
             ..Default::default()
         };
-        (m.observe(subscribed), heartbeat)
+        (m.observe(&subscribed, accept), heartbeat)
     };
     // A stream that ends is dropped from the master's list at its next
     // change (delivery to it fails).
-    let body = event_stream(
+    let beat = framed_event(&heartbeat_event(), accept);
+    let body = record_stream(
         events,
-        accept,
-        Some((heartbeat_event(), heartbeat)),
+        Some((beat, heartbeat)),
+        EVENT_LINGER,
         OnDrop::new(|| {}),
     );
     streaming_response(accept, &[], body)

@@ -176,6 +176,31 @@ impl<E> Drop for EventReceiver<E> {
 }
 
 impl<E> EventReceiver<E> {
+    /// Moves queued events into `out`, without waiting, until they were
+    /// charged `budget` bytes; how many.
+    pub fn take_ready(&mut self, budget: usize, out: &mut Vec<Box<E>>) -> usize {
+        let mut q = self.shared.lock();
+        if q.state == State::Overflowed {
+            return 0;
+        }
+        let mut taken = 0;
+        let mut count = 0;
+        while taken < budget {
+            let Some((cost, event)) = q.events.pop_front() else {
+                break;
+            };
+            taken += cost;
+            count += 1;
+            out.push(event);
+        }
+        q.bytes -= taken;
+        self.shared
+            .stats
+            .queued_bytes
+            .fetch_sub(taken, Ordering::Relaxed);
+        count
+    }
+
     /// Waits for events and moves queued ones into `out` until they were
     /// charged `budget` bytes (at least one event). False when the stream
     /// is over: the sender is gone and everything went out, or the queue
@@ -216,6 +241,11 @@ impl<E> EventReceiver<E> {
 /// gone or the queue overflowed (then or before). Never blocks.
 pub fn deliver<E: prost::Message>(events: &EventSender<E>, event: E) -> bool {
     let cost = std::mem::size_of::<E>() + event.encoded_len();
+    deliver_charged(events, event, cost)
+}
+
+/// [`deliver`] for an event charged `cost` bytes (one encoded already).
+pub fn deliver_charged<E>(events: &EventSender<E>, event: E, cost: usize) -> bool {
     let shared = &events.shared;
     let mut q = shared.lock();
     if q.state != State::Open {
@@ -292,6 +322,22 @@ mod tests {
         let mut out = Vec::new();
         assert!(!rx.recv(usize::MAX, &mut out).await);
         assert!(out.is_empty());
+    }
+
+    #[tokio::test]
+    async fn take_ready_takes_what_is_queued_without_waiting() {
+        let stats = Arc::new(QueueStats::default());
+        let (tx, mut rx) = channel("test", 1 << 20, &stats);
+        let mut out = Vec::new();
+        assert_eq!(rx.take_ready(usize::MAX, &mut out), 0);
+        for n in 0..3 {
+            assert!(deliver(&tx, id(n)));
+        }
+        assert_eq!(rx.take_ready(1, &mut out), 1, "the budget holds");
+        assert_eq!(rx.take_ready(usize::MAX, &mut out), 2);
+        let got: Vec<String> = out.into_iter().map(|t| t.value).collect();
+        assert_eq!(got, ["task-0", "task-1", "task-2"]);
+        assert_eq!(stats.queued_bytes(), 0);
     }
 
     #[tokio::test]

@@ -375,6 +375,14 @@ async fn mesos_endpoint_spellings_route() {
 
     let (status, body) = get(format!("{master}/master/maintenance/status")).await;
     assert_eq!(status, 501, "{body}");
+    // The master's own files: none are attached (a clear 404), and the
+    // path is required, as Mesos answers.
+    let (status, body) = get(format!("{master}/files/read?path=/master/log&offset=0")).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("/master/log"), "{body}");
+    let (status, _) = get(format!("{master}/files/browse")).await;
+    assert_eq!(status, 400);
+    assert_eq!(get_json(format!("{master}/files/debug")).await, json!({}));
 
     for path in ["/slave(1)/state.json", "/slave(1)/state", "/state.json"] {
         let state = get_json(format!("{agent}{path}")).await;

@@ -14,7 +14,7 @@ mod offers;
 mod reconcile;
 mod recovery;
 
-pub use observers::heartbeat as heartbeat_event;
+pub use observers::{framed as framed_event, heartbeat as heartbeat_event};
 #[cfg(test)]
 mod tests;
 

@@ -2,27 +2,49 @@
 //! state taken under the master's lock and then gets every change made
 //! under it, in order, so nothing falls between the two.
 //!
-//! Each stream is a bounded queue (`domain::events`): publishing never
-//! blocks and costs nothing while nobody subscribes; a subscriber whose
-//! queue overflows is dropped (its stream ends), not buffered without limit.
+//! Each stream is a bounded queue (`domain::events`) of records framed
+//! already: an event is encoded once per encoding, whatever the number of
+//! subscribers, and each queue holds a shared reference to the bytes.
+//! Publishing never blocks and costs nothing while nobody subscribes; a
+//! subscriber whose queue overflows is dropped (its stream ends), not
+//! buffered without limit.
+
+use bytes::Bytes;
 
 use super::Master;
 use crate::{
-    domain::{
-        deliver,
-        events::{self, EventReceiver, EventSender},
-    },
+    domain::events::{self, deliver_charged, EventReceiver, EventSender},
     master::operator_view,
     proto::v1::{
         self,
         master::{event, Event},
     },
+    wire::{
+        codec::{encode, Encoding},
+        recordio::record,
+    },
 };
+
+#[derive(Debug)]
+struct Observer {
+    encoding: Encoding,
+    records: EventSender<Bytes>,
+}
 
 #[derive(Debug, Default)]
 pub(super) struct Observers {
-    streams: Vec<EventSender<Event>>,
+    streams: Vec<Observer>,
     next: u64,
+}
+
+/// `event` as one RecordIO record in `encoding`.
+pub fn framed(event: &Event, encoding: Encoding) -> Bytes {
+    Bytes::from(record(&encode(event, encoding)))
+}
+
+/// What a queued record is charged: its bytes and its handle.
+fn cost(record: &Bytes) -> usize {
+    record.len() + std::mem::size_of::<Bytes>()
 }
 
 fn event_of(kind: event::Type, fill: impl FnOnce(&mut Event)) -> Event {
@@ -35,23 +57,29 @@ fn event_of(kind: event::Type, fill: impl FnOnce(&mut Event)) -> Event {
 }
 
 impl Master {
-    /// Opens an operator's stream that starts with `subscribed` (the
-    /// `SUBSCRIBED` event, holding the state as of now). Its queue holds
-    /// `subscribed` plus `observer_queue_bytes` of later events.
-    pub fn observe(&mut self, subscribed: Event) -> EventReceiver<Event> {
+    /// Opens an operator's stream in `encoding` that starts with
+    /// `subscribed` (the `SUBSCRIBED` event, holding the state as of now).
+    /// Its queue holds `subscribed` plus `observer_queue_bytes` of later
+    /// records.
+    pub fn observe(&mut self, subscribed: &Event, encoding: Encoding) -> EventReceiver<Bytes> {
         self.observers.next += 1;
-        let bound = std::mem::size_of::<Event>()
-            + prost::Message::encoded_len(&subscribed)
-            + self.settings.observer_queue_bytes;
+        let first = framed(subscribed, encoding);
+        let bound = cost(&first) + self.settings.observer_queue_bytes;
         let (tx, rx) = events::channel(
             format!("operator subscriber {}", self.observers.next),
             bound,
             &self.queue_stats,
         );
-        deliver(&tx, subscribed);
+        let first_cost = cost(&first);
+        deliver_charged(&tx, first, first_cost);
         // Mesos sends one at once, then one per interval.
-        deliver(&tx, heartbeat());
-        self.observers.streams.push(tx);
+        let beat = framed(&heartbeat(), encoding);
+        let beat_cost = cost(&beat);
+        deliver_charged(&tx, beat, beat_cost);
+        self.observers.streams.push(Observer {
+            encoding,
+            records: tx,
+        });
         self.counters.bump("operator_subscriptions");
         rx
     }
@@ -69,9 +97,19 @@ impl Master {
         }
         let Some(event) = make(self) else { return };
         let before = self.observers.streams.len();
-        self.observers
-            .streams
-            .retain(|tx| deliver(tx, event.clone()));
+        // Encoded once per encoding in use.
+        let mut encoded: [Option<Bytes>; 2] = [None, None];
+        self.observers.streams.retain(|o| {
+            let slot = match o.encoding {
+                Encoding::Json => 0,
+                Encoding::Protobuf => 1,
+            };
+            let record = encoded[slot]
+                .get_or_insert_with(|| framed(&event, o.encoding))
+                .clone();
+            let charged = cost(&record);
+            deliver_charged(&o.records, record, charged)
+        });
         let dropped = before - self.observers.streams.len();
         if dropped > 0 {
             tracing::info!(dropped, "operator subscribers left or fell behind");

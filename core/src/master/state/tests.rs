@@ -3,6 +3,10 @@
 use std::time::Duration;
 
 use super::{Master, MasterSettings, COMPLETED_TASKS_KEPT};
+use crate::wire::{
+    codec::{decode, Encoding},
+    recordio::RecordReader,
+};
 use crate::{
     domain::Resource,
     extension::{
@@ -339,8 +343,8 @@ fn subscribed_event() -> v1::master::Event {
 #[tokio::test]
 async fn an_operator_stream_that_falls_behind_is_dropped_and_one_that_reads_is_kept() {
     let mut m = master_with(64 * 1024);
-    let mut slow = m.observe(subscribed_event());
-    let mut reader = m.observe(subscribed_event());
+    let mut slow = m.observe(&subscribed_event(), Encoding::Protobuf);
+    let mut reader = m.observe(&subscribed_event(), Encoding::Json);
     assert_eq!(m.observer_count(), 2);
     let mut read = Vec::new();
     let mut added = 0;
@@ -365,7 +369,14 @@ async fn an_operator_stream_that_falls_behind_is_dropped_and_one_that_reads_is_k
         "the dropped stream ends"
     );
     assert!(got.is_empty(), "its queue was released at once");
-    // The reader saw SUBSCRIBED, HEARTBEAT, then every FRAMEWORK_ADDED in order.
+    // The reader saw SUBSCRIBED, HEARTBEAT, then every FRAMEWORK_ADDED in
+    // order, as JSON records.
+    let mut records = RecordReader::default();
+    let read: Vec<v1::master::Event> = read
+        .iter()
+        .flat_map(|framed| records.push(framed).unwrap())
+        .map(|r| decode(&r, Encoding::Json).unwrap())
+        .collect();
     let kinds: Vec<i32> = read.iter().map(|e| e.r#type.unwrap_or_default()).collect();
     assert_eq!(kinds[0], v1::master::event::Type::Subscribed as i32);
     assert_eq!(kinds[1], v1::master::event::Type::Heartbeat as i32);
