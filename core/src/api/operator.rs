@@ -9,6 +9,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use futures::StreamExt;
+
 use super::{
     http::{error, header_str, record_stream, request_encoding, streaming_response, OnDrop},
     master_state, operator_state,
@@ -36,27 +38,33 @@ pub async fn handle(
             Err((status, message)) => return error(status, message),
         };
     if kind == call::Type::Subscribe {
-        return subscribe(&master, accept);
+        return subscribe(master, accept).await;
     }
-    let answer = {
-        let master = lock(&master);
-        answer(&master, kind, &call)
-    };
-    match answer {
-        Answer::Response(r) => (
-            [(header::CONTENT_TYPE, accept.content_type())],
-            encode(r.as_ref(), accept),
-        )
-            .into_response(),
-        Answer::Done(master_call) => match master_call {
-            Some(work) => {
-                let mut master = lock(&master);
-                work(&mut master)
-            }
-            None => axum::http::StatusCode::OK.into_response(),
-        },
-        Answer::Error(status, message) => error(status, message),
-    }
+    // A state of 100k tasks takes a while to gather and to encode (seconds
+    // in JSON): off the async runtime, the lock held only to gather.
+    let answered = tokio::task::spawn_blocking(move || {
+        let answer = {
+            let master = lock(&master);
+            answer(&master, kind, &call)
+        };
+        match answer {
+            Answer::Response(r) => (
+                [(header::CONTENT_TYPE, accept.content_type())],
+                encode(r.as_ref(), accept),
+            )
+                .into_response(),
+            Answer::Done(master_call) => match master_call {
+                Some(work) => {
+                    let mut master = lock(&master);
+                    work(&mut master)
+                }
+                None => axum::http::StatusCode::OK.into_response(),
+            },
+            Answer::Error(status, message) => error(status, message),
+        }
+    })
+    .await;
+    answered.unwrap_or_else(|e| error(500, format!("the call failed: {e}")))
 }
 
 /// How long an operator's stream waits after an event for more to send
@@ -66,30 +74,41 @@ const EVENT_LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// SUBSCRIBE: `SUBSCRIBED` with the state, then every change, as a RecordIO
 /// stream with heartbeats. The state is taken and the stream registered
-/// under one lock, so no change falls between them.
-fn subscribe(master: &SharedMaster, accept: Encoding) -> Response {
-    let (events, heartbeat) = {
-        let mut m = lock(master);
-        let heartbeat = m.settings().heartbeat_interval;
+/// under one lock, so no change falls between them; the state is encoded
+/// after the lock is released.
+async fn subscribe(master: SharedMaster, accept: Encoding) -> Response {
+    let opened = tokio::task::spawn_blocking(move || {
+        let (state, events, heartbeat) = {
+            let mut m = lock(&master);
+            let state = operator_state::state(&m);
+            (state, m.observe(accept), m.settings().heartbeat_interval)
+        };
+        // Encoded with the lock released (seconds for a large state).
         let subscribed = Event {
             r#type: Some(event::Type::Subscribed as i32),
             subscribed: Some(event::Subscribed {
-                get_state: Some(operator_state::state(&m)),
+                get_state: Some(state),
                 heartbeat_interval_seconds: Some(heartbeat.as_secs_f64()),
             }),
             ..Default::default()
         };
-        (m.observe(&subscribed, accept), heartbeat)
+        (framed_event(&subscribed, accept), events, heartbeat)
+    })
+    .await;
+    let Ok((subscribed, events, heartbeat)) = opened else {
+        return error(500, "cannot take the master's state");
     };
-    // A stream that ends is dropped from the master's list at its next
-    // change (delivery to it fails).
+    // Mesos sends a heartbeat at once, then one per interval. A stream
+    // that ends is dropped from the master's list at its next change
+    // (delivery to it fails).
     let beat = framed_event(&heartbeat_event(), accept);
-    let body = record_stream(
+    let first = futures::stream::iter([Ok(subscribed), Ok(beat.clone())]);
+    let body = first.chain(record_stream(
         events,
         Some((beat, heartbeat)),
         EVENT_LINGER,
         OnDrop::new(|| {}),
-    );
+    ));
     streaming_response(accept, &[], body)
 }
 

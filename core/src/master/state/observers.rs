@@ -57,25 +57,17 @@ fn event_of(kind: event::Type, fill: impl FnOnce(&mut Event)) -> Event {
 }
 
 impl Master {
-    /// Opens an operator's stream in `encoding` that starts with
-    /// `subscribed` (the `SUBSCRIBED` event, holding the state as of now).
-    /// Its queue holds `subscribed` plus `observer_queue_bytes` of later
-    /// records.
-    pub fn observe(&mut self, subscribed: &Event, encoding: Encoding) -> EventReceiver<Bytes> {
+    /// Opens an operator's stream in `encoding`: every change from now on
+    /// is queued on it (at most `observer_queue_bytes`). The caller takes
+    /// the state under the same lock and sends it first (`SUBSCRIBED`),
+    /// encoding it after the lock is released.
+    pub fn observe(&mut self, encoding: Encoding) -> EventReceiver<Bytes> {
         self.observers.next += 1;
-        let first = framed(subscribed, encoding);
-        let bound = cost(&first) + self.settings.observer_queue_bytes;
         let (tx, rx) = events::channel(
             format!("operator subscriber {}", self.observers.next),
-            bound,
+            self.settings.observer_queue_bytes,
             &self.queue_stats,
         );
-        let first_cost = cost(&first);
-        deliver_charged(&tx, first, first_cost);
-        // Mesos sends one at once, then one per interval.
-        let beat = framed(&heartbeat(), encoding);
-        let beat_cost = cost(&beat);
-        deliver_charged(&tx, beat, beat_cost);
         self.observers.streams.push(Observer {
             encoding,
             records: tx,
