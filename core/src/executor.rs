@@ -248,10 +248,27 @@ fn mesos_duration(text: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(secs))
 }
 
+use crate::wire::EXECUTOR_TOKEN_VAR as TOKEN_VAR;
+
+/// A client for the agent: with the executor's token on every request.
+fn agent_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(token) = std::env::var(TOKEN_VAR) {
+        if let Ok(mut value) = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")) {
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap_or_default()
+}
+
 pub async fn run() -> Result<(), ExecutorError> {
     let endpoint = env("MESOS_AGENT_ENDPOINT")?;
     let session = Session {
-        client: reqwest::Client::new(),
+        client: agent_client(),
         url: format!("http://{endpoint}/api/v1/executor"),
         framework_id: env("MESOS_FRAMEWORK_ID")?,
         executor_id: env("MESOS_EXECUTOR_ID")?,
@@ -387,6 +404,8 @@ async fn handle(
             let env = info.environment.iter().flat_map(|e| &e.variables);
             command
                 .envs(env.map(|v| (v.name.clone(), v.value.clone().unwrap_or_default())))
+                // The task may not act as its executor (as in Mesos).
+                .env_remove(TOKEN_VAR)
                 .stdin(Stdio::null())
                 .process_group(0);
             match command.spawn() {

@@ -72,6 +72,37 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(aside, path)
 }
 
+/// The agent's key for executor tokens: read from `meta/executor_token_key`,
+/// or made (random, readable by the owner only) the first time, so that
+/// executors keep their tokens across an agent restart.
+pub fn token_key(work_dir: &Path) -> std::io::Result<crate::domain::auth::TokenKey> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = meta(work_dir).join("executor_token_key");
+    if let Ok(bytes) = std::fs::read(&path) {
+        if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
+            return Ok(crate::domain::auth::TokenKey::new(key));
+        }
+        tracing::warn!(path = %path.display(), "the executor token key is not 32 bytes; making a new one");
+    }
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    std::fs::create_dir_all(meta(work_dir))?;
+    let aside = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&aside)?;
+        file.write_all(&key)?;
+    }
+    std::fs::rename(aside, &path)?;
+    Ok(crate::domain::auth::TokenKey::new(key))
+}
+
 pub fn write_agent_id(work_dir: &Path, agent_id: &str) -> std::io::Result<()> {
     write_atomically(&meta(work_dir).join("agent_id"), agent_id.as_bytes())
 }

@@ -18,9 +18,28 @@ use crate::{
     },
 };
 
+/// A client for the master: with the agent's credential (HTTP Basic) on
+/// every request when it has one.
+fn master_client(credential: Option<&crate::domain::auth::Credential>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(c) = credential {
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", c.principal, c.secret));
+        if let Ok(mut value) = reqwest::header::HeaderValue::from_str(&format!("Basic {token}")) {
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap_or_default()
+}
+
 /// Keeps the agent connected to the master until the task is aborted.
 pub async fn maintain(agent: Arc<Agent>) {
-    let client = reqwest::Client::new();
+    let client = master_client(agent.config.credential.as_ref());
     let mut backoff = Duration::from_millis(100);
     loop {
         match session(&agent, &client).await {

@@ -94,6 +94,15 @@ pub struct AgentConfig {
     pub cgroups_root: String,
     /// The HTTP server's bounds.
     pub http: crate::domain::limits::HttpLimits,
+    /// The agent's own credential, proven to the master (Mesos'
+    /// `--credential`).
+    pub credential: Option<crate::domain::auth::Credential>,
+    /// Who must authenticate on the agent's endpoints: operators
+    /// (`http_readonly`, with `credentials`).
+    pub http_auth: crate::domain::auth::HttpAuth,
+    /// Executors must show the token the agent gave them (Mesos'
+    /// `--authenticate_http_executors`).
+    pub authenticate_executors: bool,
 }
 
 impl AgentConfig {
@@ -112,6 +121,9 @@ impl AgentConfig {
             master_timeout: Duration::from_secs(75),
             cgroups_root: "corral".to_owned(),
             http: Default::default(),
+            credential: None,
+            http_auth: Default::default(),
+            authenticate_executors: false,
         }
     }
 }
@@ -222,12 +234,14 @@ pub(crate) async fn start(
         freezer,
     );
     tracing::info!(isolation = ?containerizer.isolator_names(), "containerizer ready");
+    let token_key = checkpoint::token_key(&config.work_dir)?;
     let agent = Arc::new(Agent::new(
         config,
         modules.hooks,
         containerizer,
         endpoint,
         info,
+        token_key,
     ));
     let limits = tokio::spawn({
         let agent = agent.clone();

@@ -3,11 +3,12 @@
 
 use axum::{
     body::Bytes,
-    extract::State,
+    extract::{Extension, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 
+use super::auth::Principal;
 use super::http::{call_error, error, event_stream, header_str, streaming_response, OnDrop};
 use crate::{
     domain::ids::{validate_id, IdKind},
@@ -40,9 +41,11 @@ fn check_version(headers: &HeaderMap) -> Result<(), ProtocolMismatch> {
 
 pub async fn subscribe(
     State(master): State<SharedMaster>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let principal = principal.map(|Extension(p)| p.0);
     if let Err(mismatch) = check_version(&headers) {
         return error(400, mismatch.to_string());
     }
@@ -61,7 +64,15 @@ pub async fn subscribe(
             return error(400, e.to_string());
         }
     }
-    let (agent_id, connection, events) = lock(&master).agent_subscribe(subscribe);
+    let (agent_id, connection, events) = {
+        let mut m = lock(&master);
+        if let Some(id) = &subscribe.agent_info.id {
+            if let Err(e) = m.check_agent(&id.value, principal.as_deref()) {
+                return call_error(&e);
+            }
+        }
+        m.agent_subscribe(subscribe, principal.as_deref())
+    };
     let on_close = OnDrop::new(move || lock(&master).agent_disconnected(&agent_id, connection));
     streaming_response(
         Encoding::Protobuf,
@@ -70,7 +81,13 @@ pub async fn subscribe(
     )
 }
 
-pub async fn call(State(master): State<SharedMaster>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn call(
+    State(master): State<SharedMaster>,
+    principal: Option<Extension<Principal>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let principal = principal.map(|Extension(p)| p.0);
     if let Err(mismatch) = check_version(&headers) {
         return error(400, mismatch.to_string());
     }
@@ -81,7 +98,11 @@ pub async fn call(State(master): State<SharedMaster>, headers: HeaderMap, body: 
     if let Err(e) = validate_id(IdKind::Agent, &call.agent_id.value) {
         return error(400, e.to_string());
     }
-    match lock(&master).agent_call(call) {
+    let mut m = lock(&master);
+    if let Err(e) = m.check_agent(&call.agent_id.value, principal.as_deref()) {
+        return call_error(&e);
+    }
+    match m.agent_call(call) {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
         Err(e) => call_error(&e),
     }

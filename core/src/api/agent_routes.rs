@@ -12,6 +12,7 @@ use axum::{
 };
 use serde_json::{json, Value};
 
+use super::auth::{authenticate, Surface};
 use super::{
     executor, files,
     http::{bounded_body, error, BodyBudget},
@@ -24,17 +25,24 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 
 pub fn router(agent: Arc<Agent>) -> Router {
     let budget = BodyBudget::new(&agent.config.http, MAX_BODY);
-    Router::new()
+    let auth = Arc::new(agent.config.http_auth.clone());
+    let guard = |surface: Surface| {
+        axum::middleware::from_fn_with_state((auth.clone(), surface), authenticate)
+    };
+    // Executors prove themselves with their token (`executor.rs`).
+    let open = Router::new()
         .route("/api/v1/executor", post(executor::handle))
-        .route("/api/v1", post(super::agent_operator::handle))
         .route("/health", get(|| async { StatusCode::OK }))
+        .route("/slave(1)/health", get(|| async { StatusCode::OK }))
+        .route("/version", get(version))
+        .route_layer(guard(Surface::Open));
+    let reads = Router::new()
+        .route("/api/v1", post(super::agent_operator::handle))
         .route("/state", get(state))
         .route("/state.json", get(state))
         .route("/slave(1)/state", get(state))
         .route("/slave(1)/state.json", get(state))
-        .route("/slave(1)/health", get(|| async { StatusCode::OK }))
         .route("/slave(1)/flags", get(flags))
-        .route("/version", get(version))
         .route("/containers", get(containers))
         .route("/containers.json", get(containers))
         .route("/files/debug", get(files_debug))
@@ -44,6 +52,10 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/monitor/statistics", get(statistics))
         .route("/monitor/statistics.json", get(statistics))
         .merge(files::routes())
+        .route_layer(guard(Surface::ReadOnly));
+    Router::new()
+        .merge(open)
+        .merge(reads)
         .with_state(agent)
         .layer(axum::middleware::from_fn_with_state(budget, bounded_body))
 }

@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use super::auth::{bearer, forbidden, unauthorized};
 use super::http::{error, event_stream, header_str, streaming_response, OnDrop};
 use crate::{
     agent::Agent,
@@ -39,6 +40,23 @@ pub async fn handle(State(agent): State<Arc<Agent>>, headers: HeaderMap, body: B
         .and_then(|()| validate_id(IdKind::Executor, &executor_id));
     if let Err(e) = checked {
         return error(400, e.to_string());
+    }
+    // An executor may act only for itself: its token is bound to its
+    // framework and id.
+    if agent.config.authenticate_executors {
+        let Some(token) = bearer(&headers) else {
+            return unauthorized("executor calls need the executor's token (Authorization: Bearer, from MESOS_EXECUTOR_AUTHENTICATION_TOKEN)");
+        };
+        if !agent.token_key.verify(token, &framework_id, &executor_id) {
+            tracing::warn!(
+                framework_id,
+                executor_id,
+                "refused an executor call with another executor's token"
+            );
+            return forbidden(format!(
+                "the token is not executor {executor_id}'s of framework {framework_id}"
+            ));
+        }
     }
     match call.r#type.and_then(|t| call::Type::try_from(t).ok()) {
         Some(call::Type::Subscribe) => {

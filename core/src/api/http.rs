@@ -33,7 +33,7 @@ pub fn error(status: u16, message: impl Into<String>) -> Response {
 pub fn call_error(e: &CallError) -> Response {
     let status = match e {
         CallError::Invalid(_) | CallError::BadId(_) | CallError::MissingField(_) => 400,
-        CallError::NotSubscribed => 403,
+        CallError::NotSubscribed | CallError::Forbidden(_) => 403,
         CallError::UnknownAgent(_) => 404,
         CallError::UnknownCall => 501,
     };

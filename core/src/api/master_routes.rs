@@ -10,8 +10,11 @@ use axum::{
     Json, Router,
 };
 
+use std::sync::Arc;
+
 use super::{
     agent_protocol,
+    auth::{authenticate, HttpAuth, Surface},
     http::{bounded_body, error, BodyBudget},
     master_state::{self, TasksQuery},
     operator, scheduler,
@@ -31,23 +34,45 @@ pub fn reserved(request: &axum::extract::Request) -> bool {
     matches!(path, "/health" | "/master/health") || path.starts_with("/agent/v1/")
 }
 
-pub fn router(master: SharedMaster, limits: &HttpLimits) -> Router {
+pub fn router(master: SharedMaster, limits: &HttpLimits, auth: &HttpAuth) -> Router {
     let budget = BodyBudget::new(limits, MAX_CALL_BYTES);
-    Router::new()
+    let auth = Arc::new(auth.clone());
+    let guard = |surface: Surface| {
+        axum::middleware::from_fn_with_state((auth.clone(), surface), authenticate)
+    };
+    let scheduler_api = Router::new()
         .route(
             "/api/v1/scheduler",
             // A RECONCILE or ACCEPT of many tasks is larger than axum's
             // default 2 MiB limit (100k task ids are ~3 MiB of JSON).
             post(scheduler::handle).layer(DefaultBodyLimit::max(MAX_CALL_BYTES)),
         )
-        .route("/api/v1", post(operator::handle))
+        .route_layer(guard(Surface::Frameworks));
+    let agent_api = Router::new()
         .route("/agent/v1/subscribe", post(agent_protocol::subscribe))
         .route("/agent/v1/call", post(agent_protocol::call))
+        .route_layer(guard(Surface::Agents));
+    let open = Router::new()
         .route("/version", get(version))
         .route("/master/redirect", get(redirect))
         .route("/redirect", get(redirect))
         .route("/health", get(|| async { StatusCode::OK }))
         .route("/master/health", get(|| async { StatusCode::OK }))
+        .route_layer(guard(Surface::Open));
+    let writes = Router::new()
+        .route("/master/teardown", post(teardown))
+        .route("/teardown", post(teardown))
+        .route(
+            "/master/maintenance/schedule",
+            get(not_implemented).post(not_implemented),
+        )
+        .route("/master/machine/down", post(not_implemented))
+        .route("/master/machine/up", post(not_implemented))
+        .route_layer(guard(Surface::ReadWrite));
+    // `/api/v1` is read-only except for its writes (TEARDOWN), which the
+    // handler checks against `authenticate_http_readwrite`.
+    let reads = Router::new()
+        .route("/api/v1", post(operator::handle))
         .route("/master/slaves", get(slaves))
         .route("/slaves", get(slaves))
         .route("/master/state", get(state))
@@ -64,15 +89,7 @@ pub fn router(master: SharedMaster, limits: &HttpLimits) -> Router {
         .route("/master/roles", get(roles))
         .route("/master/roles.json", get(roles))
         .route("/roles", get(roles))
-        .route("/master/teardown", post(teardown))
-        .route("/teardown", post(teardown))
-        .route(
-            "/master/maintenance/schedule",
-            get(not_implemented).post(not_implemented),
-        )
         .route("/master/maintenance/status", get(not_implemented))
-        .route("/master/machine/down", post(not_implemented))
-        .route("/master/machine/up", post(not_implemented))
         .route("/files/browse", get(master_files))
         .route("/files/browse.json", get(master_files))
         .route("/files/read", get(master_files))
@@ -91,6 +108,14 @@ pub fn router(master: SharedMaster, limits: &HttpLimits) -> Router {
         .route("/flags", get(flags))
         .route("/metrics/snapshot", get(metrics_snapshot))
         .route("/metrics", get(metrics_prometheus))
+        .route_layer(guard(Surface::ReadOnly));
+    Router::new()
+        .merge(scheduler_api)
+        .merge(agent_api)
+        .merge(open)
+        .merge(writes)
+        .merge(reads)
+        .layer(axum::Extension(auth.clone()))
         .with_state(master)
         .layer(axum::middleware::from_fn_with_state(budget, bounded_body))
 }

@@ -4,6 +4,7 @@ pub mod agent_operator;
 pub mod agent_protocol;
 pub mod agent_routes;
 pub mod agent_state;
+pub mod auth;
 pub mod executor;
 pub mod files;
 pub mod http;

@@ -2,15 +2,18 @@
 //! like the scheduler API). Calls Corral does not answer yet get a 501
 //! naming them; unknown ones a 400.
 
+use std::sync::Arc;
+
 use axum::{
     body::Bytes,
-    extract::State,
+    extract::{Extension, State},
     http::{header, HeaderMap},
     response::{IntoResponse, Response},
 };
 
 use futures::StreamExt;
 
+use super::auth::{unauthorized, HttpAuth, Principal};
 use super::{
     http::{error, header_str, record_stream, request_encoding, streaming_response, OnDrop},
     master_state, operator_state,
@@ -27,6 +30,8 @@ use crate::{
 
 pub async fn handle(
     State(master): State<SharedMaster>,
+    Extension(auth): Extension<Arc<HttpAuth>>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -37,6 +42,11 @@ pub async fn handle(
             Ok(parts) => parts,
             Err((status, message)) => return error(status, message),
         };
+    // Calls that change the cluster need credentials when
+    // `authenticate_http_readwrite` is on (the route checks reads).
+    if kind == call::Type::Teardown && auth.http_readwrite && principal.is_none() {
+        return unauthorized("TEARDOWN needs credentials (HTTP Basic)");
+    }
     if kind == call::Type::Subscribe {
         return subscribe(master, accept).await;
     }

@@ -2,11 +2,12 @@
 
 use axum::{
     body::Bytes,
-    extract::State,
+    extract::{Extension, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 
+use super::auth::Principal;
 use super::http::{
     call_error, error, event_stream, header_str, request_encoding, streaming_response, OnDrop,
 };
@@ -20,9 +21,11 @@ pub const STREAM_ID_HEADER: &str = "Mesos-Stream-Id";
 
 pub async fn handle(
     State(master): State<SharedMaster>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let principal = principal.map(|Extension(p)| p.0);
     let encoding = match request_encoding(&headers) {
         Ok(e) => e,
         Err((status, message)) => return error(status, message),
@@ -45,7 +48,7 @@ pub async fn handle(
                 "expecting 'Accept' to allow application/json or application/x-protobuf",
             );
         };
-        return subscribe(master, call, accept);
+        return subscribe(master, call, accept, principal.as_deref());
     }
     let Some(stream_id) = stream_id else {
         return error(
@@ -54,8 +57,13 @@ pub async fn handle(
         );
     };
     // Calls may run hook modules: keep them off the async runtime.
-    let result =
-        tokio::task::spawn_blocking(move || lock(&master).handle_call(&stream_id, call)).await;
+    let result = tokio::task::spawn_blocking(move || {
+        let mut m = lock(&master);
+        let framework_id = call.framework_id.as_ref().map(|f| f.value.clone());
+        m.check_caller(framework_id.as_deref(), principal.as_deref())?;
+        m.handle_call(&stream_id, call)
+    })
+    .await;
     match result {
         Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),
         Ok(Err(e)) => call_error(&e),
@@ -63,14 +71,19 @@ pub async fn handle(
     }
 }
 
-fn subscribe(master: SharedMaster, call: Call, accept: Encoding) -> Response {
+fn subscribe(
+    master: SharedMaster,
+    call: Call,
+    accept: Encoding,
+    principal: Option<&str>,
+) -> Response {
     let Some(subscribe) = call.subscribe else {
         return error(400, "Expecting 'subscribe' to be present");
     };
     let call_framework_id = call.framework_id.as_ref().map(|f| f.value.as_str());
     let (framework_id, stream_id, events, heartbeat) = {
         let mut m = lock(&master);
-        match m.subscribe(call_framework_id, subscribe) {
+        match m.subscribe(call_framework_id, subscribe, principal) {
             Ok((f, s, rx)) => (f, s, rx, m.settings().heartbeat_interval),
             Err(e) => return call_error(&e),
         }

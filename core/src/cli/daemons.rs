@@ -1,6 +1,7 @@
 //! `corral master`, `corral agent` and `corral local`: configuration, modules
 //! and listeners wired into the daemons, which run until Ctrl-C or SIGTERM.
 
+use crate::domain::auth::{Credential, Credentials, HttpAuth};
 use std::{io::Write, time::Duration};
 
 use tokio::{net::TcpListener, sync::watch};
@@ -127,7 +128,16 @@ fn master_parts(
         )?;
         return Ok(None);
     };
+    let auth = match master_auth(section) {
+        Ok(auth) => auth,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(None);
+        }
+    };
+    warn_if_open(&section.ip, "master", auth.any());
     let config = MasterConfig {
+        auth,
         hostname: section
             .hostname
             .clone()
@@ -148,6 +158,68 @@ fn master_parts(
             hooks: instances.hooks,
         },
     )))
+}
+
+/// Credentials from `path`, needed when any of `switches` (named) is on.
+fn credentials_for(
+    path: Option<&std::path::Path>,
+    table: &str,
+    key: &str,
+    switches: &[(&str, bool)],
+) -> Result<Option<std::sync::Arc<Credentials>>, String> {
+    match path {
+        Some(path) => Credentials::load(path)
+            .map(|c| Some(std::sync::Arc::new(c)))
+            .map_err(|e| format!("[{table}] {key}: {e}")),
+        None => match switches.iter().find(|(_, on)| *on) {
+            Some((name, _)) => Err(format!(
+                "[{table}] {name} is on but no {key} file is set: nobody could authenticate"
+            )),
+            None => Ok(None),
+        },
+    }
+}
+
+fn master_auth(section: &MasterSection) -> Result<HttpAuth, String> {
+    let switches = [
+        ("authenticate_frameworks", section.authenticate_frameworks),
+        ("authenticate_agents", section.authenticate_agents),
+        (
+            "authenticate_http_readonly",
+            section.authenticate_http_readonly,
+        ),
+        (
+            "authenticate_http_readwrite",
+            section.authenticate_http_readwrite,
+        ),
+    ];
+    Ok(HttpAuth {
+        credentials: credentials_for(
+            section.credentials.as_deref(),
+            "master",
+            "credentials",
+            &switches,
+        )?,
+        frameworks: section.authenticate_frameworks,
+        agents: section.authenticate_agents,
+        http_readonly: section.authenticate_http_readonly,
+        http_readwrite: section.authenticate_http_readwrite,
+    })
+}
+
+/// A daemon reachable from other machines with nothing authenticated says
+/// so loudly.
+fn warn_if_open(ip: &str, daemon: &str, authenticated: bool) {
+    let loopback = ip
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
+    if !loopback && !authenticated {
+        tracing::warn!(
+            ip,
+            "the {daemon} listens on a non-loopback address with no authentication: anyone who \
+             reaches it can act as any framework, agent or operator (see docs/security.md)"
+        );
+    }
 }
 
 fn overrides(text: Option<&str>) -> Result<ResourceOverrides, String> {
@@ -204,6 +276,31 @@ fn agent_config(
     config.executor_heartbeat_interval = secs(section.executor_heartbeat_interval_secs);
     config.master_timeout = secs(section.master_timeout_secs);
     config.cgroups_root = section.cgroups_root.clone();
+    config.credential = section
+        .credential
+        .as_deref()
+        .map(Credential::load)
+        .transpose()
+        .map_err(|e| format!("[agent] credential: {e}"))?;
+    config.http_auth = HttpAuth {
+        credentials: credentials_for(
+            section.http_credentials.as_deref(),
+            "agent",
+            "http_credentials",
+            &[(
+                "authenticate_http_readonly",
+                section.authenticate_http_readonly,
+            )],
+        )?,
+        http_readonly: section.authenticate_http_readonly,
+        ..HttpAuth::default()
+    };
+    config.authenticate_executors = section.authenticate_http_executors;
+    warn_if_open(
+        &section.ip,
+        "agent",
+        config.http_auth.http_readonly && config.authenticate_executors,
+    );
     Ok(config)
 }
 
@@ -377,4 +474,43 @@ pub async fn local(args: LocalArgs, out: Out<'_>, err: Out<'_>) -> std::io::Resu
     m.map_err(std::io::Error::other)??;
     a.map_err(std::io::Error::other)??;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authentication_without_credentials_is_an_error_naming_the_switch() {
+        let section = MasterSection {
+            authenticate_agents: true,
+            ..MasterSection::default()
+        };
+        let e = master_auth(&section).unwrap_err();
+        assert!(
+            e.contains("[master] authenticate_agents is on but no credentials file"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("creds.json");
+        std::fs::write(
+            &path,
+            r#"{"credentials": [{"principal": "a", "secret": "b"}]}"#,
+        )
+        .unwrap();
+        let auth = master_auth(&MasterSection {
+            credentials: Some(path),
+            authenticate_frameworks: true,
+            ..MasterSection::default()
+        })
+        .unwrap();
+        assert!(auth.frameworks && !auth.agents);
+        assert!(auth.credentials.unwrap().verify("a", "b"));
+        let missing = master_auth(&MasterSection {
+            credentials: Some(dir.path().join("nope.json")),
+            ..MasterSection::default()
+        })
+        .unwrap_err();
+        assert!(missing.contains("nope.json"), "{missing}");
+    }
 }

@@ -65,7 +65,7 @@ async fn follow(master: &str, options: EventsOptions, out: Out<'_>) -> Result<()
         r#type: Some(crate::proto::v1::master::call::Type::Subscribe as i32),
         ..Default::default()
     };
-    let http = reqwest::Client::builder()
+    let http = super::client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .build()
         .map_err(|e| Failure::Stream(format!("cannot make an HTTP client: {e}")))?;

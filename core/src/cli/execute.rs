@@ -97,7 +97,7 @@ async fn follow(
     name: &str,
     out: Out<'_>,
 ) -> Result<bool, String> {
-    let http = reqwest::Client::new();
+    let http = super::client::client();
     let url = format!("http://{master}/api/v1/scheduler");
     let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
     let subscribe = Call {
@@ -106,6 +106,7 @@ async fn follow(
             framework_info: v1::FrameworkInfo {
                 user,
                 name: name.to_owned(),
+                principal: super::client::principal(),
                 ..Default::default()
             },
             suppressed_roles: Vec::new(),

@@ -2,6 +2,7 @@
 //! write reports to the writers they are given and return whether they
 //! succeeded, so tests can run them in-process.
 
+mod client;
 mod daemons;
 mod events;
 mod execute;

@@ -54,7 +54,7 @@ fn rows(state: &Value, all: bool) -> Vec<[String; 7]> {
 
 /// Prints the tasks as a table; `all` includes finished ones.
 pub async fn run(master: &str, all: bool, out: Out<'_>, err: Out<'_>) -> std::io::Result<bool> {
-    let http = reqwest::Client::new();
+    let http = super::client::client();
     let state = match get_json(&http, &format!("http://{master}/master/state")).await {
         Ok(s) => s,
         Err(e) => {

@@ -86,7 +86,7 @@ fn lines(state: &Value, metrics: &Value) -> Vec<String> {
 }
 
 pub async fn run(master: &str, out: Out<'_>, err: Out<'_>) -> std::io::Result<bool> {
-    let http = reqwest::Client::new();
+    let http = super::client::client();
     let fetched = async {
         let state = get_json(&http, &format!("http://{master}/master/state")).await?;
         let metrics = get_json(&http, &format!("http://{master}/metrics/snapshot")).await?;

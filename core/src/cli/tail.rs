@@ -48,7 +48,7 @@ pub async fn run(
     out: Out<'_>,
     err: Out<'_>,
 ) -> std::io::Result<bool> {
-    let http = reqwest::Client::new();
+    let http = super::client::client();
     let located = async {
         let (agent_id, _) = task_status(&http, master, task_id).await?;
         let agent = agent_endpoint(&http, master, &agent_id).await?;

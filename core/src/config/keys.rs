@@ -67,6 +67,8 @@ pub enum Kind {
     Resources,
     /// A share: a number above 0 and at most 1.
     Fraction,
+    /// `true` or `false`.
+    Bool,
 }
 
 /// One key of a configuration table.
@@ -104,6 +106,11 @@ impl Key {
             Kind::Seconds | Kind::Fraction => {
                 toml::Value::Float(trimmed.parse::<f64>().map_err(|e| e.to_string())?)
             }
+            Kind::Bool => match trimmed {
+                "true" | "1" => toml::Value::Boolean(true),
+                "false" | "0" => toml::Value::Boolean(false),
+                other => return Err(format!("'{other}' is not true or false")),
+            },
             Kind::List => toml::Value::Array(
                 raw.split(',')
                     .map(str::trim)
@@ -332,6 +339,51 @@ pub const KEYS: &[Key] = &[
          once for not re-registering after a restart",
     ),
     k(
+        Master,
+        "credentials",
+        "credentials",
+        Path,
+        "FILE",
+        "Principals and secrets that may authenticate, in Mesos' --credentials \
+         JSON ({\"credentials\": [{\"principal\", \"secret\"}]}) or 'principal secret' lines",
+    ),
+    k(
+        Master,
+        "authenticate_frameworks",
+        "authenticate-frameworks",
+        Bool,
+        "BOOL",
+        "Frameworks must authenticate (HTTP Basic) on the scheduler API; a \
+         framework id then belongs to the principal that registered it",
+    ),
+    k(
+        Master,
+        "authenticate_agents",
+        "authenticate-agents",
+        Bool,
+        "BOOL",
+        "Agents must authenticate (HTTP Basic) to register and call; an agent \
+         id then belongs to the principal that registered it",
+    ),
+    k(
+        Master,
+        "authenticate_http_readonly",
+        "authenticate-http-readonly",
+        Bool,
+        "BOOL",
+        "Operators must authenticate on the endpoints that read (state, tasks, \
+         metrics, flags, files, the operator API's reads)",
+    ),
+    k(
+        Master,
+        "authenticate_http_readwrite",
+        "authenticate-http-readwrite",
+        Bool,
+        "BOOL",
+        "Operators must authenticate on the endpoints that change the cluster \
+         (teardown, the operator API's TEARDOWN)",
+    ),
+    k(
         Agent,
         "ip",
         "ip",
@@ -433,5 +485,41 @@ pub const KEYS: &[Key] = &[
         Text,
         "CGROUP",
         "The cgroup under which every container gets a freezer cgroup",
+    ),
+    k(
+        Agent,
+        "credential",
+        "credential",
+        Path,
+        "FILE",
+        "The agent's own credential for the master, as Mesos' --credential \
+         ({\"principal\", \"secret\"} or one 'principal secret' line)",
+    ),
+    k(
+        Agent,
+        "http_credentials",
+        "http-credentials",
+        Path,
+        "FILE",
+        "Principals and secrets operators may use on the agent's endpoints \
+         (the master's credentials format)",
+    ),
+    k(
+        Agent,
+        "authenticate_http_readonly",
+        "authenticate-http-readonly",
+        Bool,
+        "BOOL",
+        "Operators must authenticate on the agent's endpoints (state, files, \
+         the operator API, metrics)",
+    ),
+    k(
+        Agent,
+        "authenticate_http_executors",
+        "authenticate-http-executors",
+        Bool,
+        "BOOL",
+        "Executors must show the token the agent gives each one \
+         (MESOS_EXECUTOR_AUTHENTICATION_TOKEN, as Authorization: Bearer)",
     ),
 ];

@@ -88,6 +88,12 @@ pub struct MasterSection {
     pub registry: Option<PathBuf>,
     pub agent_reregister_timeout_secs: f64,
     pub recovery_agent_removal_limit: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<PathBuf>,
+    pub authenticate_frameworks: bool,
+    pub authenticate_agents: bool,
+    pub authenticate_http_readonly: bool,
+    pub authenticate_http_readwrite: bool,
 }
 
 impl Default for MasterSection {
@@ -103,6 +109,11 @@ impl Default for MasterSection {
             registry: None,
             agent_reregister_timeout_secs: 600.0,
             recovery_agent_removal_limit: 1.0,
+            credentials: None,
+            authenticate_frameworks: false,
+            authenticate_agents: false,
+            authenticate_http_readonly: false,
+            authenticate_http_readwrite: false,
         }
     }
 }
@@ -134,6 +145,12 @@ pub struct AgentSection {
     pub master_timeout_secs: f64,
     /// The cgroup under which every container gets a freezer cgroup.
     pub cgroups_root: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_credentials: Option<PathBuf>,
+    pub authenticate_http_readonly: bool,
+    pub authenticate_http_executors: bool,
 }
 
 impl Default for AgentSection {
@@ -151,6 +168,10 @@ impl Default for AgentSection {
             executor_heartbeat_interval_secs: 1800.0,
             master_timeout_secs: 75.0,
             cgroups_root: "corral".into(),
+            credential: None,
+            http_credentials: None,
+            authenticate_http_readonly: false,
+            authenticate_http_executors: false,
         }
     }
 }

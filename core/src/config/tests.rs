@@ -213,6 +213,7 @@ fn sample(kind: Kind) -> (&'static str, toml::Value) {
         Kind::List => ("a,b", toml::Value::Array(vec![s("a"), s("b")])),
         Kind::Resources => ("cpus:2;mem:64", s("cpus:2;mem:64")),
         Kind::Fraction => ("0.25", toml::Value::Float(0.25)),
+        Kind::Bool => ("true", toml::Value::Boolean(true)),
     }
 }
 
@@ -250,6 +251,7 @@ fn keys_lists_exactly_the_fields_of_every_table() {
         master: MasterSection {
             hostname: Some("h".into()),
             registry: Some("/r.redb".into()),
+            credentials: Some("/c.json".into()),
             ..MasterSection::default()
         },
         agent: AgentSection {
@@ -257,6 +259,8 @@ fn keys_lists_exactly_the_fields_of_every_table() {
             master: Some("m:1".into()),
             work_dir: Some("/w".into()),
             resources: Some("cpus:1".into()),
+            credential: Some("/c.json".into()),
+            http_credentials: Some("/h.json".into()),
             ..AgentSection::default()
         },
     };

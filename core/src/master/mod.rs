@@ -71,6 +71,8 @@ pub struct MasterConfig {
     pub observer_queue_bytes: usize,
     /// The HTTP server's bounds.
     pub http: crate::domain::limits::HttpLimits,
+    /// Who must authenticate, and the credentials they may use.
+    pub auth: crate::domain::auth::HttpAuth,
 }
 
 impl Default for MasterConfig {
@@ -88,6 +90,7 @@ impl Default for MasterConfig {
             agent_queue_bytes: crate::domain::events::AGENT_QUEUE_BYTES,
             observer_queue_bytes: crate::domain::events::OBSERVER_QUEUE_BYTES,
             http: Default::default(),
+            auth: Default::default(),
         }
     }
 }

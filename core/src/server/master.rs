@@ -18,7 +18,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
     let running = Arc::new(master::start(&config, modules, port).map_err(std::io::Error::other)?);
-    let router = master_routes::router(running.master.clone(), &config.http);
+    let router = master_routes::router(running.master.clone(), &config.http, &config.auth);
     let stopping = running.clone();
     let served = super::serve::serve(
         listener,

@@ -4,6 +4,10 @@
 //! reads (`files`). The generated message types are in
 //! [`crate::proto`]. Nothing here knows HTTP servers.
 
+/// The variable in which an agent gives each executor its token, which the
+/// executor sends as `Authorization: Bearer` on the executor API (Mesos').
+pub const EXECUTOR_TOKEN_VAR: &str = "MESOS_EXECUTOR_AUTHENTICATION_TOKEN";
+
 pub mod agent_protocol;
 pub mod codec;
 pub mod files;

@@ -74,6 +74,7 @@ fn keys_by_table() -> BTreeMap<String, Vec<String>> {
         master: MasterSection {
             hostname: Some("h".into()),
             registry: Some("/r.redb".into()),
+            credentials: Some("/c.json".into()),
             ..MasterSection::default()
         },
         agent: AgentSection {
@@ -81,6 +82,8 @@ fn keys_by_table() -> BTreeMap<String, Vec<String>> {
             master: Some("m:1".into()),
             work_dir: Some("/w".into()),
             resources: Some("cpus:1".into()),
+            credential: Some("/c.json".into()),
+            http_credentials: Some("/h.json".into()),
             ..AgentSection::default()
         },
     };

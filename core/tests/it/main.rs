@@ -9,6 +9,7 @@
 
 mod common;
 
+mod authentication;
 mod cli_local;
 mod cli_modules;
 mod cluster;

@@ -235,6 +235,8 @@ pub struct Agent {
     pub started: std::time::Instant,
     /// The figures of every executor's event queue.
     pub queue_stats: std::sync::Arc<QueueStats>,
+    /// Derives each executor's token.
+    pub token_key: crate::domain::auth::TokenKey,
 }
 
 impl std::fmt::Debug for Agent {
@@ -289,8 +291,10 @@ impl Agent {
         containerizer: Containerizer,
         endpoint: String,
         info: v1::AgentInfo,
+        token_key: crate::domain::auth::TokenKey,
     ) -> Self {
         Agent {
+            token_key,
             config,
             hooks,
             containerizer,

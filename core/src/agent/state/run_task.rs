@@ -96,6 +96,12 @@ impl Agent {
                 "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
                 &format!("{}secs", self.config.executor_shutdown_grace.as_secs()),
             ),
+            KeyValue::new(
+                crate::wire::EXECUTOR_TOKEN_VAR,
+                &self
+                    .token_key
+                    .token(&framework_id, &executor.executor_id.value),
+            ),
         ];
         if checkpoint {
             env.push(KeyValue::new("MESOS_RECOVERY_TIMEOUT", "15mins"));

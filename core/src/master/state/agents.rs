@@ -35,6 +35,7 @@ impl Master {
     pub fn agent_subscribe(
         &mut self,
         subscribe: ap::Subscribe,
+        principal: Option<&str>,
     ) -> (String, u64, events::EventReceiver<ap::MasterEvent>) {
         let mut info = subscribe.agent_info;
         if let Some(id) = info
@@ -177,6 +178,9 @@ impl Master {
                 agent.connection = Some(connection);
                 agent.last_seen = Instant::now();
                 agent.reregistered_time = Some(now_seconds());
+                if agent.principal.is_none() {
+                    agent.principal = principal.map(str::to_owned);
+                }
                 self.allocator
                     .send(AllocatorCommand::SetAgentActive(id.clone(), true));
                 tracing::info!(agent_id = %id, "agent re-registered");
@@ -208,6 +212,7 @@ impl Master {
                         last_seen: Instant::now(),
                         registered_time: now_seconds(),
                         reregistered_time: None,
+                        principal: principal.map(str::to_owned),
                     },
                 );
             }
@@ -255,6 +260,32 @@ impl Master {
         self.allocator
             .send(AllocatorCommand::SetAgentActive(agent_id.to_owned(), false));
         self.rescind_offers_on(agent_id);
+    }
+
+    /// Whether `principal` (when the request authenticated) may act as
+    /// agent `agent_id`: it must be the one that registered it.
+    pub fn check_agent(&self, agent_id: &str, principal: Option<&str>) -> Result<(), CallError> {
+        let Some(p) = principal else {
+            return Ok(());
+        };
+        match self
+            .agents
+            .get(agent_id)
+            .and_then(|a| a.principal.as_deref())
+        {
+            Some(owner) if owner != p => {
+                tracing::warn!(
+                    agent_id,
+                    principal = p,
+                    owner,
+                    "refused an agent request under another principal's agent id"
+                );
+                Err(CallError::Forbidden(format!(
+                    "agent {agent_id} was registered by another principal ('{owner}'); '{p}' may not act as it"
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A call from an agent.

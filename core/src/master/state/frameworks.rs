@@ -34,6 +34,7 @@ impl Master {
         &mut self,
         call_framework_id: Option<&str>,
         subscribe: call::Subscribe,
+        principal: Option<&str>,
     ) -> Result<(String, String, events::EventReceiver<Event>), CallError> {
         self.counters.bump("messages_register_framework");
         let mut info = subscribe.framework_info;
@@ -53,6 +54,30 @@ impl Master {
             if !t.is_finite() || t < 0.0 {
                 return Err(CallError::bad_request(format!(
                     "'framework_info.failover_timeout' must be a non-negative number of seconds, got {t}"
+                )));
+            }
+        }
+        if let Some(p) = principal {
+            match info.principal.as_deref() {
+                Some(declared) if declared != p => {
+                    return Err(CallError::Forbidden(format!(
+                        "'framework_info.principal' is '{declared}' but the call authenticated as '{p}'"
+                    )))
+                }
+                Some(_) => {}
+                None => info.principal = Some(p.to_owned()),
+            }
+        }
+        if let (Some(p), Some(id)) = (principal, &info_id) {
+            // A framework id belongs to the principal that registered it.
+            let bound = self
+                .frameworks
+                .get(id)
+                .and_then(|f| f.info.principal.as_deref());
+            if let Some(owner) = bound.filter(|owner| *owner != p) {
+                tracing::warn!(framework_id = %id, principal = p, owner, "refused a SUBSCRIBE with another principal's framework id");
+                return Err(CallError::Forbidden(format!(
+                    "framework {id} was registered by another principal ('{owner}'); '{p}' may not subscribe as it"
                 )));
             }
         }
@@ -127,6 +152,28 @@ impl Master {
         self.publish_framework(&id, added);
         self.allocation_wanted.notify_one();
         Ok((id, stream_id, rx))
+    }
+
+    /// Whether `principal` (when the call authenticated) may call as
+    /// framework `framework_id`: it must be the one that registered it.
+    pub fn check_caller(
+        &self,
+        framework_id: Option<&str>,
+        principal: Option<&str>,
+    ) -> Result<(), CallError> {
+        let (Some(id), Some(p)) = (framework_id, principal) else {
+            return Ok(());
+        };
+        match self
+            .frameworks
+            .get(id)
+            .and_then(|f| f.info.principal.as_deref())
+        {
+            Some(owner) if owner != p => Err(CallError::Forbidden(format!(
+                "framework {id} belongs to principal '{owner}', not '{p}'"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The SUBSCRIBE stream `stream_id` of `framework_id` closed.

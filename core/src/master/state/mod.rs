@@ -107,6 +107,9 @@ pub enum CallError {
     /// A field Mesos' protobuf marks required is missing (or empty).
     #[error("Missing required fields: {0}")]
     MissingField(&'static str),
+    /// The authenticated principal may not do this.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl CallError {
@@ -175,6 +178,9 @@ pub struct KnownAgent {
     /// seconds since the epoch.
     pub registered_time: f64,
     pub reregistered_time: Option<f64>,
+    /// The principal it authenticated as when it registered: only that
+    /// principal may re-register under its id or call as it.
+    pub principal: Option<String>,
 }
 
 impl KnownAgent {

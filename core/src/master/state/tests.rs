@@ -100,6 +100,7 @@ fn framework(master: &mut Master, checkpoint: bool) -> v1::FrameworkInfo {
                 framework_info: info.clone(),
                 ..Default::default()
             },
+            None,
         )
         .expect("subscribes");
     v1::FrameworkInfo {
@@ -142,7 +143,7 @@ async fn ended_tasks_an_agent_reports_are_kept_up_to_the_limit() {
     let tasks = (0..reported)
         .map(|n| running_task(&info, n, TaskState::TaskFinished))
         .collect();
-    master.agent_subscribe(agent_reporting(tasks));
+    master.agent_subscribe(agent_reporting(tasks), None);
 
     let framework = &master.frameworks[&info.id.as_ref().unwrap().value];
     assert_eq!(framework.completed.len(), COMPLETED_TASKS_KEPT);
@@ -164,7 +165,7 @@ async fn tasks_lost_with_their_agent_are_kept_up_to_the_limit() {
     let tasks = (0..COMPLETED_TASKS_KEPT + 200)
         .map(|n| running_task(&info, n, TaskState::TaskRunning))
         .collect();
-    let (agent_id, connection, _events) = master.agent_subscribe(agent_reporting(tasks));
+    let (agent_id, connection, _events) = master.agent_subscribe(agent_reporting(tasks), None);
     let framework_id = info.id.as_ref().unwrap().value.clone();
     assert_eq!(
         master.frameworks[&framework_id].tasks.len(),
@@ -279,9 +280,11 @@ async fn the_allocator_is_told_who_frameworks_are_and_why_resources_return() {
                 framework_info: info,
                 ..Default::default()
             },
+            None,
         )
         .expect("subscribes");
-    let (agent_id, connection, _agent_events) = master.agent_subscribe(agent_reporting(vec![]));
+    let (agent_id, connection, _agent_events) =
+        master.agent_subscribe(agent_reporting(vec![]), None);
     let grant = || Allocation {
         framework_id: framework_id.clone(),
         agent_id: agent_id.clone(),

@@ -123,6 +123,8 @@ pub struct Options {
     pub isolation: Vec<String>,
     /// Changes to the master's configuration (bounds, timeouts).
     pub tweak_master: fn(&mut MasterConfig),
+    /// Changes to the agent's configuration (credentials).
+    pub tweak_agent: fn(&mut AgentConfig),
 }
 
 impl Default for Options {
@@ -143,6 +145,7 @@ impl Default for Options {
             executor_program: PathBuf::from(env!("CARGO_BIN_EXE_corral")),
             isolation: Vec::new(),
             tweak_master: |_| {},
+            tweak_agent: |_| {},
         }
     }
 }
@@ -223,6 +226,7 @@ impl Cluster {
         let cgroups_root = unique_cgroups_root();
         agent_config.cgroups_root = cgroups_root.clone();
         agent_config.status_update_retry = Duration::from_secs(1);
+        (options.tweak_agent)(&mut agent_config);
         let agent_modules = AgentModules {
             hooks: vec![registry.create_hook("org_corral_hook_env", "test").unwrap()].into(),
             isolators: options
@@ -428,7 +432,35 @@ impl Scheduler {
         encoding: Encoding,
         framework_info: Value,
     ) -> Scheduler {
-        let client = stream_client();
+        Self::subscribe_as(master, encoding, framework_info, None)
+            .await
+            .unwrap_or_else(|(status, body)| panic!("SUBSCRIBE answered {status}: {body}"))
+    }
+
+    /// Subscribes with HTTP Basic credentials (`principal`, `secret`) on
+    /// every request, when given; a refused SUBSCRIBE is its status and
+    /// body.
+    pub async fn subscribe_as(
+        master: SocketAddr,
+        encoding: Encoding,
+        framework_info: Value,
+        credentials: Option<(&str, &str)>,
+    ) -> Result<Scheduler, (u16, String)> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some((principal, secret)) = credentials {
+            use base64::Engine;
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{principal}:{secret}"));
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Basic {token}").parse().unwrap(),
+            );
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(HTTP_TIMEOUT)
+            .default_headers(headers)
+            .build()
+            .unwrap();
         let url = format!("http://{master}/api/v1/scheduler");
         let mut call =
             json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info}});
@@ -448,9 +480,13 @@ impl Scheduler {
             .unwrap_or_else(|_| panic!("SUBSCRIBE to {url}: no answer within {HTTP_TIMEOUT:?}"))
             .unwrap_or_else(|e| panic!("SUBSCRIBE to {url}: {e}"));
         if response.status() != 200 {
-            let status = response.status();
-            let body = tokio::time::timeout(HTTP_TIMEOUT, response.text()).await;
-            panic!("SUBSCRIBE to {url} answered {status}: {body:?}");
+            let status = response.status().as_u16();
+            let body = tokio::time::timeout(HTTP_TIMEOUT, response.text())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            return Err((status, body));
         }
         assert_eq!(response.headers()["content-type"], encoding.content_type());
         let stream_id = response.headers()["mesos-stream-id"]
@@ -483,7 +519,7 @@ impl Scheduler {
             .as_str()
             .unwrap()
             .to_owned();
-        s
+        Ok(s)
     }
 
     /// Sends a call (adding `framework_id`); returns the status and body.

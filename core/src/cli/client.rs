@@ -1,0 +1,40 @@
+//! The HTTP client of the operator commands (`ps`, `state`, `tail`,
+//! `events`, `execute`): with `CORRAL_PRINCIPAL` and `CORRAL_SECRET` set,
+//! every request carries them as HTTP Basic credentials (for a master or
+//! agent with authentication on; a secret in the environment stays out of
+//! `ps` listings, unlike a flag).
+
+use base64::Engine;
+
+/// The principal and secret from the environment, when both are set.
+fn credentials() -> Option<(String, String)> {
+    let principal = std::env::var("CORRAL_PRINCIPAL")
+        .ok()
+        .filter(|p| !p.is_empty())?;
+    let secret = std::env::var("CORRAL_SECRET").ok().unwrap_or_default();
+    Some((principal, secret))
+}
+
+/// A client builder with the credentials (if any) on every request.
+pub fn builder() -> reqwest::ClientBuilder {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some((principal, secret)) = credentials() {
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{principal}:{secret}"));
+        if let Ok(mut value) = reqwest::header::HeaderValue::from_str(&format!("Basic {token}")) {
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+    }
+    reqwest::Client::builder().default_headers(headers)
+}
+
+pub fn client() -> reqwest::Client {
+    builder().build().unwrap_or_default()
+}
+
+/// The principal the commands authenticate as, for a framework's
+/// `principal` (`corral execute`).
+pub fn principal() -> Option<String> {
+    credentials().map(|(p, _)| p)
+}
