@@ -103,6 +103,9 @@ pub struct AgentConfig {
     /// Executors must show the token the agent gave them (Mesos'
     /// `--authenticate_http_executors`).
     pub authenticate_executors: bool,
+    /// Containers run as their task's user (Mesos' `--switch_user`); only
+    /// an agent running as root can.
+    pub switch_user: bool,
 }
 
 impl AgentConfig {
@@ -124,6 +127,7 @@ impl AgentConfig {
             credential: None,
             http_auth: Default::default(),
             authenticate_executors: false,
+            switch_user: true,
         }
     }
 }

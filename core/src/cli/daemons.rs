@@ -296,6 +296,10 @@ fn agent_config(
         ..HttpAuth::default()
     };
     config.authenticate_executors = section.authenticate_http_executors;
+    config.switch_user = section.switch_user;
+    if config.switch_user && !crate::config::running_as_root() {
+        tracing::warn!("switch_user is on but the agent does not run as root: containers run as the agent's user");
+    }
     warn_if_open(
         &section.ip,
         "agent",

@@ -515,6 +515,15 @@ pub const KEYS: &[Key] = &[
     ),
     k(
         Agent,
+        "switch_user",
+        "switch-user",
+        Bool,
+        "BOOL",
+        "Containers run as their task's user (CommandInfo.user, else \
+         FrameworkInfo.user), as Mesos' --switch_user; needs an agent running as root",
+    ),
+    k(
+        Agent,
         "authenticate_http_executors",
         "authenticate-http-executors",
         Bool,

@@ -151,6 +151,7 @@ pub struct AgentSection {
     pub http_credentials: Option<PathBuf>,
     pub authenticate_http_readonly: bool,
     pub authenticate_http_executors: bool,
+    pub switch_user: bool,
 }
 
 impl Default for AgentSection {
@@ -172,6 +173,7 @@ impl Default for AgentSection {
             http_credentials: None,
             authenticate_http_readonly: false,
             authenticate_http_executors: false,
+            switch_user: true,
         }
     }
 }

@@ -50,4 +50,17 @@ pub enum ContainerizerError {
     EncodeInstructions(#[source] serde_json::Error),
     #[error("cannot release the launch helper: {0}")]
     Release(#[source] std::io::Error),
+    #[error("Failed to get user information for '{0}': no such user on this agent")]
+    UnknownUser(String),
+    #[error("cannot look up user '{user}': {source}")]
+    UserLookup {
+        user: String,
+        source: nix::errno::Errno,
+    },
+    #[error("cannot give sandbox {} to user '{user}': {source}", path.display())]
+    ChownSandbox {
+        path: PathBuf,
+        user: String,
+        source: nix::errno::Errno,
+    },
 }

@@ -45,16 +45,36 @@ pub struct LaunchInstructions {
     pub program: String,
     /// Its argv, `argv[0]` included.
     pub argv: Vec<String>,
+    /// Who the executor runs as: set just before the exec, after the
+    /// namespaces, mounts and pre-exec commands.
+    #[serde(default)]
+    pub run_as: Option<RunAs>,
+}
+
+/// A user to become: ids resolved by the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunAs {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
 }
 
 impl LaunchInstructions {
-    pub fn new(plan: &LaunchSpec, program: String, argv: Vec<String>) -> Self {
+    pub fn new(
+        plan: &LaunchSpec,
+        program: String,
+        argv: Vec<String>,
+        run_as: Option<RunAs>,
+    ) -> Self {
         LaunchInstructions {
             namespaces: plan.namespaces,
             mounts: plan.mounts.iter().map(MountStep::from).collect(),
             pre_exec_commands: plan.pre_exec_commands.clone(),
             program,
             argv,
+            run_as,
         }
     }
 }

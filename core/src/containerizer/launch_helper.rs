@@ -43,12 +43,12 @@ use nix::{
         signal::{kill, SigSet, Signal},
         wait::{waitpid, WaitPidFlag, WaitStatus},
     },
-    unistd::{execvp, fork, setsid, ForkResult, Pid},
+    unistd::{execvp, fork, setgid, setgroups, setsid, setuid, ForkResult, Gid, Pid, Uid},
 };
 
 use super::{
     cgroup_view::{self, ViewStep},
-    instructions::{LaunchInstructions, MountStep},
+    instructions::{LaunchInstructions, MountStep, RunAs},
 };
 
 /// The exit status of a helper that could not set the container up.
@@ -107,6 +107,29 @@ enum LaunchHelperError {
     Mountinfo(#[source] std::io::Error),
     #[error("cannot make the cgroup filesystem at {target} read-only: {source}")]
     CgroupReadOnly { target: String, source: Errno },
+    #[error("cannot run as user '{user}' ({step}): {source}")]
+    SwitchUser {
+        user: String,
+        step: &'static str,
+        source: Errno,
+    },
+}
+
+/// Becomes `user`: supplementary groups, then group, then user (after
+/// which nothing can be changed back).
+fn become_user(user: &RunAs) -> Result<(), LaunchHelperError> {
+    let fail = |step| {
+        move |source| LaunchHelperError::SwitchUser {
+            user: user.name.clone(),
+            step,
+            source,
+        }
+    };
+    let groups: Vec<Gid> = user.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    setgroups(&groups).map_err(fail("setgroups"))?;
+    setgid(Gid::from_raw(user.gid)).map_err(fail("setgid"))?;
+    setuid(Uid::from_raw(user.uid)).map_err(fail("setuid"))?;
+    Ok(())
 }
 
 /// A failed system call, for `map_err`.
@@ -393,6 +416,9 @@ fn exec(
         .iter()
         .map(|a| cstring(a))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(user) = &instructions.run_as {
+        become_user(user)?;
+    }
     if let Some(file) = opened {
         use std::os::unix::ffi::OsStrExt;
         let env = std::env::vars_os()

@@ -20,6 +20,8 @@ pub struct LaunchRequest {
     pub sandbox: PathBuf,
     /// Variables set for the executor, in order (later ones win).
     pub environment: Vec<KeyValue>,
+    /// The user the container runs as (the agent's own when `None`).
+    pub run_as: Option<String>,
 }
 
 /// The program and argv of a `CommandInfo`: `sh -c value` for shell

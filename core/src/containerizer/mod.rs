@@ -25,6 +25,7 @@ mod freezer;
 mod instructions;
 pub mod launch_helper;
 pub mod launcher;
+mod users;
 
 use std::{
     io::Write,
@@ -144,6 +145,7 @@ impl Containerizer {
         spec: &ContainerConfig,
         request: &LaunchRequest,
     ) -> Result<Child, ContainerizerError> {
+        let run_as = request.run_as.as_deref().map(users::resolve).transpose()?;
         // The sandbox exists before the first isolator sees it (`prepare`
         // may put files there; module-api's `ContainerConfig.sandbox`).
         launcher::create_sandbox(&request.sandbox)?;
@@ -204,8 +206,14 @@ impl Containerizer {
                     })
             })
         });
-        let released = isolated.and_then(|()| {
-            let instructions = LaunchInstructions::new(&plan, program, argv);
+        // Everything in the sandbox (what isolators put there, the
+        // helper's stdout and stderr) belongs to the user the task runs as.
+        let owned = isolated.and_then(|()| match &run_as {
+            Some(user) => users::chown_tree(&request.sandbox, user),
+            None => Ok(()),
+        });
+        let released = owned.and_then(|()| {
+            let instructions = LaunchInstructions::new(&plan, program, argv, run_as);
             let json = serde_json::to_vec(&instructions)
                 .map_err(ContainerizerError::EncodeInstructions)?;
             release

@@ -30,6 +30,7 @@ mod out_of_tree;
 mod process_failover;
 mod reconciliation;
 mod resource_bounds;
+mod run_as_user;
 mod sandbox_reads;
 mod slow_isolator;
 mod task_errors;

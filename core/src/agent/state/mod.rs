@@ -308,6 +308,12 @@ impl Agent {
         }
     }
 
+    /// Whether containers run as their task's user: asked for, and the
+    /// agent is root (otherwise they run as the agent's user).
+    pub fn switches_user(&self) -> bool {
+        self.config.switch_user && nix::unistd::geteuid().is_root()
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, AgentBook> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

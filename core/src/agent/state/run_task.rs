@@ -256,6 +256,10 @@ impl Agent {
             command: executor.command.clone().unwrap_or_default(),
             sandbox: sandbox.clone(),
             environment: environment.unwrap_or_default(),
+            run_as: self
+                .switches_user()
+                .then(|| task_user(&framework_info, &executor, &task))
+                .flatten(),
         };
         let spec = container_spec(&container_id, &framework_info, &executor, &task, &sandbox);
         let mut run = ExecutorRun {
@@ -433,11 +437,25 @@ fn container_spec(
             .unwrap_or_default(),
         executor_id: executor.executor_id.value.clone(),
         sandbox: sandbox.display().to_string(),
-        user: Some(framework.user.clone()).filter(|u| !u.is_empty()),
+        user: task_user(framework, executor, task),
         resources: container_resources(executor, [task]),
         volumes,
         executor_info: prost::Message::encode_to_vec(executor),
     }
+}
+
+/// Who a task runs as: its command's user, else its executor's command's,
+/// else its framework's (Mesos' rule).
+fn task_user(
+    framework: &v1::FrameworkInfo,
+    executor: &v1::ExecutorInfo,
+    task: &v1::TaskInfo,
+) -> Option<String> {
+    let of = |c: Option<&v1::CommandInfo>| c.and_then(|c| c.user.clone());
+    of(task.command.as_ref())
+        .or_else(|| of(executor.command.as_ref()))
+        .or_else(|| Some(framework.user.clone()))
+        .filter(|u| !u.is_empty())
 }
 
 /// A command executor's name as Mesos writes it, which tools show:

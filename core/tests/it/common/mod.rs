@@ -226,6 +226,9 @@ impl Cluster {
         let cgroups_root = unique_cgroups_root();
         agent_config.cgroups_root = cgroups_root.clone();
         agent_config.status_update_retry = Duration::from_secs(1);
+        // Tasks of the tests' frameworks name users this machine may not
+        // have; the tests of switching users turn it on.
+        agent_config.switch_user = false;
         (options.tweak_agent)(&mut agent_config);
         let agent_modules = AgentModules {
             hooks: vec![registry.create_hook("org_corral_hook_env", "test").unwrap()].into(),
