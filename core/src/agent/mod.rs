@@ -106,6 +106,8 @@ pub struct AgentConfig {
     /// Containers run as their task's user (Mesos' `--switch_user`); only
     /// an agent running as root can.
     pub switch_user: bool,
+    /// Who may read which sandboxes (`access_sandboxes`).
+    pub acls: Option<std::sync::Arc<crate::domain::acls::Acls>>,
 }
 
 impl AgentConfig {
@@ -128,6 +130,7 @@ impl AgentConfig {
             http_auth: Default::default(),
             authenticate_executors: false,
             switch_user: true,
+            acls: None,
         }
     }
 }

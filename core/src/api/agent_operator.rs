@@ -13,7 +13,7 @@ use prost_reflect::{DynamicMessage, Kind, ReflectMessage, Value};
 
 use super::{
     agent_routes::{flags_json, metrics_json},
-    files::{group_name, refusal, user_name, MAX_READ},
+    files::{group_name, may_access, refusal, user_name, MAX_READ},
     http::error,
     operator::{flag_list, metric_list, operator_request, version_info},
 };
@@ -31,7 +31,13 @@ use crate::{
     wire::codec::encode,
 };
 
-pub async fn handle(State(agent): State<Arc<Agent>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn handle(
+    State(agent): State<Arc<Agent>>,
+    principal: Option<axum::Extension<super::auth::Principal>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let principal = principal.map(|axum::Extension(p)| p.0);
     let (call, kind, accept): (Call, call::Type, _) =
         match operator_request(&headers, &body, |c: &Call| {
             c.r#type.and_then(|t| call::Type::try_from(t).ok())
@@ -107,6 +113,9 @@ pub async fn handle(State(agent): State<Arc<Agent>>, headers: HeaderMap, body: B
             let Some(list) = call.list_files else {
                 return error(400, "expecting 'list_files' to be present");
             };
+            if let Some(refused) = may_access(&agent, principal.as_deref(), &list.path) {
+                return refused;
+            }
             match list_files(&agent, list.path).await {
                 Ok(listed) => r.list_files = Some(listed),
                 Err(refused) => return refused,
@@ -117,6 +126,9 @@ pub async fn handle(State(agent): State<Arc<Agent>>, headers: HeaderMap, body: B
             let Some(read) = call.read_file else {
                 return error(400, "expecting 'read_file' to be present");
             };
+            if let Some(refused) = may_access(&agent, principal.as_deref(), &read.path) {
+                return refused;
+            }
             match read_file(&agent, read).await {
                 Ok(data) => r.read_file = Some(data),
                 Err(refused) => return refused,

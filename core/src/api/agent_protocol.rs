@@ -66,6 +66,9 @@ pub async fn subscribe(
     }
     let (agent_id, connection, events) = {
         let mut m = lock(&master);
+        if let Err(e) = m.check_agent_registration(principal.as_deref()) {
+            return call_error(&e);
+        }
         if let Some(id) = &subscribe.agent_info.id {
             if let Err(e) = m.check_agent(&id.value, principal.as_deref()) {
                 return call_error(&e);

@@ -21,7 +21,8 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::http::error;
+use super::{auth::Principal, http::error};
+use crate::domain::acls::Action;
 use crate::{
     agent::{
         sandbox_files::{self, off_runtime, SandboxFile, SandboxFileError, IO_TIMEOUT},
@@ -44,6 +45,40 @@ pub fn routes() -> Router<Arc<Agent>> {
         .route("/files/read.json", get(read))
         .route("/files/download", get(download))
         .route("/files/download.json", get(download))
+}
+
+/// Whether `principal` may read under `path` (`access_sandboxes`, on the
+/// user the sandbox's executor runs as): the 403 to answer when not.
+pub(super) fn may_access(agent: &Agent, principal: Option<&str>, path: &str) -> Option<Response> {
+    let acls = agent.config.acls.as_deref()?;
+    let user = agent
+        .executors()
+        .into_iter()
+        .find(|e| Path::new(path).starts_with(&e.sandbox))
+        .map(|e| {
+            e.info
+                .command
+                .as_ref()
+                .and_then(|c| c.user.clone())
+                .unwrap_or(e.framework_info.user)
+        })
+        .unwrap_or_default();
+    if acls.allows(Action::AccessSandbox, principal, &user) {
+        return None;
+    }
+    tracing::warn!(
+        principal,
+        path,
+        user,
+        "refused a sandbox read its ACLs do not allow"
+    );
+    Some(error(
+        403,
+        format!(
+            "principal '{}' is not authorized to read sandboxes of user '{user}'",
+            principal.unwrap_or("(none)")
+        ),
+    ))
 }
 
 /// A refused sandbox path, with the status Mesos would answer.
@@ -73,11 +108,16 @@ struct BrowseQuery {
 /// lists them (`path`, `nlink`, `size`, `mtime`, `mode`, `uid`, `gid`).
 async fn browse(
     State(agent): State<Arc<Agent>>,
+    principal: Option<axum::Extension<Principal>>,
     query: Result<Query<BrowseQuery>, QueryRejection>,
 ) -> Response {
+    let principal = principal.map(|axum::Extension(p)| p.0);
     let Ok(Query(q)) = query else {
         return error(400, "expecting 'path' in the query");
     };
+    if let Some(refused) = may_access(&agent, principal.as_deref(), &q.path) {
+        return refused;
+    }
     let work_dir = agent.config.work_dir.clone();
     let path = q.path.clone();
     let listed = off_runtime(&q.path, IO_TIMEOUT, move || {
@@ -152,8 +192,10 @@ struct ReadQuery {
 /// byte (`wire::files`).
 async fn read(
     State(agent): State<Arc<Agent>>,
+    principal: Option<axum::Extension<Principal>>,
     query: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Response {
+    let principal = principal.map(|axum::Extension(p)| p.0);
     let q = match query {
         Ok(Query(q)) => q,
         Err(e) => {
@@ -163,6 +205,9 @@ async fn read(
             )
         }
     };
+    if let Some(refused) = may_access(&agent, principal.as_deref(), &q.path) {
+        return refused;
+    }
     let work_dir = agent.config.work_dir.clone();
     let path = q.path.clone();
     let result = off_runtime(&q.path, IO_TIMEOUT, move || {
@@ -197,11 +242,16 @@ fn read_part(
 /// size when opened), as an attachment.
 async fn download(
     State(agent): State<Arc<Agent>>,
+    principal: Option<axum::Extension<Principal>>,
     query: Result<Query<BrowseQuery>, QueryRejection>,
 ) -> Response {
+    let principal = principal.map(|axum::Extension(p)| p.0);
     let Ok(Query(q)) = query else {
         return error(400, "expecting 'path' in the query");
     };
+    if let Some(refused) = may_access(&agent, principal.as_deref(), &q.path) {
+        return refused;
+    }
     let work_dir = agent.config.work_dir.clone();
     let path = q.path.clone();
     let file = match off_runtime(&q.path, IO_TIMEOUT, move || {

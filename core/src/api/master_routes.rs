@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use super::{
     agent_protocol,
-    auth::{authenticate, HttpAuth, Surface},
+    auth::{authenticate, HttpAuth, Principal, Surface},
     http::{bounded_body, error, BodyBudget},
-    master_state::{self, TasksQuery},
+    master_state::{self, TasksQuery, Viewer},
     operator, scheduler,
 };
 use crate::{
@@ -181,12 +181,16 @@ struct FrameworkFilter {
 /// `GET /master/frameworks`.
 async fn frameworks(
     State(master): State<SharedMaster>,
+    principal: Option<axum::Extension<Principal>>,
     Query(q): Query<FrameworkFilter>,
 ) -> Response {
+    let principal = principal.map(|axum::Extension(p)| p.0);
     let master = lock(&master);
+    let viewer = Viewer::new(&master, principal.as_deref());
     json_response(&master_state::frameworks(
         &master,
         q.framework_id.as_deref(),
+        viewer,
     ))
 }
 
@@ -210,8 +214,10 @@ struct TeardownForm {
 /// framework is removed and its tasks killed, as Mesos does.
 async fn teardown(
     State(master): State<SharedMaster>,
+    principal: Option<axum::Extension<Principal>>,
     form: Result<axum::Form<TeardownForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    let principal = principal.map(|axum::Extension(p)| p.0);
     let Ok(axum::Form(form)) = form else {
         return (
             StatusCode::BAD_REQUEST,
@@ -230,6 +236,9 @@ async fn teardown(
         )
             .into_response();
     }
+    if let Err(e) = m.check_teardown(principal.as_deref(), &form.framework_id) {
+        return super::http::call_error(&e);
+    }
     m.remove_framework(&form.framework_id, "an operator tore it down");
     StatusCode::OK.into_response()
 }
@@ -247,8 +256,14 @@ async fn not_implemented(request: axum::extract::Request) -> Response {
 }
 
 /// `GET /master/state` (alias `/state.json`).
-async fn state(State(master): State<SharedMaster>) -> Response {
-    json_response(&master_state::state(&lock(&master)))
+async fn state(
+    State(master): State<SharedMaster>,
+    principal: Option<axum::Extension<Principal>>,
+) -> Response {
+    let principal = principal.map(|axum::Extension(p)| p.0);
+    let master = lock(&master);
+    let viewer = Viewer::new(&master, principal.as_deref());
+    json_response(&master_state::state(&master, viewer))
 }
 
 /// A 200 with `view` serialized while the master is still locked (the
@@ -271,13 +286,17 @@ fn json_response(view: &impl serde::Serialize) -> Response {
 /// `GET /master/tasks?framework_id=&task_id=&limit=&offset=&order=`.
 async fn tasks(
     State(master): State<SharedMaster>,
+    principal: Option<axum::Extension<Principal>>,
     query: Result<Query<TasksQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let principal = principal.map(|axum::Extension(p)| p.0);
     let q = match query {
         Ok(Query(q)) => q,
         Err(e) => return error(400, format!("bad query: {e}")),
     };
-    match master_state::tasks(&lock(&master), &q) {
+    let master = lock(&master);
+    let viewer = Viewer::new(&master, principal.as_deref());
+    match master_state::tasks(&master, &q, viewer) {
         Ok(v) => Json(v).into_response(),
         Err(e) => error(400, e.to_string()),
     }

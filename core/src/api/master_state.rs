@@ -187,6 +187,45 @@ impl Index {
     }
 }
 
+/// What a caller may see (`view_frameworks`, `view_tasks`): everything
+/// without ACLs.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer<'a> {
+    acls: Option<&'a crate::domain::acls::Acls>,
+    principal: Option<&'a str>,
+}
+
+impl<'a> Viewer<'a> {
+    pub fn new(master: &'a Master, principal: Option<&'a str>) -> Self {
+        Viewer {
+            acls: master.settings().acls.as_deref(),
+            principal,
+        }
+    }
+
+    pub fn framework(&self, f: &FrameworkState) -> bool {
+        crate::domain::acls::allowed(
+            self.acls,
+            crate::domain::acls::Action::ViewFramework,
+            self.principal,
+            &f.info.user,
+        )
+    }
+
+    /// A task runs as its command's user, else its executor's, else its
+    /// framework's.
+    pub fn task(&self, f: &FrameworkState, t: &TaskEntry) -> bool {
+        let Some(acls) = self.acls else {
+            return true;
+        };
+        let of = |c: Option<&crate::proto::v1::CommandInfo>| c.and_then(|c| c.user.clone());
+        let user = of(t.info.command.as_ref())
+            .or_else(|| of(t.info.executor.as_ref().and_then(|e| e.command.as_ref())))
+            .unwrap_or_else(|| f.info.user.clone());
+        acls.allows(crate::domain::acls::Action::ViewTask, self.principal, &user)
+    }
+}
+
 /// A framework: its small fields as JSON, its tasks serialized directly.
 #[derive(Debug, Serialize)]
 pub struct FrameworkView<'a> {
@@ -196,7 +235,11 @@ pub struct FrameworkView<'a> {
     completed_tasks: Vec<TaskView<'a>>,
 }
 
-fn framework_view<'a>(index: &Index, f: &'a FrameworkState) -> FrameworkView<'a> {
+fn framework_view<'a>(
+    index: &Index,
+    f: &'a FrameworkState,
+    viewer: Viewer<'_>,
+) -> FrameworkView<'a> {
     let own_offers = index
         .offers_by_framework
         .get(&f.id)
@@ -249,11 +292,17 @@ fn framework_view<'a>(index: &Index, f: &'a FrameworkState) -> FrameworkView<'a>
     let role = f.role.as_str();
     FrameworkView {
         head,
-        tasks: f.tasks.values().map(|t| TaskView::of(t, role)).collect(),
+        tasks: f
+            .tasks
+            .values()
+            .filter(|t| viewer.task(f, t))
+            .map(|t| TaskView::of(t, role))
+            .collect(),
         completed_tasks: f
             .completed
             .iter()
             .rev()
+            .filter(|t| viewer.task(f, t))
             .map(|t| TaskView::of(t, role))
             .collect(),
     }
@@ -333,20 +382,24 @@ pub struct FrameworksView<'a> {
     unregistered_frameworks: [(); 0],
 }
 
-pub fn frameworks<'a>(master: &'a Master, only: Option<&str>) -> FrameworksView<'a> {
+pub fn frameworks<'a>(
+    master: &'a Master,
+    only: Option<&str>,
+    viewer: Viewer<'_>,
+) -> FrameworksView<'a> {
     let index = Index::new(master);
     let frameworks = master
         .frameworks()
         .values()
-        .filter(|f| only.is_none_or(|o| o == f.id))
-        .map(|f| framework_view(&index, f))
+        .filter(|f| only.is_none_or(|o| o == f.id) && viewer.framework(f))
+        .map(|f| framework_view(&index, f, viewer))
         .collect();
     let completed_frameworks = master
         .completed_frameworks()
         .iter()
         .rev()
-        .filter(|f| only.is_none_or(|o| o == f.id))
-        .map(|f| framework_view(&index, f))
+        .filter(|f| only.is_none_or(|o| o == f.id) && viewer.framework(f))
+        .map(|f| framework_view(&index, f, viewer))
         .collect();
     FrameworksView {
         frameworks,
@@ -430,7 +483,7 @@ pub fn state_summary(master: &Master) -> Value {
         .frameworks()
         .values()
         .map(|f| {
-            let view = framework_view(&index, f);
+            let view = framework_view(&index, f, Viewer::new(master, None));
             let mut head = view.head;
             for key in ["offers", "executors", "unreachable_tasks"] {
                 head.remove(key);
@@ -508,7 +561,11 @@ pub enum TasksQueryError {
 
 /// `{"tasks": [...]}`: live then completed tasks, filtered and paged as
 /// Mesos does (default limit 100, newest first unless `order=asc`).
-pub fn tasks(master: &Master, q: &TasksQuery) -> Result<Value, TasksQueryError> {
+pub fn tasks(
+    master: &Master,
+    q: &TasksQuery,
+    viewer: Viewer<'_>,
+) -> Result<Value, TasksQueryError> {
     let ascending = match q.order.as_deref() {
         None | Some("desc") => false,
         Some("asc") => true,
@@ -519,10 +576,12 @@ pub fn tasks(master: &Master, q: &TasksQuery) -> Result<Value, TasksQueryError> 
         .values()
         .chain(master.completed_frameworks().iter())
         .filter(|f| q.framework_id.as_deref().is_none_or(|id| id == f.id))
+        .filter(|f| viewer.framework(f))
         .flat_map(|f| {
             f.tasks
                 .values()
                 .chain(f.completed.iter())
+                .filter(move |t| viewer.task(f, t))
                 .map(move |t| (t, f.role.as_str()))
         })
         .filter(|(t, _)| {
@@ -576,9 +635,9 @@ pub struct StateView<'a> {
     completed_frameworks: Vec<FrameworkView<'a>>,
 }
 
-pub fn state(master: &Master) -> StateView<'_> {
+pub fn state<'a>(master: &'a Master, viewer: Viewer<'_>) -> StateView<'a> {
     let agents = slaves(master, None);
-    let frameworks = frameworks(master, None);
+    let frameworks = frameworks(master, None, viewer);
     let active = master.agents().values().filter(|a| a.connected()).count();
     let pid = format!(
         "master@{}:{}",

@@ -16,7 +16,8 @@ use futures::StreamExt;
 use super::auth::{unauthorized, HttpAuth, Principal};
 use super::{
     http::{error, header_str, record_stream, request_encoding, streaming_response, OnDrop},
-    master_state, operator_state,
+    master_state::{self, Viewer},
+    operator_state,
 };
 
 use crate::{
@@ -44,18 +45,26 @@ pub async fn handle(
         };
     // Calls that change the cluster need credentials when
     // `authenticate_http_readwrite` is on (the route checks reads).
+    let principal = principal.map(|Extension(p)| p.0);
     if kind == call::Type::Teardown && auth.http_readwrite && principal.is_none() {
         return unauthorized("TEARDOWN needs credentials (HTTP Basic)");
     }
+    if let (call::Type::Teardown, Some(teardown)) = (kind, &call.teardown) {
+        let checked =
+            lock(&master).check_teardown(principal.as_deref(), &teardown.framework_id.value);
+        if let Err(e) = checked {
+            return super::http::call_error(&e);
+        }
+    }
     if kind == call::Type::Subscribe {
-        return subscribe(master, accept).await;
+        return subscribe(master, accept, principal).await;
     }
     // A state of 100k tasks takes a while to gather and to encode (seconds
     // in JSON): off the async runtime, the lock held only to gather.
     let answered = tokio::task::spawn_blocking(move || {
         let answer = {
             let master = lock(&master);
-            answer(&master, kind, &call)
+            answer(&master, kind, &call, principal.as_deref())
         };
         match answer {
             Answer::Response(r) => (
@@ -86,11 +95,11 @@ const EVENT_LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 /// stream with heartbeats. The state is taken and the stream registered
 /// under one lock, so no change falls between them; the state is encoded
 /// after the lock is released.
-async fn subscribe(master: SharedMaster, accept: Encoding) -> Response {
+async fn subscribe(master: SharedMaster, accept: Encoding, principal: Option<String>) -> Response {
     let opened = tokio::task::spawn_blocking(move || {
         let (state, events, heartbeat) = {
             let mut m = lock(&master);
-            let state = operator_state::state(&m);
+            let state = operator_state::state(&m, Viewer::new(&m, principal.as_deref()));
             (state, m.observe(accept), m.settings().heartbeat_interval)
         };
         // Encoded with the lock released (seconds for a large state).
@@ -140,7 +149,8 @@ fn respond(kind: response::Type, fill: impl FnOnce(&mut OperatorResponse)) -> An
     Answer::Response(Box::new(r))
 }
 
-fn answer(master: &Master, kind: call::Type, call: &Call) -> Answer {
+fn answer(master: &Master, kind: call::Type, call: &Call, principal: Option<&str>) -> Answer {
+    let viewer = Viewer::new(master, principal);
     match kind {
         call::Type::GetHealth => respond(response::Type::GetHealth, |r| {
             r.get_health = Some(response::GetHealth { healthy: true });
@@ -173,7 +183,7 @@ fn answer(master: &Master, kind: call::Type, call: &Call) -> Answer {
             });
         }),
         call::Type::GetState => {
-            let state = operator_state::state(master);
+            let state = operator_state::state(master, viewer);
             respond(response::Type::GetState, |r| r.get_state = Some(state))
         }
         call::Type::GetAgents => {
@@ -181,19 +191,19 @@ fn answer(master: &Master, kind: call::Type, call: &Call) -> Answer {
             respond(response::Type::GetAgents, |r| r.get_agents = Some(agents))
         }
         call::Type::GetFrameworks => {
-            let frameworks = operator_state::frameworks(master);
+            let frameworks = operator_state::frameworks(master, viewer);
             respond(response::Type::GetFrameworks, |r| {
                 r.get_frameworks = Some(frameworks);
             })
         }
         call::Type::GetExecutors => {
-            let executors = operator_state::executors(master);
+            let executors = operator_state::executors(master, viewer);
             respond(response::Type::GetExecutors, |r| {
                 r.get_executors = Some(executors);
             })
         }
         call::Type::GetTasks => {
-            let tasks = operator_state::tasks(master);
+            let tasks = operator_state::tasks(master, viewer);
             respond(response::Type::GetTasks, |r| r.get_tasks = Some(tasks))
         }
         call::Type::GetRoles => {

@@ -4,19 +4,20 @@
 
 use std::collections::BTreeSet;
 
-use super::master_state::{live_resources, role_usage, Index};
+use super::master_state::{live_resources, role_usage, Index, Viewer};
 use crate::{
     domain::{convert::resources_to_proto, Resource},
     master::{operator_view, FrameworkState, Master},
     proto::v1::{self, master::response},
 };
 
-pub fn state(master: &Master) -> response::GetState {
+/// What `viewer` may see of the cluster.
+pub fn state(master: &Master, viewer: Viewer<'_>) -> response::GetState {
     let index = Index::new(master);
     response::GetState {
-        get_tasks: Some(tasks(master)),
-        get_executors: Some(executors(master)),
-        get_frameworks: Some(frameworks_with(master, &index)),
+        get_tasks: Some(tasks(master, viewer)),
+        get_executors: Some(executors(master, viewer)),
+        get_frameworks: Some(frameworks_with(master, &index, viewer)),
         get_agents: Some(agents_with(master, &index)),
     }
 }
@@ -44,11 +45,11 @@ fn agents_with(master: &Master, index: &Index) -> response::GetAgents {
     }
 }
 
-pub fn frameworks(master: &Master) -> response::GetFrameworks {
-    frameworks_with(master, &Index::new(master))
+pub fn frameworks(master: &Master, viewer: Viewer<'_>) -> response::GetFrameworks {
+    frameworks_with(master, &Index::new(master), viewer)
 }
 
-fn frameworks_with(master: &Master, index: &Index) -> response::GetFrameworks {
+fn frameworks_with(master: &Master, index: &Index, viewer: Viewer<'_>) -> response::GetFrameworks {
     let view = |f: &FrameworkState, active: bool| {
         let own = index
             .offers_by_framework
@@ -84,11 +85,13 @@ fn frameworks_with(master: &Master, index: &Index) -> response::GetFrameworks {
         frameworks: master
             .frameworks()
             .values()
+            .filter(|f| viewer.framework(f))
             .map(|f| view(f, f.connected()))
             .collect(),
         completed_frameworks: master
             .completed_frameworks()
             .iter()
+            .filter(|f| viewer.framework(f))
             .map(|f| view(f, false))
             .collect(),
     }
@@ -104,24 +107,33 @@ fn all_frameworks(master: &Master) -> impl Iterator<Item = &FrameworkState> {
 
 /// Tasks not yet acknowledged as ended (`tasks`) and those that were
 /// (`completed_tasks`), of current and removed frameworks.
-pub fn tasks(master: &Master) -> response::GetTasks {
+pub fn tasks(master: &Master, viewer: Viewer<'_>) -> response::GetTasks {
     let mut out = response::GetTasks::default();
-    for f in all_frameworks(master) {
+    for f in all_frameworks(master).filter(|f| viewer.framework(f)) {
         let user = &f.info.user;
-        out.tasks
-            .extend(f.tasks.values().map(|t| operator_view::task(t, user)));
-        out.completed_tasks
-            .extend(f.completed.iter().map(|t| operator_view::task(t, user)));
+        let seen = |t: &&crate::master::TaskEntry| viewer.task(f, t);
+        out.tasks.extend(
+            f.tasks
+                .values()
+                .filter(seen)
+                .map(|t| operator_view::task(t, user)),
+        );
+        out.completed_tasks.extend(
+            f.completed
+                .iter()
+                .filter(seen)
+                .map(|t| operator_view::task(t, user)),
+        );
     }
     out
 }
 
 /// The executors of live tasks, once per framework, executor and agent
 /// (tasks of the command executor have none to list, as in Mesos).
-pub fn executors(master: &Master) -> response::GetExecutors {
+pub fn executors(master: &Master, viewer: Viewer<'_>) -> response::GetExecutors {
     let mut seen = BTreeSet::new();
     let mut out = response::GetExecutors::default();
-    for f in master.frameworks().values() {
+    for f in master.frameworks().values().filter(|f| viewer.framework(f)) {
         for t in f.tasks.values() {
             let Some(executor) = &t.info.executor else {
                 continue;

@@ -1,7 +1,10 @@
 //! `corral master`, `corral agent` and `corral local`: configuration, modules
 //! and listeners wired into the daemons, which run until Ctrl-C or SIGTERM.
 
-use crate::domain::auth::{Credential, Credentials, HttpAuth};
+use crate::domain::{
+    acls::Acls,
+    auth::{Credential, Credentials, HttpAuth},
+};
 use std::{io::Write, time::Duration};
 
 use tokio::{net::TcpListener, sync::watch};
@@ -136,8 +139,16 @@ fn master_parts(
         }
     };
     warn_if_open(&section.ip, "master", auth.any());
+    let acls = match section.acls.as_deref().map(Acls::load).transpose() {
+        Ok(acls) => acls.map(std::sync::Arc::new),
+        Err(e) => {
+            writeln!(err, "error: [master] acls: {e}")?;
+            return Ok(None);
+        }
+    };
     let config = MasterConfig {
         auth,
+        acls,
         hostname: section
             .hostname
             .clone()
@@ -297,6 +308,13 @@ fn agent_config(
     };
     config.authenticate_executors = section.authenticate_http_executors;
     config.switch_user = section.switch_user;
+    config.acls = section
+        .acls
+        .as_deref()
+        .map(Acls::load)
+        .transpose()
+        .map_err(|e| format!("[agent] acls: {e}"))?
+        .map(std::sync::Arc::new);
     if config.switch_user && !crate::config::running_as_root() {
         tracing::warn!("switch_user is on but the agent does not run as root: containers run as the agent's user");
     }

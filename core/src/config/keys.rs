@@ -349,6 +349,15 @@ pub const KEYS: &[Key] = &[
     ),
     k(
         Master,
+        "acls",
+        "acls",
+        Path,
+        "FILE",
+        "Who may do what, in Mesos' --acls JSON (register_frameworks, \
+         register_agents, run_tasks, teardown_frameworks, view_*, get_endpoints)",
+    ),
+    k(
+        Master,
         "authenticate_frameworks",
         "authenticate-frameworks",
         Bool,
@@ -512,6 +521,14 @@ pub const KEYS: &[Key] = &[
         "BOOL",
         "Operators must authenticate on the agent's endpoints (state, files, \
          the operator API, metrics)",
+    ),
+    k(
+        Agent,
+        "acls",
+        "acls",
+        Path,
+        "FILE",
+        "Who may read which sandboxes, in Mesos' --acls JSON (access_sandboxes)",
     ),
     k(
         Agent,

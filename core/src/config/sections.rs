@@ -90,6 +90,8 @@ pub struct MasterSection {
     pub recovery_agent_removal_limit: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credentials: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acls: Option<PathBuf>,
     pub authenticate_frameworks: bool,
     pub authenticate_agents: bool,
     pub authenticate_http_readonly: bool,
@@ -110,6 +112,7 @@ impl Default for MasterSection {
             agent_reregister_timeout_secs: 600.0,
             recovery_agent_removal_limit: 1.0,
             credentials: None,
+            acls: None,
             authenticate_frameworks: false,
             authenticate_agents: false,
             authenticate_http_readonly: false,
@@ -152,6 +155,8 @@ pub struct AgentSection {
     pub authenticate_http_readonly: bool,
     pub authenticate_http_executors: bool,
     pub switch_user: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acls: Option<PathBuf>,
 }
 
 impl Default for AgentSection {
@@ -174,6 +179,7 @@ impl Default for AgentSection {
             authenticate_http_readonly: false,
             authenticate_http_executors: false,
             switch_user: true,
+            acls: None,
         }
     }
 }

@@ -252,6 +252,7 @@ fn keys_lists_exactly_the_fields_of_every_table() {
             hostname: Some("h".into()),
             registry: Some("/r.redb".into()),
             credentials: Some("/c.json".into()),
+            acls: Some("/a.json".into()),
             ..MasterSection::default()
         },
         agent: AgentSection {
@@ -261,6 +262,7 @@ fn keys_lists_exactly_the_fields_of_every_table() {
             resources: Some("cpus:1".into()),
             credential: Some("/c.json".into()),
             http_credentials: Some("/h.json".into()),
+            acls: Some("/a.json".into()),
             ..AgentSection::default()
         },
     };

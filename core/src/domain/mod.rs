@@ -3,6 +3,7 @@
 //! event channels. Module-api types are converted to and from these in
 //! `module_host::ffi` only; protobuf ones in `convert`.
 
+pub mod acls;
 pub mod auth;
 pub mod convert;
 pub mod events;

@@ -73,6 +73,8 @@ pub struct MasterConfig {
     pub http: crate::domain::limits::HttpLimits,
     /// Who must authenticate, and the credentials they may use.
     pub auth: crate::domain::auth::HttpAuth,
+    /// Who may do what (Mesos' `--acls`).
+    pub acls: Option<Arc<crate::domain::acls::Acls>>,
 }
 
 impl Default for MasterConfig {
@@ -91,6 +93,7 @@ impl Default for MasterConfig {
             observer_queue_bytes: crate::domain::events::OBSERVER_QUEUE_BYTES,
             http: Default::default(),
             auth: Default::default(),
+            acls: None,
         }
     }
 }
@@ -161,6 +164,7 @@ pub(crate) fn start(
         framework_queue_bytes: config.framework_queue_bytes,
         agent_queue_bytes: config.agent_queue_bytes,
         observer_queue_bytes: config.observer_queue_bytes,
+        acls: config.acls.clone(),
         flags: [
             ("hostname", config.hostname.clone()),
             ("port", port.to_string()),

@@ -75,6 +75,7 @@ fn keys_by_table() -> BTreeMap<String, Vec<String>> {
             hostname: Some("h".into()),
             registry: Some("/r.redb".into()),
             credentials: Some("/c.json".into()),
+            acls: Some("/a.json".into()),
             ..MasterSection::default()
         },
         agent: AgentSection {
@@ -84,6 +85,7 @@ fn keys_by_table() -> BTreeMap<String, Vec<String>> {
             resources: Some("cpus:1".into()),
             credential: Some("/c.json".into()),
             http_credentials: Some("/h.json".into()),
+            acls: Some("/a.json".into()),
             ..AgentSection::default()
         },
     };

@@ -10,6 +10,7 @@
 mod common;
 
 mod authentication;
+mod authorization;
 mod cli_local;
 mod cli_modules;
 mod cluster;

@@ -42,6 +42,25 @@ pub(crate) async fn operator_call(daemon: &str, body: Value) -> (u16, String) {
     (status, response.text().await.unwrap())
 }
 
+/// `operator_call` with HTTP Basic credentials.
+pub(crate) async fn operator_call_as(
+    daemon: &str,
+    body: Value,
+    (principal, secret): (&str, &str),
+) -> (u16, String) {
+    let response = http_client()
+        .post(format!("{daemon}/api/v1"))
+        .basic_auth(principal, Some(secret))
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
 /// A JSON call that must answer 200; its body as JSON.
 async fn answer(daemon: &str, call: Value) -> Value {
     let (status, body) = operator_call(daemon, call.clone()).await;

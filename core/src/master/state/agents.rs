@@ -288,6 +288,26 @@ impl Master {
         }
     }
 
+    /// Whether `principal` may register agents (`register_agents`).
+    pub fn check_agent_registration(&self, principal: Option<&str>) -> Result<(), CallError> {
+        let acls = self.settings.acls.as_deref();
+        let who = principal.unwrap_or("");
+        if crate::domain::acls::allowed(
+            acls,
+            crate::domain::acls::Action::RegisterAgent,
+            principal,
+            who,
+        ) {
+            Ok(())
+        } else {
+            tracing::warn!(principal, "refused an agent its ACLs do not allow");
+            Err(CallError::Forbidden(format!(
+                "principal '{}' is not authorized to register agents",
+                principal.unwrap_or("(none)")
+            )))
+        }
+    }
+
     /// A call from an agent.
     pub fn agent_call(&mut self, call: ap::AgentCall) -> Result<(), CallError> {
         let agent_id = call.agent_id.value.clone();

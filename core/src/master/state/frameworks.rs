@@ -4,7 +4,10 @@ use super::{
     error_event, framework_spec, master_event_of, role_of, CallError, Connection, FrameworkState,
     Master, COMPLETED_TASKS_KEPT,
 };
-use crate::domain::Recent;
+use crate::domain::{
+    acls::{allowed, Action},
+    Recent,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 use tokio::time::Instant;
@@ -67,6 +70,21 @@ impl Master {
                 Some(_) => {}
                 None => info.principal = Some(p.to_owned()),
             }
+        }
+        let mut roles = info.roles.clone();
+        if roles.is_empty() {
+            roles.push(info.role.clone().unwrap_or_else(|| "*".to_owned()));
+        }
+        let acls = self.settings.acls.as_deref();
+        if let Some(role) = roles
+            .iter()
+            .find(|r| !allowed(acls, Action::RegisterFramework, principal, r))
+        {
+            tracing::warn!(principal, role, "refused a framework its ACLs do not allow");
+            return Err(CallError::Forbidden(format!(
+                "principal '{}' is not authorized to register frameworks with role '{role}'",
+                principal.unwrap_or("(none)")
+            )));
         }
         if let (Some(p), Some(id)) = (principal, &info_id) {
             // A framework id belongs to the principal that registered it.
@@ -152,6 +170,33 @@ impl Master {
         self.publish_framework(&id, added);
         self.allocation_wanted.notify_one();
         Ok((id, stream_id, rx))
+    }
+
+    /// Whether the operator `principal` may tear framework `framework_id`
+    /// down (`teardown_frameworks`, on the framework's principal).
+    pub fn check_teardown(
+        &self,
+        principal: Option<&str>,
+        framework_id: &str,
+    ) -> Result<(), CallError> {
+        let owner = self
+            .frameworks
+            .get(framework_id)
+            .and_then(|f| f.info.principal.as_deref())
+            .unwrap_or("");
+        if allowed(
+            self.settings.acls.as_deref(),
+            Action::TeardownFramework,
+            principal,
+            owner,
+        ) {
+            Ok(())
+        } else {
+            Err(CallError::Forbidden(format!(
+                "principal '{}' is not authorized to tear down framework {framework_id}",
+                principal.unwrap_or("(none)")
+            )))
+        }
     }
 
     /// Whether `principal` (when the call authenticated) may call as

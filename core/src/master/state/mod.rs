@@ -78,6 +78,8 @@ pub struct MasterSettings {
     pub agent_queue_bytes: usize,
     /// The bound of each operator's SUBSCRIBE queue beyond its snapshot.
     pub observer_queue_bytes: usize,
+    /// Who may do what (Mesos' `--acls`); everything when none.
+    pub acls: Option<Arc<crate::domain::acls::Acls>>,
 }
 
 /// An offer that was made and not yet used, declined or rescinded.

@@ -268,6 +268,10 @@ impl Master {
                     continue;
                 }
             };
+            if let Err(message) = self.may_run(framework_id, &task) {
+                self.task_unauthorized(framework_id, &task, &message);
+                continue;
+            }
             remaining.subtract(&consumed);
             seen.insert(task.task_id.value.clone());
             let task_agent = task.agent_id.value.clone();
@@ -295,6 +299,42 @@ impl Master {
                 task_id: None,
             },
         );
+    }
+
+    /// Whether the framework's principal may run `task` as its user
+    /// (`run_tasks`): the task's command's user, else its executor's, else
+    /// the framework's.
+    fn may_run(&self, framework_id: &str, task: &v1::TaskInfo) -> Result<(), String> {
+        let Some(acls) = self.settings.acls.as_deref() else {
+            return Ok(());
+        };
+        let framework = &self.frameworks[framework_id];
+        let of = |c: Option<&v1::CommandInfo>| c.and_then(|c| c.user.clone());
+        let user = of(task.command.as_ref())
+            .or_else(|| of(task.executor.as_ref().and_then(|e| e.command.as_ref())))
+            .unwrap_or_else(|| framework.info.user.clone());
+        let principal = framework.info.principal.as_deref();
+        if acls.allows(crate::domain::acls::Action::RunTask, principal, &user) {
+            Ok(())
+        } else {
+            Err(format!(
+                "principal '{}' is not authorized to run tasks as user '{user}'",
+                principal.unwrap_or("(none)")
+            ))
+        }
+    }
+
+    /// TASK_ERROR with `REASON_TASK_UNAUTHORIZED`, as Mesos answers a task
+    /// its ACLs refuse.
+    fn task_unauthorized(&mut self, framework_id: &str, task: &v1::TaskInfo, message: &str) {
+        tracing::warn!(framework_id, task_id = %task.task_id.value, message, "unauthorized task");
+        self.counters.task_state(TaskState::TaskError);
+        let status = StatusBuilder::new(&task.task_id.value, TaskState::TaskError, Source::Master)
+            .reason(Reason::TaskUnauthorized)
+            .message(message)
+            .agent(&task.agent_id.value)
+            .build();
+        self.send_update(framework_id, status);
     }
 
     pub(super) fn task_error(&mut self, framework_id: &str, task: &v1::TaskInfo, message: &str) {

@@ -80,6 +80,7 @@ fn master_with(observer_queue_bytes: usize) -> Master {
         framework_queue_bytes: crate::domain::events::FRAMEWORK_QUEUE_BYTES,
         agent_queue_bytes: crate::domain::events::AGENT_QUEUE_BYTES,
         observer_queue_bytes,
+        acls: None,
     };
     let allocator = AllocatorHandle::spawn(Box::new(Idle)).expect("allocator thread starts");
     Master::new(settings, allocator, Default::default())
