@@ -259,17 +259,32 @@ fn agent_client() -> reqwest::Client {
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
     }
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap_or_default()
+    let builder = reqwest::Client::builder().default_headers(headers);
+    let builder = match agent_ca() {
+        Some(ca) => crate::wire::tls::trusting(builder, &ca).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot trust the agent's CA");
+            reqwest::Client::builder().https_only(true)
+        }),
+        None => builder,
+    };
+    builder.build().unwrap_or_default()
+}
+
+/// The CA that verifies the agent, when it serves HTTPS.
+fn agent_ca() -> Option<std::path::PathBuf> {
+    std::env::var_os(crate::wire::tls::AGENT_CA_VAR)
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
 }
 
 pub async fn run() -> Result<(), ExecutorError> {
     let endpoint = env("MESOS_AGENT_ENDPOINT")?;
     let session = Session {
         client: agent_client(),
-        url: format!("http://{endpoint}/api/v1/executor"),
+        url: format!(
+            "{}://{endpoint}/api/v1/executor",
+            crate::wire::tls::scheme(agent_ca().as_deref())
+        ),
         framework_id: env("MESOS_FRAMEWORK_ID")?,
         executor_id: env("MESOS_EXECUTOR_ID")?,
         unacknowledged: std::sync::Mutex::new(Vec::new()),

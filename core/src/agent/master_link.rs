@@ -20,7 +20,10 @@ use crate::{
 
 /// A client for the master: with the agent's credential (HTTP Basic) on
 /// every request when it has one.
-fn master_client(credential: Option<&crate::domain::auth::Credential>) -> reqwest::Client {
+fn master_client(
+    credential: Option<&crate::domain::auth::Credential>,
+    ca: Option<&std::path::Path>,
+) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(c) = credential {
         use base64::Engine;
@@ -31,15 +34,28 @@ fn master_client(credential: Option<&crate::domain::auth::Credential>) -> reqwes
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
     }
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap_or_default()
+    let builder = reqwest::Client::builder().default_headers(headers);
+    let builder = match ca {
+        Some(ca) => match crate::wire::tls::trusting(builder, ca) {
+            Ok(b) => b,
+            Err(e) => {
+                // Checked at start (`cli::daemons`); an HTTPS call then
+                // fails and is retried, saying why.
+                tracing::error!(error = %e, "cannot trust the master's CA");
+                reqwest::Client::builder().https_only(true)
+            }
+        },
+        None => builder,
+    };
+    builder.build().unwrap_or_default()
 }
 
 /// Keeps the agent connected to the master until the task is aborted.
 pub async fn maintain(agent: Arc<Agent>) {
-    let client = master_client(agent.config.credential.as_ref());
+    let client = master_client(
+        agent.config.credential.as_ref(),
+        agent.config.tls_ca.as_deref(),
+    );
     let mut backoff = Duration::from_millis(100);
     loop {
         match session(&agent, &client).await {
@@ -92,7 +108,11 @@ async fn session(agent: &Arc<Agent>, client: &reqwest::Client) -> Result<(), Lin
         tasks: agent.running_tasks(),
         endpoint: agent.endpoint.clone(),
     };
-    let base = format!("http://{}", agent.config.master);
+    let base = format!(
+        "{}://{}",
+        crate::wire::tls::scheme(agent.config.tls_ca.as_deref()),
+        agent.config.master
+    );
     let response = client
         .post(format!("{base}/agent/v1/subscribe"))
         .header("content-type", PROTOBUF)

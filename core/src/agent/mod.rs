@@ -108,6 +108,12 @@ pub struct AgentConfig {
     pub switch_user: bool,
     /// Who may read which sandboxes (`access_sandboxes`).
     pub acls: Option<std::sync::Arc<crate::domain::acls::Acls>>,
+    /// Serve HTTPS with these (plain HTTP when none).
+    pub tls: Option<crate::domain::auth::TlsFiles>,
+    /// The CA (PEM) that verifies the master, which is then reached over
+    /// HTTPS; handed to executors to verify this agent when it serves
+    /// HTTPS.
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl AgentConfig {
@@ -131,6 +137,8 @@ impl AgentConfig {
             authenticate_executors: false,
             switch_user: true,
             acls: None,
+            tls: None,
+            tls_ca: None,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! `events`, `execute`): with `CORRAL_PRINCIPAL` and `CORRAL_SECRET` set,
 //! every request carries them as HTTP Basic credentials (for a master or
 //! agent with authentication on; a secret in the environment stays out of
-//! `ps` listings, unlike a flag).
+//! `ps` listings, unlike a flag); with `CORRAL_TLS_CA` set, it speaks
+//! HTTPS and trusts only that CA (PEM).
 
 use base64::Engine;
 
@@ -26,11 +27,29 @@ pub fn builder() -> reqwest::ClientBuilder {
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
     }
-    reqwest::Client::builder().default_headers(headers)
+    let builder = reqwest::Client::builder().default_headers(headers);
+    match ca() {
+        Some(ca) => crate::wire::tls::trusting(builder, &ca).unwrap_or_else(|e| {
+            eprintln!("error: CORRAL_TLS_CA: {e}");
+            reqwest::Client::builder().https_only(true)
+        }),
+        None => builder,
+    }
 }
 
 pub fn client() -> reqwest::Client {
     builder().build().unwrap_or_default()
+}
+
+fn ca() -> Option<std::path::PathBuf> {
+    std::env::var_os("CORRAL_TLS_CA")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+}
+
+/// `https` with `CORRAL_TLS_CA`, else `http`.
+pub fn scheme() -> &'static str {
+    crate::wire::tls::scheme(ca().as_deref())
 }
 
 /// The principal the commands authenticate as, for a framework's

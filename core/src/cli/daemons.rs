@@ -146,9 +146,17 @@ fn master_parts(
             return Ok(None);
         }
     };
+    let tls = match tls_files("master", &section.tls_cert, &section.tls_key) {
+        Ok(tls) => tls,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(None);
+        }
+    };
     let config = MasterConfig {
         auth,
         acls,
+        tls,
         hostname: section
             .hostname
             .clone()
@@ -216,6 +224,23 @@ fn master_auth(section: &MasterSection) -> Result<HttpAuth, String> {
         http_readonly: section.authenticate_http_readonly,
         http_readwrite: section.authenticate_http_readwrite,
     })
+}
+
+/// A daemon's certificate and key: both or neither.
+fn tls_files(
+    table: &str,
+    cert: &Option<std::path::PathBuf>,
+    key: &Option<std::path::PathBuf>,
+) -> Result<Option<crate::domain::auth::TlsFiles>, String> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(crate::domain::auth::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(format!("[{table}] tls_cert is set but tls_key is not")),
+        (None, Some(_)) => Err(format!("[{table}] tls_key is set but tls_cert is not")),
+    }
 }
 
 /// A daemon reachable from other machines with nothing authenticated says
@@ -308,6 +333,8 @@ fn agent_config(
     };
     config.authenticate_executors = section.authenticate_http_executors;
     config.switch_user = section.switch_user;
+    config.tls = tls_files("agent", &section.tls_cert, &section.tls_key)?;
+    config.tls_ca = section.tls_ca.clone();
     config.acls = section
         .acls
         .as_deref()

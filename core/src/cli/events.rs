@@ -60,7 +60,7 @@ impl From<std::io::Error> for Failure {
 }
 
 async fn follow(master: &str, options: EventsOptions, out: Out<'_>) -> Result<(), Failure> {
-    let url = format!("http://{master}/api/v1");
+    let url = format!("{}://{master}/api/v1", super::client::scheme());
     let call = Call {
         r#type: Some(crate::proto::v1::master::call::Type::Subscribe as i32),
         ..Default::default()

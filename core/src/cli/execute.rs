@@ -98,7 +98,7 @@ async fn follow(
     out: Out<'_>,
 ) -> Result<bool, String> {
     let http = super::client::client();
-    let url = format!("http://{master}/api/v1/scheduler");
+    let url = format!("{}://{master}/api/v1/scheduler", super::client::scheme());
     let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
     let subscribe = Call {
         r#type: Some(call::Type::Subscribe as i32),

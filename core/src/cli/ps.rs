@@ -55,7 +55,12 @@ fn rows(state: &Value, all: bool) -> Vec<[String; 7]> {
 /// Prints the tasks as a table; `all` includes finished ones.
 pub async fn run(master: &str, all: bool, out: Out<'_>, err: Out<'_>) -> std::io::Result<bool> {
     let http = super::client::client();
-    let state = match get_json(&http, &format!("http://{master}/master/state")).await {
+    let state = match get_json(
+        &http,
+        &format!("{}://{master}/master/state", super::client::scheme()),
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => {
             writeln!(err, "error: cannot read the master's state: {e}")?;

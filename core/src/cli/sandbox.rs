@@ -26,7 +26,11 @@ pub async fn agent_endpoint(
     master: &str,
     agent_id: &str,
 ) -> Result<String, String> {
-    let slaves = get_json(http, &format!("http://{master}/master/slaves")).await?;
+    let slaves = get_json(
+        http,
+        &format!("{}://{master}/master/slaves", super::client::scheme()),
+    )
+    .await?;
     slaves["slaves"]
         .as_array()
         .into_iter()
@@ -43,7 +47,11 @@ pub async fn sandbox_of(
     agent: &str,
     task_id: &str,
 ) -> Result<String, String> {
-    let state = get_json(http, &format!("http://{agent}/state")).await?;
+    let state = get_json(
+        http,
+        &format!("{}://{agent}/state", super::client::scheme()),
+    )
+    .await?;
     // Frameworks that left the agent are listed apart, as Mesos does.
     let executors = ["frameworks", "completed_frameworks"]
         .iter()
@@ -91,7 +99,7 @@ pub async fn read_from(
     offset: u64,
 ) -> Result<(Vec<u8>, u64), String> {
     let url = reqwest::Url::parse_with_params(
-        &format!("http://{agent}/files/read"),
+        &format!("{}://{agent}/files/read", super::client::scheme()),
         &[("path", path.to_owned()), ("offset", offset.to_string())],
     )
     .map_err(|e| e.to_string())?;

@@ -88,8 +88,16 @@ fn lines(state: &Value, metrics: &Value) -> Vec<String> {
 pub async fn run(master: &str, out: Out<'_>, err: Out<'_>) -> std::io::Result<bool> {
     let http = super::client::client();
     let fetched = async {
-        let state = get_json(&http, &format!("http://{master}/master/state")).await?;
-        let metrics = get_json(&http, &format!("http://{master}/metrics/snapshot")).await?;
+        let state = get_json(
+            &http,
+            &format!("{}://{master}/master/state", super::client::scheme()),
+        )
+        .await?;
+        let metrics = get_json(
+            &http,
+            &format!("{}://{master}/metrics/snapshot", super::client::scheme()),
+        )
+        .await?;
         Ok::<_, String>((state, metrics))
     }
     .await;

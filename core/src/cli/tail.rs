@@ -20,7 +20,7 @@ async fn task_status(
     task_id: &str,
 ) -> Result<(String, bool), String> {
     let url = reqwest::Url::parse_with_params(
-        &format!("http://{master}/master/tasks"),
+        &format!("{}://{master}/master/tasks", super::client::scheme()),
         &[("task_id", task_id)],
     )
     .map_err(|e| e.to_string())?;

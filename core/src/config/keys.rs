@@ -349,6 +349,22 @@ pub const KEYS: &[Key] = &[
     ),
     k(
         Master,
+        "tls_cert",
+        "tls-cert",
+        Path,
+        "FILE",
+        "Serve HTTPS with this certificate chain (PEM, leaf first); needs tls_key",
+    ),
+    k(
+        Master,
+        "tls_key",
+        "tls-key",
+        Path,
+        "FILE",
+        "The private key (PEM) of tls_cert",
+    ),
+    k(
+        Master,
         "acls",
         "acls",
         Path,
@@ -521,6 +537,31 @@ pub const KEYS: &[Key] = &[
         "BOOL",
         "Operators must authenticate on the agent's endpoints (state, files, \
          the operator API, metrics)",
+    ),
+    k(
+        Agent,
+        "tls_cert",
+        "tls-cert",
+        Path,
+        "FILE",
+        "Serve HTTPS with this certificate chain (PEM, leaf first); needs tls_key",
+    ),
+    k(
+        Agent,
+        "tls_key",
+        "tls-key",
+        Path,
+        "FILE",
+        "The private key (PEM) of tls_cert",
+    ),
+    k(
+        Agent,
+        "tls_ca",
+        "tls-ca",
+        Path,
+        "FILE",
+        "The CA (PEM) that verifies the master, reached over HTTPS when set; \
+         executors verify this agent with it when it serves HTTPS",
     ),
     k(
         Agent,

@@ -92,6 +92,10 @@ pub struct MasterSection {
     pub credentials: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acls: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
     pub authenticate_frameworks: bool,
     pub authenticate_agents: bool,
     pub authenticate_http_readonly: bool,
@@ -113,6 +117,8 @@ impl Default for MasterSection {
             recovery_agent_removal_limit: 1.0,
             credentials: None,
             acls: None,
+            tls_cert: None,
+            tls_key: None,
             authenticate_frameworks: false,
             authenticate_agents: false,
             authenticate_http_readonly: false,
@@ -157,6 +163,12 @@ pub struct AgentSection {
     pub switch_user: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acls: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl Default for AgentSection {
@@ -180,6 +192,9 @@ impl Default for AgentSection {
             authenticate_http_executors: false,
             switch_user: true,
             acls: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_ca: None,
         }
     }
 }

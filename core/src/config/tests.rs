@@ -253,6 +253,8 @@ fn keys_lists_exactly_the_fields_of_every_table() {
             registry: Some("/r.redb".into()),
             credentials: Some("/c.json".into()),
             acls: Some("/a.json".into()),
+            tls_cert: Some("/cert.pem".into()),
+            tls_key: Some("/key.pem".into()),
             ..MasterSection::default()
         },
         agent: AgentSection {
@@ -263,6 +265,9 @@ fn keys_lists_exactly_the_fields_of_every_table() {
             credential: Some("/c.json".into()),
             http_credentials: Some("/h.json".into()),
             acls: Some("/a.json".into()),
+            tls_cert: Some("/cert.pem".into()),
+            tls_key: Some("/key.pem".into()),
+            tls_ca: Some("/ca.pem".into()),
             ..AgentSection::default()
         },
     };

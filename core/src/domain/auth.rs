@@ -232,6 +232,13 @@ impl HttpAuth {
     }
 }
 
+/// A daemon's certificate chain and key (PEM) for serving HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
 /// An agent's key for executor tokens: a token is an HMAC of the executor's
 /// framework and id, so the agent keeps no table of them and they survive
 /// its restart (the key is kept in its work directory).

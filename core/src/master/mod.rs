@@ -75,6 +75,8 @@ pub struct MasterConfig {
     pub auth: crate::domain::auth::HttpAuth,
     /// Who may do what (Mesos' `--acls`).
     pub acls: Option<Arc<crate::domain::acls::Acls>>,
+    /// Serve HTTPS with these (plain HTTP when none).
+    pub tls: Option<crate::domain::auth::TlsFiles>,
 }
 
 impl Default for MasterConfig {
@@ -94,6 +96,7 @@ impl Default for MasterConfig {
             http: Default::default(),
             auth: Default::default(),
             acls: None,
+            tls: None,
         }
     }
 }

@@ -5,3 +5,4 @@
 pub mod agent;
 pub mod master;
 mod serve;
+pub mod tls;

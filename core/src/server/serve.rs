@@ -63,8 +63,10 @@ pub(crate) async fn serve(
     router: Router,
     limits: &HttpLimits,
     reserved: Reserved,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     signal: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    let handshake_timeout = limits.header_read_timeout;
     let cap = limits.connection_cap();
     let kept = limits.reserved_connections.min(cap.saturating_sub(1));
     let general = Arc::new(Semaphore::new(cap - kept));
@@ -130,12 +132,43 @@ pub(crate) async fn serve(
         };
         let watcher = graceful.watcher();
         let service = tower::ServiceExt::map_request(service, trim_trailing_slash);
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let conn = builder.serve_connection_with_upgrades(
-                TokioIo::new(stream),
-                TowerToHyperService::new(service),
-            );
-            if let Err(e) = watcher.watch(conn).await {
+            let service = TowerToHyperService::new(service);
+            let ended = match tls {
+                None => {
+                    watcher
+                        .watch(
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service),
+                        )
+                        .await
+                }
+                // A handshake that does not finish in time (a slow or idle
+                // client) closes the connection, as a slow header does.
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(secure)) => {
+                            watcher
+                                .watch(
+                                    builder.serve_connection_with_upgrades(
+                                        TokioIo::new(secure),
+                                        service,
+                                    ),
+                                )
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);

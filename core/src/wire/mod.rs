@@ -12,3 +12,4 @@ pub mod agent_protocol;
 pub mod codec;
 pub mod files;
 pub mod recordio;
+pub mod tls;

@@ -76,6 +76,8 @@ fn keys_by_table() -> BTreeMap<String, Vec<String>> {
             registry: Some("/r.redb".into()),
             credentials: Some("/c.json".into()),
             acls: Some("/a.json".into()),
+            tls_cert: Some("/cert.pem".into()),
+            tls_key: Some("/key.pem".into()),
             ..MasterSection::default()
         },
         agent: AgentSection {
@@ -86,6 +88,9 @@ fn keys_by_table() -> BTreeMap<String, Vec<String>> {
             credential: Some("/c.json".into()),
             http_credentials: Some("/h.json".into()),
             acls: Some("/a.json".into()),
+            tls_cert: Some("/cert.pem".into()),
+            tls_key: Some("/key.pem".into()),
+            tls_ca: Some("/ca.pem".into()),
             ..AgentSection::default()
         },
     };

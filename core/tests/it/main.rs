@@ -35,3 +35,4 @@ mod run_as_user;
 mod sandbox_reads;
 mod slow_isolator;
 mod task_errors;
+mod tls;

@@ -97,6 +97,16 @@ impl Agent {
                 &format!("{}secs", self.config.executor_shutdown_grace.as_secs()),
             ),
             KeyValue::new(
+                crate::wire::tls::AGENT_CA_VAR,
+                &self
+                    .config
+                    .tls
+                    .as_ref()
+                    .and(self.config.tls_ca.as_ref())
+                    .map(|ca| ca.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            KeyValue::new(
                 crate::wire::EXECUTOR_TOKEN_VAR,
                 &self
                     .token_key
