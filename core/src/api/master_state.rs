@@ -218,10 +218,7 @@ impl<'a> Viewer<'a> {
         let Some(acls) = self.acls else {
             return true;
         };
-        let of = |c: Option<&crate::proto::v1::CommandInfo>| c.and_then(|c| c.user.clone());
-        let user = of(t.info.command.as_ref())
-            .or_else(|| of(t.info.executor.as_ref().and_then(|e| e.command.as_ref())))
-            .unwrap_or_else(|| f.info.user.clone());
+        let user = crate::domain::convert::task_user(&t.info, None, &f.info.user);
         acls.allows(crate::domain::acls::Action::ViewTask, self.principal, &user)
     }
 }

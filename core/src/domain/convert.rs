@@ -89,3 +89,20 @@ pub fn labels_to_proto(list: &[KeyValue]) -> v1::Labels {
             .collect(),
     }
 }
+
+/// The user a task runs as (Mesos' rule): its command's user, else its
+/// executor's (`executor`, or the task's own), else `framework_user`.
+pub fn task_user(
+    task: &v1::TaskInfo,
+    executor: Option<&v1::ExecutorInfo>,
+    framework_user: &str,
+) -> String {
+    let of = |c: Option<&v1::CommandInfo>| c.and_then(|c| c.user.clone());
+    of(task.command.as_ref())
+        .or_else(|| {
+            of(executor
+                .or(task.executor.as_ref())
+                .and_then(|e| e.command.as_ref()))
+        })
+        .unwrap_or_else(|| framework_user.to_owned())
+}

@@ -461,11 +461,12 @@ fn task_user(
     executor: &v1::ExecutorInfo,
     task: &v1::TaskInfo,
 ) -> Option<String> {
-    let of = |c: Option<&v1::CommandInfo>| c.and_then(|c| c.user.clone());
-    of(task.command.as_ref())
-        .or_else(|| of(executor.command.as_ref()))
-        .or_else(|| Some(framework.user.clone()))
-        .filter(|u| !u.is_empty())
+    Some(crate::domain::convert::task_user(
+        task,
+        Some(executor),
+        &framework.user,
+    ))
+    .filter(|u| !u.is_empty())
 }
 
 /// A command executor's name as Mesos writes it, which tools show:

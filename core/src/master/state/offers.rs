@@ -309,10 +309,7 @@ impl Master {
             return Ok(());
         };
         let framework = &self.frameworks[framework_id];
-        let of = |c: Option<&v1::CommandInfo>| c.and_then(|c| c.user.clone());
-        let user = of(task.command.as_ref())
-            .or_else(|| of(task.executor.as_ref().and_then(|e| e.command.as_ref())))
-            .unwrap_or_else(|| framework.info.user.clone());
+        let user = crate::domain::convert::task_user(task, None, &framework.info.user);
         let principal = framework.info.principal.as_deref();
         if acls.allows(crate::domain::acls::Action::RunTask, principal, &user) {
             Ok(())
