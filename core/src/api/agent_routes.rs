@@ -12,7 +12,7 @@ use axum::{
 };
 use serde_json::{json, Value};
 
-use super::auth::{authenticate, Surface};
+use super::auth::{authenticate, Guard, Surface};
 use super::{
     executor, files,
     http::{bounded_body, error, BodyBudget},
@@ -26,8 +26,14 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 pub fn router(agent: Arc<Agent>) -> Router {
     let budget = BodyBudget::new(&agent.config.http, MAX_BODY);
     let auth = Arc::new(agent.config.http_auth.clone());
+    let acls = agent.config.acls.clone();
     let guard = |surface: Surface| {
-        axum::middleware::from_fn_with_state((auth.clone(), surface), authenticate)
+        let guard = Guard {
+            auth: auth.clone(),
+            surface,
+            acls: acls.clone(),
+        };
+        axum::middleware::from_fn_with_state(guard, authenticate)
     };
     // Executors prove themselves with their token (`executor.rs`).
     let open = Router::new()

@@ -15,6 +15,7 @@ use axum::{
 };
 use base64::Engine;
 
+use crate::domain::acls::{Acls, Action};
 pub use crate::domain::auth::{HttpAuth, Surface};
 
 /// A principal that proved itself with its secret.
@@ -62,12 +63,38 @@ pub fn forbidden(message: impl Into<String>) -> Response {
     super::http::error(403, message)
 }
 
-/// The middleware of a route group guarded by `surface`.
+/// What guards a route group: who must authenticate, and the ACLs of
+/// `get_endpoints`.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    pub auth: Arc<HttpAuth>,
+    pub surface: Surface,
+    pub acls: Option<Arc<Acls>>,
+}
+
+/// The endpoints `get_endpoints` ACLs decide on (as Mesos' authorizer).
+const AUTHORIZED_ENDPOINTS: &[&str] = &[
+    "/flags",
+    "/master/flags",
+    "/slave(1)/flags",
+    "/metrics/snapshot",
+    "/metrics",
+    "/monitor/statistics",
+    "/monitor/statistics.json",
+    "/containers",
+    "/containers.json",
+    "/files/debug",
+    "/files/debug.json",
+];
+
+/// The middleware of a route group: authentication for its surface, then
+/// `get_endpoints` for the endpoints it covers.
 pub async fn authenticate(
-    State((auth, surface)): State<(Arc<HttpAuth>, Surface)>,
+    State(guard): State<Guard>,
     mut request: Request,
     next: Next,
 ) -> Response {
+    let (auth, surface) = (&guard.auth, guard.surface);
     let has_basic = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -88,6 +115,24 @@ pub async fn authenticate(
         request.extensions_mut().insert(Principal(principal));
     } else if auth.required(surface) {
         return unauthorized("this endpoint needs credentials (HTTP Basic)");
+    }
+    let path = request.uri().path().trim_end_matches('/').to_owned();
+    if let Some(acls) = &guard.acls {
+        if AUTHORIZED_ENDPOINTS.contains(&path.as_str()) {
+            let principal = request.extensions().get::<Principal>().map(|p| p.0.clone());
+            // `/master/flags` and `/slave(1)/flags` are also `/flags`.
+            let short = ["/master", "/slave(1)"]
+                .iter()
+                .find_map(|prefix| path.strip_prefix(prefix))
+                .filter(|rest| rest.starts_with('/'));
+            let allowed = |p: &str| acls.allows(Action::GetEndpoint, principal.as_deref(), p);
+            if !(allowed(&path) || short.is_some_and(allowed)) {
+                return forbidden(format!(
+                    "principal '{}' is not authorized to GET {path}",
+                    principal.as_deref().unwrap_or("(none)")
+                ));
+            }
+        }
     }
     next.run(request).await
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::{
     agent_protocol,
-    auth::{authenticate, HttpAuth, Principal, Surface},
+    auth::{authenticate, Guard, HttpAuth, Principal, Surface},
     http::{bounded_body, error, BodyBudget},
     master_state::{self, TasksQuery, Viewer},
     operator, scheduler,
@@ -37,8 +37,14 @@ pub fn reserved(request: &axum::extract::Request) -> bool {
 pub fn router(master: SharedMaster, limits: &HttpLimits, auth: &HttpAuth) -> Router {
     let budget = BodyBudget::new(limits, MAX_CALL_BYTES);
     let auth = Arc::new(auth.clone());
+    let acls = lock(&master).settings().acls.clone();
     let guard = |surface: Surface| {
-        axum::middleware::from_fn_with_state((auth.clone(), surface), authenticate)
+        let guard = Guard {
+            auth: auth.clone(),
+            surface,
+            acls: acls.clone(),
+        };
+        axum::middleware::from_fn_with_state(guard, authenticate)
     };
     let scheduler_api = Router::new()
         .route(

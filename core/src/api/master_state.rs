@@ -212,6 +212,17 @@ impl<'a> Viewer<'a> {
         )
     }
 
+    /// An executor runs as its command's user, else its framework's.
+    pub fn executor(&self, f: &FrameworkState, e: &crate::proto::v1::ExecutorInfo) -> bool {
+        let user = crate::domain::convert::executor_user(e, &f.info.user);
+        crate::domain::acls::allowed(
+            self.acls,
+            crate::domain::acls::Action::ViewExecutor,
+            self.principal,
+            &user,
+        )
+    }
+
     /// A task runs as its command's user, else its executor's, else its
     /// framework's.
     pub fn task(&self, f: &FrameworkState, t: &TaskEntry) -> bool {
@@ -278,7 +289,7 @@ fn framework_view<'a>(
         "offered_resources": resources_object(&offered),
         "unreachable_tasks": [],
         "offers": offers,
-        "executors": executors_json(f),
+        "executors": executors_json(f, viewer),
     });
     let Value::Object(mut head) = head else {
         unreachable!("json! of an object is an object")
@@ -307,12 +318,13 @@ fn framework_view<'a>(
 
 /// The executors (other than the command executor) of a framework's live
 /// tasks, once per agent, as Mesos' `ExecutorInfo` JSON with `slave_id`.
-fn executors_json(f: &FrameworkState) -> Vec<Value> {
+fn executors_json(f: &FrameworkState, viewer: Viewer<'_>) -> Vec<Value> {
     let mut seen = std::collections::BTreeSet::new();
     f.tasks
         .values()
         .filter(|t| !is_terminal(state_of(&t.status)))
         .filter_map(|t| Some((t, t.info.executor.as_ref()?)))
+        .filter(|(_, e)| viewer.executor(f, e))
         .filter(|(t, e)| seen.insert((e.executor_id.value.as_str(), t.agent_id.as_str())))
         .map(|(t, e)| {
             let command = e.command.as_ref();

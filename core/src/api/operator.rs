@@ -100,7 +100,11 @@ async fn subscribe(master: SharedMaster, accept: Encoding, principal: Option<Str
         let (state, events, heartbeat) = {
             let mut m = lock(&master);
             let state = operator_state::state(&m, Viewer::new(&m, principal.as_deref()));
-            (state, m.observe(accept), m.settings().heartbeat_interval)
+            (
+                state,
+                m.observe(accept, principal.as_deref()),
+                m.settings().heartbeat_interval,
+            )
         };
         // Encoded with the lock released (seconds for a large state).
         let subscribed = Event {

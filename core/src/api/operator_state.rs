@@ -138,6 +138,9 @@ pub fn executors(master: &Master, viewer: Viewer<'_>) -> response::GetExecutors 
             let Some(executor) = &t.info.executor else {
                 continue;
             };
+            if !viewer.executor(f, executor) {
+                continue;
+            }
             if !seen.insert((&f.id, &executor.executor_id.value, &t.agent_id)) {
                 continue;
             }

@@ -106,3 +106,12 @@ pub fn task_user(
         })
         .unwrap_or_else(|| framework_user.to_owned())
 }
+
+/// The user an executor runs as: its command's, else its framework's.
+pub fn executor_user(executor: &v1::ExecutorInfo, framework_user: &str) -> String {
+    executor
+        .command
+        .as_ref()
+        .and_then(|c| c.user.clone())
+        .unwrap_or_else(|| framework_user.to_owned())
+}

@@ -40,6 +40,8 @@ pub enum RecordError {
     TooShort,
     #[error("endpoint cut short")]
     EndpointCutShort,
+    #[error("principal cut short")]
+    PrincipalCutShort,
     #[error("{0}")]
     Endpoint(#[from] std::string::FromUtf8Error),
     #[error("{0}")]
@@ -56,6 +58,8 @@ pub struct AgentRecord {
     pub info: v1::AgentInfo,
     /// `host:port` of its HTTP endpoints.
     pub endpoint: String,
+    /// The principal that registered it: only it may re-register the id.
+    pub principal: Option<String>,
 }
 
 /// A framework and, while it is disconnected, when it is removed.
@@ -86,27 +90,52 @@ impl std::fmt::Debug for Registry {
 
 // A record is a small fixed header followed by the protobuf encoding of the
 // Mesos info message, which evolves compatibly on its own.
+//
+// Agent record: [`PRINCIPAL_MARK`, principal length, principal]? then
+// endpoint length, endpoint, `AgentInfo`. Lengths are u32 little endian;
+// records written before principals were kept start with the endpoint's
+// length, which is never `PRINCIPAL_MARK`.
+
+const PRINCIPAL_MARK: u32 = u32::MAX;
 
 fn encode_agent(record: &AgentRecord) -> Vec<u8> {
     let mut out = Vec::new();
-    let endpoint = record.endpoint.as_bytes();
-    out.extend_from_slice(&(endpoint.len() as u32).to_le_bytes());
-    out.extend_from_slice(endpoint);
+    if let Some(principal) = &record.principal {
+        out.extend_from_slice(&PRINCIPAL_MARK.to_le_bytes());
+        put_field(&mut out, principal.as_bytes());
+    }
+    put_field(&mut out, record.endpoint.as_bytes());
     out.extend_from_slice(&record.info.encode_to_vec());
     out
 }
 
-fn decode_agent(bytes: &[u8]) -> Result<AgentRecord, RecordError> {
+fn put_field(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// A length-prefixed field at the head of `bytes`, and the rest.
+fn take_field(bytes: &[u8], cut: RecordError) -> Result<(&[u8], &[u8]), RecordError> {
     let (len, rest) = bytes
         .split_first_chunk::<4>()
         .ok_or(RecordError::TooShort)?;
-    let len = u32::from_le_bytes(*len) as usize;
-    let (endpoint, info) = rest
-        .split_at_checked(len)
-        .ok_or(RecordError::EndpointCutShort)?;
+    rest.split_at_checked(u32::from_le_bytes(*len) as usize)
+        .ok_or(cut)
+}
+
+fn decode_agent(bytes: &[u8]) -> Result<AgentRecord, RecordError> {
+    let (principal, bytes) = match bytes.split_first_chunk::<4>() {
+        Some((mark, rest)) if u32::from_le_bytes(*mark) == PRINCIPAL_MARK => {
+            let (principal, rest) = take_field(rest, RecordError::PrincipalCutShort)?;
+            (Some(String::from_utf8(principal.to_vec())?), rest)
+        }
+        _ => (None, bytes),
+    };
+    let (endpoint, info) = take_field(bytes, RecordError::EndpointCutShort)?;
     Ok(AgentRecord {
         endpoint: String::from_utf8(endpoint.to_vec())?,
         info: v1::AgentInfo::decode(info)?,
+        principal,
     })
 }
 
@@ -233,6 +262,11 @@ mod tests {
                 ..Default::default()
             },
             endpoint: "10.0.0.1:5051".into(),
+            principal: None,
+        };
+        let bound = AgentRecord {
+            principal: Some("agent-a".into()),
+            ..agent.clone()
         };
         let framework = FrameworkRecord {
             info: v1::FrameworkInfo {
@@ -247,11 +281,15 @@ mod tests {
             assert!(recovered.agents.is_empty() && recovered.frameworks.is_empty());
             registry.admit_agent("S0", &agent).unwrap();
             registry.admit_agent("S1", &agent).unwrap();
+            registry.admit_agent("S2", &bound).unwrap();
             registry.remove_agent("S1").unwrap();
             registry.put_framework("F0", &framework).unwrap();
         }
         let (_registry, recovered) = Registry::open(&path).unwrap();
-        assert_eq!(recovered.agents, vec![("S0".to_owned(), agent)]);
+        assert_eq!(
+            recovered.agents,
+            vec![("S0".to_owned(), agent), ("S2".to_owned(), bound)]
+        );
         assert_eq!(recovered.frameworks, vec![("F0".to_owned(), framework)]);
     }
 
@@ -262,6 +300,12 @@ mod tests {
         assert!(matches!(
             decode_agent(&cut),
             Err(RecordError::EndpointCutShort)
+        ));
+        let mut principal_cut = u32::MAX.to_le_bytes().to_vec();
+        principal_cut.extend_from_slice(&[9, 0, 0, 0, b'a']);
+        assert!(matches!(
+            decode_agent(&principal_cut),
+            Err(RecordError::PrincipalCutShort)
         ));
         assert!(matches!(
             decode_framework(&[0; 7]),

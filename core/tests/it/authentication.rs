@@ -173,7 +173,13 @@ async fn frameworks_must_authenticate_and_cannot_take_each_other_over() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_must_authenticate_and_cannot_take_over_a_registered_agent() {
-    let cluster = locked_cluster().await;
+    let mut cluster = Cluster::start_with(Options {
+        tweak_master: lock_down_master,
+        tweak_agent: lock_down_agent,
+        registry: true,
+        ..Options::default()
+    })
+    .await;
     let _alice = alice_with_a_task(&cluster).await;
     let slaves = get_as(&format!("http://{}/master/slaves", cluster.master), OPS).await;
     let slaves: Value = serde_json::from_str(&slaves.1).unwrap();
@@ -198,9 +204,10 @@ async fn agents_must_authenticate_and_cannot_take_over_a_registered_agent() {
         }
         .encode_to_vec()
     };
-    let post = |path: &str, body: Vec<u8>, creds: Option<(&str, &str)>| {
+    let master = cluster.master;
+    let post = move |path: &str, body: Vec<u8>, creds: Option<(&str, &str)>| {
         let mut request = http_client()
-            .post(format!("http://{}{path}", cluster.master))
+            .post(format!("http://{master}{path}"))
             .header("content-type", "application/x-protobuf")
             .header(
                 corral::wire::agent_protocol::PROTOCOL_HEADER,
@@ -256,6 +263,22 @@ async fn agents_must_authenticate_and_cannot_take_over_a_registered_agent() {
     assert_eq!(slaves["slaves"].as_array().unwrap().len(), 1, "{slaves}");
     assert_eq!(slaves["slaves"][0]["active"], json!(true));
     assert_eq!(task_state(&cluster, "victim").await, "TASK_RUNNING");
+
+    // The binding survives a master restart (the registry keeps it): while
+    // the agent is away, another principal still may not take its id.
+    cluster.stop_agent().await;
+    cluster.restart_master().await;
+    let response = post(
+        "/agent/v1/subscribe",
+        subscribe(Some(&agent_id)),
+        Some(("mallory", "mallory-secret")),
+    )
+    .await
+    .unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("another principal"), "{body}");
     cluster.stop().await;
 }
 

@@ -3,9 +3,10 @@
 //! so), tear down whose framework, see which frameworks and tasks, and read
 //! which sandboxes. Each refusal leaves everything as it was.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use crate::common::{http_client, task, Cluster, Options, Scheduler};
+use crate::operator_events::Observer;
 use corral::{
     domain::{
         acls::Acls,
@@ -31,7 +32,8 @@ const ACLS: &str = r#"{
     {"principals": {"values": ["ops"]}, "framework_principals": {"type": "ANY"}}],
   "view_frameworks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
   "view_tasks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
-  "access_sandboxes": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}]
+  "access_sandboxes": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+  "get_endpoints": [{"principals": {"values": ["ops"]}, "paths": {"values": ["/flags", "/metrics/snapshot"]}}]
 }"#;
 
 fn credentials() -> Arc<Credentials> {
@@ -100,6 +102,12 @@ async fn subscribe(
 async fn acls_decide_roles_users_teardowns_views_and_sandboxes() {
     let cluster = guarded_cluster().await;
     let master = format!("http://{}", cluster.master);
+    // Operators following the event stream: ops sees every framework and
+    // task, mallory (no view ACL) none.
+    let mut ops_events =
+        Observer::subscribe_as(cluster.master, Encoding::Json, Some(("ops", "o"))).await;
+    let mut mallory_events =
+        Observer::subscribe_as(cluster.master, Encoding::Json, Some(("mallory", "m"))).await;
     // register_frameworks: a role the principal may not use.
     let refused = subscribe(
         &cluster,
@@ -141,7 +149,6 @@ async fn acls_decide_roles_users_teardowns_views_and_sandboxes() {
         "{refused}"
     );
     assert_eq!(alice.update_for("allowed").await["state"], "TASK_RUNNING");
-
     let mut mallory = subscribe(
         &cluster,
         "mallory",
@@ -156,6 +163,27 @@ async fn acls_decide_roles_users_teardowns_views_and_sandboxes() {
     mallory.launch(&offer, vec![as_nobody]).await;
     let refused = mallory.update_for("as-nobody").await;
     assert_eq!(refused["reason"], "REASON_TASK_UNAUTHORIZED", "{refused}");
+    ops_events
+        .next("TASK_UPDATED", |e| {
+            e["task_updated"]["status"]["task_id"]["value"] == "allowed"
+                && e["task_updated"]["state"] == "TASK_RUNNING"
+        })
+        .await;
+    ops_events
+        .next("FRAMEWORK_ADDED", |e| {
+            e["framework_added"]["framework"]["framework_info"]["name"] == "mallory"
+        })
+        .await;
+    // Published to both at once: had mallory been sent them, they would be
+    // here well within the window.
+    let seen = mallory_events
+        .types_within(Duration::from_millis(500))
+        .await;
+    assert!(
+        seen.iter()
+            .all(|t| !t.starts_with("TASK_") && !t.starts_with("FRAMEWORK_")),
+        "mallory may view no framework or task, yet got: {seen:?}"
+    );
 
     // teardown_frameworks: mallory, authenticated, may not tear alice down;
     // ops may (checked at the end).
@@ -202,6 +230,28 @@ async fn acls_decide_roles_users_teardowns_views_and_sandboxes() {
     assert!(
         names.contains(&"alice") && names.contains(&"mallory"),
         "{state}"
+    );
+
+    // get_endpoints: /flags and /metrics/snapshot for ops only, on the
+    // master and on the agent.
+    for url in [
+        format!("{master}/flags"),
+        format!("{master}/master/flags"),
+        format!("{master}/metrics/snapshot"),
+        format!("http://{}/flags", cluster.agent),
+    ] {
+        let (status, body) = get_as(&url, "mallory", "m").await;
+        assert_eq!(status, 403, "{url}: {body}");
+        assert!(body.to_string().contains("not authorized"), "{url}: {body}");
+        assert_eq!(get_as(&url, "ops", "o").await.0, 200, "{url}");
+    }
+    // An endpoint no get_endpoints ACL covers stays open to the
+    // authenticated.
+    assert_eq!(
+        get_as(&format!("{master}/master/frameworks"), "mallory", "m")
+            .await
+            .0,
+        200
     );
 
     // access_sandboxes on the agent.

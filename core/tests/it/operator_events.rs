@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 /// An operator following the master's event stream.
-struct Observer {
+pub(crate) struct Observer {
     events: mpsc::UnboundedReceiver<Value>,
     /// Every event received, for the failure messages.
     seen: Vec<Value>,
@@ -28,7 +28,16 @@ struct Observer {
 }
 
 impl Observer {
-    async fn subscribe(master: SocketAddr, encoding: Encoding) -> Observer {
+    pub(crate) async fn subscribe(master: SocketAddr, encoding: Encoding) -> Observer {
+        Self::subscribe_as(master, encoding, None).await
+    }
+
+    /// [`Observer::subscribe`] with HTTP Basic credentials.
+    pub(crate) async fn subscribe_as(
+        master: SocketAddr,
+        encoding: Encoding,
+        credentials: Option<(&str, &str)>,
+    ) -> Observer {
         let call = json!({"type": "SUBSCRIBE"});
         let body = match encoding {
             Encoding::Json => call.to_string().into_bytes(),
@@ -41,12 +50,15 @@ impl Observer {
                 Encoding::Protobuf,
             ),
         };
-        let sent = stream_client()
+        let mut request = stream_client()
             .post(format!("http://{master}/api/v1"))
             .header("content-type", encoding.content_type())
             .header("accept", encoding.content_type())
-            .body(body)
-            .send();
+            .body(body);
+        if let Some((principal, secret)) = credentials {
+            request = request.basic_auth(principal, Some(secret));
+        }
+        let sent = request.send();
         let response = tokio::time::timeout(HTTP_TIMEOUT, sent)
             .await
             .expect("SUBSCRIBE answers")
@@ -80,7 +92,7 @@ impl Observer {
     /// The next event of type `kind` (`*`: any) that `wanted` accepts
     /// (earlier ones are passed over); fails listing what came when none
     /// does in time.
-    async fn next(&mut self, kind: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn next(&mut self, kind: &str, wanted: impl Fn(&Value) -> bool) -> Value {
         let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
         loop {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
@@ -104,6 +116,19 @@ impl Observer {
                 ),
             }
         }
+    }
+}
+
+impl Observer {
+    /// The types of the events that arrive within `window`.
+    pub(crate) async fn types_within(&mut self, window: Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + window;
+        let mut types = Vec::new();
+        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+            types.push(event["type"].as_str().unwrap_or("?").to_owned());
+            self.seen.push(event);
+        }
+        types
     }
 }
 

@@ -156,7 +156,16 @@ impl Master {
             added.push((framework_id, task_id));
         }
 
-        let known = self.agents.contains_key(&id) || self.recovering.remove(&id).is_some();
+        let recovered = self.recovering.remove(&id);
+        let known = self.agents.contains_key(&id) || recovered.is_some();
+        // The id stays bound to the principal that first registered it,
+        // across master restarts (the registry keeps it).
+        let bound = self
+            .agents
+            .get(&id)
+            .and_then(|a| a.principal.clone())
+            .or_else(|| recovered.and_then(|r| r.principal))
+            .or_else(|| principal.map(str::to_owned));
         self.counters.bump(if known {
             "slave_reregistrations"
         } else {
@@ -166,6 +175,7 @@ impl Master {
             let record = AgentRecord {
                 info: info.clone(),
                 endpoint: subscribe.endpoint.clone(),
+                principal: bound.clone(),
             };
             if let Err(e) = registry.admit_agent(&id, &record) {
                 tracing::error!(agent_id = %id, error = %e, "cannot admit the agent to the registry");
@@ -178,9 +188,7 @@ impl Master {
                 agent.connection = Some(connection);
                 agent.last_seen = Instant::now();
                 agent.reregistered_time = Some(now_seconds());
-                if agent.principal.is_none() {
-                    agent.principal = principal.map(str::to_owned);
-                }
+                agent.principal = bound;
                 self.allocator
                     .send(AllocatorCommand::SetAgentActive(id.clone(), true));
                 tracing::info!(agent_id = %id, "agent re-registered");
@@ -212,7 +220,7 @@ impl Master {
                         last_seen: Instant::now(),
                         registered_time: now_seconds(),
                         reregistered_time: None,
-                        principal: principal.map(str::to_owned),
+                        principal: bound,
                     },
                 );
             }
@@ -268,11 +276,14 @@ impl Master {
         let Some(p) = principal else {
             return Ok(());
         };
-        match self
-            .agents
-            .get(agent_id)
-            .and_then(|a| a.principal.as_deref())
-        {
+        let owner = match self.agents.get(agent_id) {
+            Some(a) => a.principal.as_deref(),
+            None => self
+                .recovering
+                .get(agent_id)
+                .and_then(|r| r.principal.as_deref()),
+        };
+        match owner {
             Some(owner) if owner != p => {
                 tracing::warn!(
                     agent_id,

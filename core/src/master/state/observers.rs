@@ -12,6 +12,7 @@
 use bytes::Bytes;
 
 use super::Master;
+use crate::domain::acls::Action;
 use crate::{
     domain::events::{self, deliver_charged, EventReceiver, EventSender},
     master::operator_view,
@@ -29,7 +30,13 @@ use crate::{
 struct Observer {
     encoding: Encoding,
     records: EventSender<Bytes>,
+    /// Who subscribed: with ACLs, it gets only the events of frameworks and
+    /// tasks it may view.
+    principal: Option<String>,
 }
+
+/// Who may see an event: those the ACLs let do `Action` on the user.
+type Visibility = Option<(Action, String)>;
 
 #[derive(Debug, Default)]
 pub(super) struct Observers {
@@ -61,7 +68,7 @@ impl Master {
     /// is queued on it (at most `observer_queue_bytes`). The caller takes
     /// the state under the same lock and sends it first (`SUBSCRIBED`),
     /// encoding it after the lock is released.
-    pub fn observe(&mut self, encoding: Encoding) -> EventReceiver<Bytes> {
+    pub fn observe(&mut self, encoding: Encoding, principal: Option<&str>) -> EventReceiver<Bytes> {
         self.observers.next += 1;
         let (tx, rx) = events::channel(
             format!("operator subscriber {}", self.observers.next),
@@ -71,6 +78,7 @@ impl Master {
         self.observers.streams.push(Observer {
             encoding,
             records: tx,
+            principal: principal.map(str::to_owned),
         });
         self.counters.bump("operator_subscriptions");
         rx
@@ -84,14 +92,29 @@ impl Master {
     /// Queues the event `make` builds on every stream, dropping the
     /// streams that are gone or overflowed. Builds nothing when none.
     fn publish(&mut self, make: impl FnOnce(&Master) -> Option<Event>) {
+        self.publish_to(None, make);
+    }
+
+    /// [`Master::publish`] to the subscribers `visibility` lets see it.
+    fn publish_to(&mut self, visibility: Visibility, make: impl FnOnce(&Master) -> Option<Event>) {
         if self.observers.streams.is_empty() {
             return;
         }
         let Some(event) = make(self) else { return };
         let before = self.observers.streams.len();
+        let acls = self.settings.acls.clone();
+        let hidden = |o: &Observer| match (&acls, &visibility) {
+            (Some(acls), Some((action, user))) => {
+                !acls.allows(*action, o.principal.as_deref(), user)
+            }
+            _ => false,
+        };
         // Encoded once per encoding in use.
         let mut encoded: [Option<Bytes>; 2] = [None, None];
         self.observers.streams.retain(|o| {
+            if hidden(o) {
+                return true;
+            }
             let slot = match o.encoding {
                 Encoding::Json => 0,
                 Encoding::Protobuf => 1,
@@ -108,8 +131,33 @@ impl Master {
         }
     }
 
+    /// Who may see the events of task `task_id` (its user), with ACLs.
+    fn task_visibility(&self, framework_id: &str, task_id: &str) -> Visibility {
+        self.settings.acls.as_ref()?;
+        let f = self.frameworks.get(framework_id).or_else(|| {
+            self.completed_frameworks
+                .iter()
+                .find(|f| f.id == framework_id)
+        })?;
+        let task = f
+            .tasks
+            .get(task_id)
+            .or_else(|| f.completed.iter().find(|t| t.info.task_id.value == task_id));
+        let user = match task {
+            Some(t) => crate::domain::convert::task_user(&t.info, None, &f.info.user),
+            None => f.info.user.clone(),
+        };
+        Some((Action::ViewTask, user))
+    }
+
+    fn framework_visibility(&self, user: &str) -> Visibility {
+        self.settings.acls.as_ref()?;
+        Some((Action::ViewFramework, user.to_owned()))
+    }
+
     pub(super) fn publish_task_added(&mut self, framework_id: &str, task_id: &str) {
-        self.publish(|m| {
+        let visibility = self.task_visibility(framework_id, task_id);
+        self.publish_to(visibility, |m| {
             let f = m.frameworks.get(framework_id)?;
             let task = f.tasks.get(task_id)?;
             Some(event_of(event::Type::TaskAdded, |e| {
@@ -121,7 +169,8 @@ impl Master {
     }
 
     pub(super) fn publish_task_updated(&mut self, framework_id: &str, status: &v1::TaskStatus) {
-        self.publish(|_| {
+        let visibility = self.task_visibility(framework_id, &status.task_id.value);
+        self.publish_to(visibility, |_| {
             Some(event_of(event::Type::TaskUpdated, |e| {
                 e.task_updated = Some(event::TaskUpdated {
                     framework_id: v1::FrameworkId {
@@ -137,7 +186,13 @@ impl Master {
     /// FRAMEWORK_ADDED (`added`) or FRAMEWORK_UPDATED (re-subscribed or
     /// disconnected).
     pub(super) fn publish_framework(&mut self, framework_id: &str, added: bool) {
-        self.publish(|m| {
+        let user = self
+            .frameworks
+            .get(framework_id)
+            .map(|f| f.info.user.clone())
+            .unwrap_or_default();
+        let visibility = self.framework_visibility(&user);
+        self.publish_to(visibility, |m| {
             let f = m.frameworks.get(framework_id)?;
             let framework = operator_view::framework(f, f.connected(), Vec::new(), &[], &[]);
             Some(if added {
@@ -153,7 +208,8 @@ impl Master {
     }
 
     pub(super) fn publish_framework_removed(&mut self, framework_info: v1::FrameworkInfo) {
-        self.publish(|_| {
+        let visibility = self.framework_visibility(&framework_info.user);
+        self.publish_to(visibility, |_| {
             Some(event_of(event::Type::FrameworkRemoved, |e| {
                 e.framework_removed = Some(event::FrameworkRemoved { framework_info });
             }))

@@ -340,8 +340,8 @@ async fn the_allocator_is_told_who_frameworks_are_and_why_resources_return() {
 #[tokio::test]
 async fn an_operator_stream_that_falls_behind_is_dropped_and_one_that_reads_is_kept() {
     let mut m = master_with(64 * 1024);
-    let mut slow = m.observe(Encoding::Protobuf);
-    let mut reader = m.observe(Encoding::Json);
+    let mut slow = m.observe(Encoding::Protobuf, None);
+    let mut reader = m.observe(Encoding::Json, None);
     assert_eq!(m.observer_count(), 2);
     let mut read = Vec::new();
     let mut added = 0;
