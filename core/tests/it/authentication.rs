@@ -227,13 +227,14 @@ async fn agents_must_authenticate_and_cannot_take_over_a_registered_agent() {
     assert_eq!(response.status().as_u16(), 401);
     // A principal other than the agent's may not re-register under its id
     // (which would declare its tasks lost) nor post its updates.
-    let response = post(
-        "/agent/v1/subscribe",
-        subscribe(Some(&agent_id)),
-        Some(("mallory", "mallory-secret")),
-    )
-    .await
-    .unwrap();
+    let take_over = || {
+        post(
+            "/agent/v1/subscribe",
+            subscribe(Some(&agent_id)),
+            Some(("mallory", "mallory-secret")),
+        )
+    };
+    let response = take_over().await.unwrap();
     assert_eq!(response.status().as_u16(), 403);
     let update = {
         use prost::Message;
@@ -268,13 +269,7 @@ async fn agents_must_authenticate_and_cannot_take_over_a_registered_agent() {
     // the agent is away, another principal still may not take its id.
     cluster.stop_agent().await;
     cluster.restart_master().await;
-    let response = post(
-        "/agent/v1/subscribe",
-        subscribe(Some(&agent_id)),
-        Some(("mallory", "mallory-secret")),
-    )
-    .await
-    .unwrap();
+    let response = take_over().await.unwrap();
     let status = response.status().as_u16();
     let body = response.text().await.unwrap();
     assert_eq!(status, 403, "{body}");
