@@ -103,11 +103,15 @@ impl Master {
         let Some(event) = make(self) else { return };
         let before = self.observers.streams.len();
         let acls = self.settings.acls.clone();
-        let hidden = |o: &Observer| match (&acls, &visibility) {
-            (Some(acls), Some((action, user))) => {
-                !acls.allows(*action, o.principal.as_deref(), user)
-            }
-            _ => false,
+        let hidden = |o: &Observer| {
+            visibility.as_ref().is_some_and(|(action, user)| {
+                !crate::domain::acls::allowed(
+                    acls.as_deref(),
+                    *action,
+                    o.principal.as_deref(),
+                    user,
+                )
+            })
         };
         // Encoded once per encoding in use.
         let mut encoded: [Option<Bytes>; 2] = [None, None];
