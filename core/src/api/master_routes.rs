@@ -114,6 +114,7 @@ pub fn router(master: SharedMaster, limits: &HttpLimits, auth: &HttpAuth) -> Rou
         .route("/flags", get(flags))
         .route("/metrics/snapshot", get(metrics_snapshot))
         .route("/metrics", get(metrics_prometheus))
+        .merge(super::ui_routes::routes())
         .route_layer(guard(Surface::ReadOnly));
     Router::new()
         .merge(scheduler_api)

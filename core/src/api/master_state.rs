@@ -39,7 +39,9 @@ struct TaskView<'a> {
     resources: ResourcesView,
     /// The role its resources are allocated to (its framework's).
     role: &'a str,
-    statuses: [StatusView<'a>; 1],
+    /// The statuses it went through, oldest first (its latest alone when
+    /// none came from its agent yet).
+    statuses: Vec<StatusView<'a>>,
     labels: Vec<LabelView>,
 }
 
@@ -49,6 +51,10 @@ struct StatusView<'a> {
     timestamp: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     container_status: Option<ContainerStatusView<'a>>,
 }
@@ -98,6 +104,32 @@ fn resources_view(list: &[Resource]) -> ResourcesView {
     map
 }
 
+impl<'a> StatusView<'a> {
+    fn of(status: &'a crate::proto::v1::TaskStatus) -> Self {
+        use crate::proto::v1::task_status::{Reason, Source};
+        StatusView {
+            state: state_of(status).as_str_name(),
+            timestamp: status.timestamp.unwrap_or_default(),
+            message: status.message.as_deref(),
+            source: status
+                .source
+                .and_then(|s| Source::try_from(s).ok())
+                .map(|s| s.as_str_name()),
+            reason: status
+                .reason
+                .and_then(|r| Reason::try_from(r).ok())
+                .map(|r| r.as_str_name()),
+            container_status: status
+                .container_status
+                .as_ref()
+                .and_then(|c| c.container_id.as_ref())
+                .map(|id| ContainerStatusView {
+                    container_id: IdView { value: &id.value },
+                }),
+        }
+    }
+}
+
 impl<'a> TaskView<'a> {
     fn of(task: &'a TaskEntry, role: &'a str) -> Self {
         let state = state_of(&task.status).as_str_name();
@@ -114,19 +146,11 @@ impl<'a> TaskView<'a> {
             state,
             resources: resources_view(&task.resources),
             role,
-            statuses: [StatusView {
-                state,
-                timestamp: task.status.timestamp.unwrap_or_default(),
-                message: task.status.message.as_deref(),
-                container_status: task
-                    .status
-                    .container_status
-                    .as_ref()
-                    .and_then(|c| c.container_id.as_ref())
-                    .map(|id| ContainerStatusView {
-                        container_id: IdView { value: &id.value },
-                    }),
-            }],
+            statuses: if task.history.is_empty() {
+                vec![StatusView::of(&task.status)]
+            } else {
+                task.history.iter().map(StatusView::of).collect()
+            },
             labels: crate::domain::convert::labels_from_proto(task.info.labels.as_ref())
                 .into_iter()
                 .map(|kv| LabelView {

@@ -27,8 +27,8 @@ use tokio::task::JoinHandle;
 
 pub(crate) use allocator::AllocatorHandle;
 pub(crate) use state::{
-    framed_event, heartbeat_event, CallError, FrameworkState, Master, MasterSettings, OfferView,
-    TaskEntry,
+    framed_event, heartbeat_event, CallError, FrameworkState, KnownAgent, Master, MasterSettings,
+    OfferView, TaskEntry,
 };
 /// The check ACCEPT runs on each decoded `TaskInfo`, public only for the
 /// fuzz targets of `corral-fuzz` (`fuzz/`); not an API.

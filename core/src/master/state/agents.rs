@@ -143,6 +143,7 @@ impl Master {
                 info: running.task,
                 resources: resources.clone(),
                 resources_recovered: is_terminal(state),
+                history: Vec::new(),
             };
             if is_terminal(state) {
                 // How a task ended before the master restarted.
@@ -430,7 +431,7 @@ impl Master {
                 self.counters.task_state(state);
             }
             self.counters.bump("valid_status_updates");
-            task.status = status.clone();
+            task.set_status(status.clone());
             if let Some(executor) = &status.executor_id {
                 task.executor_id = Some(executor.value.clone());
             }
@@ -507,7 +508,7 @@ impl Master {
                     .agent(agent_id)
                     .executor(task.executor_id.as_deref())
                     .build();
-                task.status = status.clone();
+                task.set_status(status.clone());
                 tracing::info!(framework_id = %framework.id, task_id = %id, agent_id, state = "TASK_LOST", reason = reason.as_str_name(), "task state changed");
                 let resources =
                     (recover && !task.resources_recovered).then(|| task.resources.clone());

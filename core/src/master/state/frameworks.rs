@@ -314,12 +314,14 @@ impl Master {
         // live are killed with the framework.
         for (task_id, mut task) in std::mem::take(&mut framework.tasks) {
             if !is_terminal(state_of(&task.status)) {
-                task.status = StatusBuilder::new(&task_id, TaskState::TaskKilled, Source::Master)
-                    .reason(Reason::FrameworkRemoved)
-                    .message(format!("Framework removed: {why}"))
-                    .agent(&task.agent_id)
-                    .executor(task.executor_id.as_deref())
-                    .build();
+                task.set_status(
+                    StatusBuilder::new(&task_id, TaskState::TaskKilled, Source::Master)
+                        .reason(Reason::FrameworkRemoved)
+                        .message(format!("Framework removed: {why}"))
+                        .agent(&task.agent_id)
+                        .executor(task.executor_id.as_deref())
+                        .build(),
+                );
                 self.counters.task_state(TaskState::TaskKilled);
                 self.publish_task_updated(framework_id, &task.status);
             }

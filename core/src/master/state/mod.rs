@@ -139,6 +139,34 @@ pub struct TaskEntry {
     /// Task and executor resources, returned to the allocator once.
     pub resources: Vec<Resource>,
     pub resources_recovered: bool,
+    /// The statuses it went through after the master's `TASK_STAGING`,
+    /// oldest first, without their `data` (what an operator reads to see
+    /// why a task ended): at most [`STATUS_HISTORY`], the first kept.
+    pub history: Vec<v1::TaskStatus>,
+}
+
+/// Most statuses a task's history keeps (its first and the latest ones).
+pub const STATUS_HISTORY: usize = 12;
+
+impl TaskEntry {
+    /// Makes `status` the latest, and records it in the history unless it
+    /// repeats the latest state and message (a resent update).
+    pub fn set_status(&mut self, status: v1::TaskStatus) {
+        let repeat = self
+            .history
+            .last()
+            .is_some_and(|last| last.state == status.state && last.message == status.message);
+        if !repeat {
+            if self.history.len() == STATUS_HISTORY {
+                self.history.remove(1);
+            }
+            self.history.push(v1::TaskStatus {
+                data: None,
+                ..status.clone()
+            });
+        }
+        self.status = status;
+    }
 }
 
 #[derive(Debug)]
@@ -362,6 +390,17 @@ impl Master {
     /// Frameworks removed since the master started, newest last.
     pub fn completed_frameworks(&self) -> &Recent<FrameworkState> {
         &self.completed_frameworks
+    }
+
+    /// How many agents were removed since the master started.
+    pub fn removed_agent_count(&self) -> usize {
+        self.removed_agents.len()
+    }
+
+    /// How many admitted agents have not re-registered since the master
+    /// started.
+    pub fn recovering_agent_count(&self) -> usize {
+        self.recovering.len()
     }
 
     /// What `/metrics/snapshot` cannot recompute from the state.

@@ -369,6 +369,7 @@ impl Master {
             status,
             resources,
             resources_recovered: false,
+            history: Vec::new(),
         };
         framework.tasks.insert(task.task_id.value.clone(), entry);
         let framework_info = framework.info.clone();
