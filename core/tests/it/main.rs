@@ -36,3 +36,4 @@ mod sandbox_reads;
 mod slow_isolator;
 mod task_errors;
 mod tls;
+mod web_ui;
