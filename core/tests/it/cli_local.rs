@@ -20,6 +20,8 @@ fn modules_dir() -> std::path::PathBuf {
 pub(crate) struct Local {
     child: Child,
     pub(crate) master: String,
+    /// The agent's address, as `corral local` printed it.
+    pub(crate) agent: String,
     _work_dir: tempfile::TempDir,
 }
 
@@ -41,7 +43,7 @@ fn unique_cgroups_root() -> String {
 }
 
 impl Local {
-    fn start() -> Local {
+    pub(crate) fn start() -> Local {
         Local::spawn(|command, work_dir| {
             command.arg("--work-dir").arg(work_dir);
         })
@@ -99,6 +101,7 @@ impl Local {
         let mut local = Local {
             child,
             master: String::new(),
+            agent: String::new(),
             _work_dir: work_dir,
         };
         let deadline = Instant::now() + PROCESS_TIMEOUT;
@@ -107,7 +110,15 @@ impl Local {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines.recv_timeout(left) {
                 Ok(line) => match line.strip_prefix("master: http://") {
-                    Some(rest) => local.master = rest.split_whitespace().next().unwrap().to_owned(),
+                    Some(rest) => {
+                        local.master = rest.split_whitespace().next().unwrap().to_owned();
+                        local.agent = rest
+                            .split("agent: http://")
+                            .nth(1)
+                            .and_then(|r| r.split_whitespace().next())
+                            .unwrap_or_default()
+                            .to_owned();
+                    }
                     None => printed.push(line),
                 },
                 Err(e) => panic!(

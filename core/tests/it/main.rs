@@ -37,3 +37,4 @@ mod slow_isolator;
 mod task_errors;
 mod tls;
 mod web_ui;
+mod web_ui_browser;

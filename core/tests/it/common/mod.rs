@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use corral::{
