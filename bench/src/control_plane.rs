@@ -84,6 +84,15 @@ pub fn run(args: &Args) -> Result<()> {
         "re-register all after restart",
         "memory target",
     ]);
+    let mut ui_table = Table::new(&[
+        "agents",
+        "tasks",
+        "web UI read",
+        "p50",
+        "p99",
+        "size",
+        "vs /master/state p50",
+    ]);
     for &agents in &args.agents {
         if files_needed(agents) > file_limit {
             table.row(vec![
@@ -127,9 +136,26 @@ pub fn run(args: &Args) -> Result<()> {
             fmt_ms(r.failover_ms),
             target,
         ]);
+        for (page, times, size) in &r.ui_pages {
+            ui_table.row(vec![
+                agents.to_string(),
+                args.tasks.to_string(),
+                (*page).to_owned(),
+                fmt_ms(median(times)),
+                fmt_ms(p99(times)),
+                format!("{:.1} KiB", *size as f64 / 1024.0),
+                format!(
+                    "{:.0}x faster",
+                    median(&r.state_ms) / median(times).max(1e-3)
+                ),
+            ]);
+        }
         eprintln!("  done: {agents} agents");
     }
     table.print();
+    println!();
+    println!("The web UI's reads at the same scale, beside /master/state (what Mesos' UI reads for every page):");
+    ui_table.print();
     Ok(())
 }
 
@@ -168,7 +194,49 @@ struct CellResult {
     /// `GET_STATE` on `/api/v1`: times (ms) and the answer's size.
     get_state_json: (Vec<f64>, usize),
     get_state_protobuf: (Vec<f64>, usize),
+    /// The web UI's reads: page, times (ms), size of the answer.
+    ui_pages: Vec<(&'static str, Vec<f64>, usize)>,
     failover_ms: f64,
+}
+
+/// What the web UI reads for its pages, at this scale.
+const UI_PAGES: &[(&str, &str)] = &[
+    ("overview", "/ui/api/overview"),
+    ("tasks, newest 50", "/ui/api/tasks?limit=50"),
+    (
+        "running tasks, page 1,000",
+        "/ui/api/tasks?state=TASK_RUNNING&offset=50000&limit=50",
+    ),
+    (
+        "tasks named like 'task-7'",
+        "/ui/api/tasks?q=task-7&limit=50",
+    ),
+    ("agents by cpus", "/ui/api/agents?sort=cpus&limit=50"),
+    ("frameworks", "/ui/api/frameworks?limit=50"),
+];
+
+/// Each of [`UI_PAGES`] `queries` times: the times and the answer's size.
+async fn ui_pages(
+    http: &reqwest::Client,
+    master: &str,
+    queries: usize,
+) -> Result<Vec<(&'static str, Vec<f64>, usize)>> {
+    let mut results = Vec::new();
+    for &(page, path) in UI_PAGES {
+        let mut times = Vec::new();
+        let mut size = 0;
+        for _ in 0..queries {
+            let t = Instant::now();
+            let response = http.get(format!("http://{master}{path}")).send().await?;
+            if !response.status().is_success() {
+                bail!("{path}: {}", response.status());
+            }
+            size = response.bytes().await?.len();
+            times.push(ms(t.elapsed()));
+        }
+        results.push((page, times, size));
+    }
+    Ok(results)
 }
 
 /// `GET_STATE` `queries` times in `encoding`; the times and the size of
@@ -363,6 +431,8 @@ async fn cell(corral: &Path, agents: usize, args: &Args) -> Result<CellResult> {
     )
     .await?;
 
+    let ui_pages = ui_pages(&http, &master_addr, args.state_queries).await?;
+
     // Failover: kill -9, start again on the same registry and port.
     master.kill();
     let before = progress.registered.load(Ordering::Relaxed);
@@ -389,6 +459,7 @@ async fn cell(corral: &Path, agents: usize, args: &Args) -> Result<CellResult> {
         state_bytes,
         get_state_json,
         get_state_protobuf,
+        ui_pages,
         failover_ms,
     })
 }

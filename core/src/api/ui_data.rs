@@ -3,20 +3,20 @@
 //! page of JSON, not the whole of `/master/state`. Every list shows only
 //! what the caller may view ([`Viewer`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::master_state::{resources_object, role_usage, task_json, Index, Viewer};
+use super::master_state::{resources_object, task_json, Viewer};
 use crate::{
     domain::{
         convert::resources_from_proto,
         metrics::terminal_metric,
         status::{is_terminal, state_of},
-        Resource, ResourceBag,
+        Resource, ResourceBag, ResourceValue,
     },
-    master::{FrameworkState, Master, TaskEntry},
+    master::{FrameworkState, Master, OfferView, TaskEntry},
     proto::v1::TaskState,
 };
 
@@ -98,6 +98,102 @@ fn scalar(list: &[Resource], name: &str) -> f64 {
     ResourceBag::new(list).scalar(name)
 }
 
+/// The scalars the UI shows of used and offered resources, summed.
+#[derive(Debug, Default, Clone, Copy)]
+struct Scalars {
+    cpus: f64,
+    mem: f64,
+    disk: f64,
+    gpus: f64,
+}
+
+impl Scalars {
+    fn add(&mut self, list: &[Resource]) {
+        for r in list {
+            if let ResourceValue::Scalar(v) = r.value {
+                match r.name.as_str() {
+                    "cpus" => self.cpus += v,
+                    "mem" => self.mem += v,
+                    "disk" => self.disk += v,
+                    "gpus" => self.gpus += v,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn plus(mut self, other: Scalars) -> Scalars {
+        self.cpus += other.cpus;
+        self.mem += other.mem;
+        self.disk += other.disk;
+        self.gpus += other.gpus;
+        self
+    }
+
+    fn json(self) -> Value {
+        json!({"cpus": self.cpus, "mem": self.mem, "disk": self.disk, "gpus": self.gpus})
+    }
+}
+
+/// What live tasks use and offers hold, by agent and by framework,
+/// summed in one pass over the tasks without copying their resources
+/// (this runs under the master's lock, at every refresh of a page).
+struct Usage<'a> {
+    used_by_agent: HashMap<&'a str, Scalars>,
+    used_by_framework: HashMap<&'a str, Scalars>,
+    offers: Vec<OfferView>,
+    offered_by_agent: HashMap<String, Scalars>,
+    offered_by_framework: HashMap<String, Scalars>,
+}
+
+impl<'a> Usage<'a> {
+    fn new(master: &'a Master) -> Usage<'a> {
+        let mut usage = Usage {
+            used_by_agent: HashMap::new(),
+            used_by_framework: HashMap::new(),
+            offers: master.outstanding_offers(),
+            offered_by_agent: HashMap::new(),
+            offered_by_framework: HashMap::new(),
+        };
+        for f in master.frameworks().values() {
+            let mut framework = Scalars::default();
+            for t in f.tasks.values().filter(|t| is_live(t)) {
+                framework.add(&t.resources);
+                usage
+                    .used_by_agent
+                    .entry(t.agent_id.as_str())
+                    .or_default()
+                    .add(&t.resources);
+            }
+            usage.used_by_framework.insert(f.id.as_str(), framework);
+        }
+        for o in &usage.offers {
+            usage
+                .offered_by_agent
+                .entry(o.agent_id.clone())
+                .or_default()
+                .add(&o.resources);
+            usage
+                .offered_by_framework
+                .entry(o.framework_id.clone())
+                .or_default()
+                .add(&o.resources);
+        }
+        usage
+    }
+
+    fn used_by_framework(&self, id: &str) -> Scalars {
+        self.used_by_framework.get(id).copied().unwrap_or_default()
+    }
+
+    fn offered_to_framework(&self, id: &str) -> Scalars {
+        self.offered_by_framework
+            .get(id)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
 fn is_live(t: &TaskEntry) -> bool {
     !is_terminal(state_of(&t.status))
 }
@@ -152,19 +248,16 @@ fn visible_frameworks<'a>(
 
 /// `GET /ui/api/overview`: the cluster at a glance.
 pub fn overview(master: &Master, viewer: Viewer<'_>) -> Value {
-    let index = Index::new(master);
+    let usage = Usage::new(master);
     let active = master.agents().values().filter(|a| a.connected()).count();
-    let total: Vec<Resource> = master
-        .agents()
-        .values()
-        .flat_map(|a| resources_from_proto(&a.info.resources))
-        .collect();
-    let used: Vec<Resource> = index.used_by_agent.values().flatten().cloned().collect();
-    let offered: Vec<Resource> = index.offered_by_agent.values().flatten().cloned().collect();
-    let figures = |name: &str| {
-        json!({"total": scalar(&total, name), "used": scalar(&used, name),
-               "offered": scalar(&offered, name)})
-    };
+    let mut total = Scalars::default();
+    for a in master.agents().values() {
+        total.add(&resources_from_proto(&a.info.resources));
+    }
+    let sum = |map: &mut dyn Iterator<Item = Scalars>| map.fold(Scalars::default(), Scalars::plus);
+    let used = sum(&mut usage.used_by_agent.values().copied());
+    let offered = sum(&mut usage.offered_by_agent.values().copied());
+    let figures = |pick: fn(&Scalars) -> f64| json!({"total": pick(&total), "used": pick(&used), "offered": pick(&offered)});
     // Live states are counted from the tasks; terminal ones from the
     // counters, which outlive the bounded lists of completed tasks.
     let mut tasks: BTreeMap<&str, u64> = BTreeMap::new();
@@ -234,24 +327,16 @@ pub fn overview(master: &Master, viewer: Viewer<'_>) -> Value {
         },
         "tasks": tasks,
         "resources": {
-            "cpus": figures("cpus"), "mem": figures("mem"),
-            "disk": figures("disk"), "gpus": figures("gpus"),
+            "cpus": figures(|s| s.cpus), "mem": figures(|s| s.mem),
+            "disk": figures(|s| s.disk), "gpus": figures(|s| s.gpus),
         },
-        "offers": master.outstanding_offers().len(),
+        "offers": usage.offers.len(),
         "recent": recent.into_iter().map(|(f, t)| task_row(f, t)).collect::<Vec<_>>(),
     })
 }
 
 /// A framework as a list row.
-fn framework_row(index: &Index, f: &FrameworkState, viewer: Viewer<'_>) -> Value {
-    let used = super::master_state::live_resources(f.tasks.values());
-    let offered: Vec<Resource> = index
-        .offers_by_framework
-        .get(&f.id)
-        .into_iter()
-        .flatten()
-        .flat_map(|o| o.resources.iter().cloned())
-        .collect();
+fn framework_row(usage: &Usage<'_>, f: &FrameworkState, viewer: Viewer<'_>) -> Value {
     let running = f
         .tasks
         .values()
@@ -268,8 +353,8 @@ fn framework_row(index: &Index, f: &FrameworkState, viewer: Viewer<'_>) -> Value
         "reregistered_time": f.reregistered_time,
         "tasks_running": running,
         "tasks_completed": f.completed.len(),
-        "used": resources_object(&used),
-        "offered": resources_object(&offered),
+        "used": usage.used_by_framework(&f.id).json(),
+        "offered": usage.offered_to_framework(&f.id).json(),
         "checkpoint": f.info.checkpoint.unwrap_or(false),
         "failover_timeout": f.info.failover_timeout.unwrap_or(0.0),
         "webui_url": f.info.webui_url,
@@ -284,7 +369,7 @@ pub fn frameworks(
     q: &ListQuery,
     viewer: Viewer<'_>,
 ) -> Result<Value, UiQueryError> {
-    let index = Index::new(master);
+    let usage = Usage::new(master);
     let source: Vec<&FrameworkState> = if q.completed.unwrap_or(false) {
         master.completed_frameworks().iter().rev().collect()
     } else {
@@ -294,7 +379,7 @@ pub fn frameworks(
         .into_iter()
         .filter(|f| viewer.framework(f))
         .filter(|f| q.matches(&[&f.id, &f.info.name, &f.info.user, &f.role]))
-        .map(|f| (f, framework_row(&index, f, viewer)))
+        .map(|f| (f, framework_row(&usage, f, viewer)))
         .collect();
     let sort = q.sort.as_deref().unwrap_or("registered");
     let key = |row: &Value, field: &str| row[field].as_f64().unwrap_or_default();
@@ -326,7 +411,7 @@ pub fn frameworks(
 /// `GET /ui/api/frameworks/{id}`: one framework, with its offers; its
 /// tasks are read page by page from [`tasks`].
 pub fn framework(master: &Master, id: &str, viewer: Viewer<'_>) -> Option<Value> {
-    let index = Index::new(master);
+    let usage = Usage::new(master);
     let (f, completed) = match master.frameworks().get(id) {
         Some(f) => (f, false),
         None => (
@@ -337,25 +422,23 @@ pub fn framework(master: &Master, id: &str, viewer: Viewer<'_>) -> Option<Value>
     if !viewer.framework(f) {
         return None;
     }
-    let mut row = framework_row(&index, f, viewer);
+    let mut row = framework_row(&usage, f, viewer);
     row["completed"] = json!(completed);
-    row["offers"] = index
-        .offers_by_framework
-        .get(&f.id)
-        .into_iter()
-        .flatten()
+    row["offers"] = usage
+        .offers
+        .iter()
+        .filter(|o| o.framework_id == f.id)
         .map(|o| json!({"id": o.id, "agent_id": o.agent_id, "resources": resources_object(&o.resources)}))
         .collect();
     Some(row)
 }
 
 /// An agent as a list row.
-fn agent_row(master: &Master, index: &Index, id: &str, tasks: usize) -> Option<Value> {
+fn agent_row(master: &Master, usage: &Usage<'_>, id: &str, tasks: usize) -> Option<Value> {
     let a = master.agents().get(id)?;
     let total = resources_from_proto(&a.info.resources);
-    let empty = Vec::new();
-    let used = index.used_by_agent.get(id).unwrap_or(&empty);
-    let offered = index.offered_by_agent.get(id).unwrap_or(&empty);
+    let used = usage.used_by_agent.get(id).copied().unwrap_or_default();
+    let offered = usage.offered_by_agent.get(id).copied().unwrap_or_default();
     Some(json!({
         "id": a.id,
         "hostname": a.info.hostname,
@@ -366,8 +449,8 @@ fn agent_row(master: &Master, index: &Index, id: &str, tasks: usize) -> Option<V
         "reregistered_time": a.reregistered_time,
         "tasks": tasks,
         "resources": resources_object(&total),
-        "used": resources_object(used),
-        "offered": resources_object(offered),
+        "used": used.json(),
+        "offered": offered.json(),
     }))
 }
 
@@ -382,32 +465,45 @@ fn tasks_per_agent<'a>(master: &'a Master, viewer: Viewer<'_>) -> BTreeMap<&'a s
     counts
 }
 
+/// An agent with what it is sorted by, computed once.
+struct AgentSortRow<'a> {
+    agent: &'a crate::master::KnownAgent,
+    tasks: usize,
+    cpus: f64,
+    mem: f64,
+}
+
 /// `GET /ui/api/agents`: registered agents, filtered, sorted and paged.
 pub fn agents(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Result<Value, UiQueryError> {
-    let index = Index::new(master);
+    let usage = Usage::new(master);
     let counts = tasks_per_agent(master, viewer);
-    let mut rows: Vec<(&crate::master::KnownAgent, usize)> = master
+    let mut rows: Vec<AgentSortRow> = master
         .agents()
         .values()
         .filter(|a| q.matches(&[&a.id, &a.info.hostname, &a.endpoint]))
-        .map(|a| (a, counts.get(a.id.as_str()).copied().unwrap_or(0)))
+        .map(|a| {
+            let total = resources_from_proto(&a.info.resources);
+            AgentSortRow {
+                agent: a,
+                tasks: counts.get(a.id.as_str()).copied().unwrap_or(0),
+                cpus: scalar(&total, "cpus"),
+                mem: scalar(&total, "mem"),
+            }
+        })
         .collect();
     let sort = q.sort.as_deref().unwrap_or("hostname");
     let descending = q.descending(matches!(sort, "registered" | "tasks" | "cpus" | "mem"))?;
-    let total_of = |a: &crate::master::KnownAgent, name: &str| {
-        scalar(&resources_from_proto(&a.info.resources), name)
-    };
     match sort {
         "hostname" => rows.sort_by(|a, b| {
-            a.0.info
-                .hostname
-                .cmp(&b.0.info.hostname)
-                .then(a.0.id.cmp(&b.0.id))
+            (&a.agent.info.hostname, &a.agent.id).cmp(&(&b.agent.info.hostname, &b.agent.id))
         }),
-        "id" => rows.sort_by(|a, b| a.0.id.cmp(&b.0.id)),
-        "registered" => rows.sort_by(|a, b| a.0.registered_time.total_cmp(&b.0.registered_time)),
-        "tasks" => rows.sort_by_key(|r| r.1),
-        "cpus" | "mem" => rows.sort_by(|a, b| total_of(a.0, sort).total_cmp(&total_of(b.0, sort))),
+        "id" => rows.sort_by(|a, b| a.agent.id.cmp(&b.agent.id)),
+        "registered" => {
+            rows.sort_by(|a, b| a.agent.registered_time.total_cmp(&b.agent.registered_time))
+        }
+        "tasks" => rows.sort_by_key(|r| r.tasks),
+        "cpus" => rows.sort_by(|a, b| a.cpus.total_cmp(&b.cpus)),
+        "mem" => rows.sort_by(|a, b| a.mem.total_cmp(&b.mem)),
         other => {
             return Err(UiQueryError::Sort {
                 allowed: "hostname, id, registered, tasks, cpus, mem",
@@ -418,16 +514,16 @@ pub fn agents(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Result<Valu
     if descending {
         rows.reverse();
     }
-    Ok(q.page(rows, |(a, tasks)| {
-        agent_row(master, &index, &a.id, tasks).unwrap_or(Value::Null)
+    Ok(q.page(rows, |r| {
+        agent_row(master, &usage, &r.agent.id, r.tasks).unwrap_or(Value::Null)
     }))
 }
 
 /// `GET /ui/api/agents/{id}`: one agent and the frameworks on it.
 pub fn agent(master: &Master, id: &str, viewer: Viewer<'_>) -> Option<Value> {
-    let index = Index::new(master);
+    let usage = Usage::new(master);
     let counts = tasks_per_agent(master, viewer);
-    let mut row = agent_row(master, &index, id, counts.get(id).copied().unwrap_or(0))?;
+    let mut row = agent_row(master, &usage, id, counts.get(id).copied().unwrap_or(0))?;
     let frameworks: BTreeSet<(&str, &str)> = master
         .frameworks()
         .values()
@@ -578,22 +674,19 @@ pub fn offers(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Value {
 
 /// `GET /ui/api/roles`: every role in use, its weight and what it holds.
 pub fn roles(master: &Master) -> Value {
-    let index = Index::new(master);
-    let mut offered: BTreeMap<&str, Vec<Resource>> = BTreeMap::new();
+    let usage = Usage::new(master);
+    let mut roles: BTreeMap<&str, (Vec<&str>, Scalars, Scalars)> = BTreeMap::new();
     for f in master.frameworks().values() {
-        let offers = index.offers_by_framework.get(&f.id).into_iter().flatten();
-        offered
-            .entry(f.role.as_str())
-            .or_default()
-            .extend(offers.flat_map(|o| o.resources.iter().cloned()));
+        let (ids, used, offered) = roles.entry(f.role.as_str()).or_default();
+        ids.push(f.id.as_str());
+        *used = used.plus(usage.used_by_framework(&f.id));
+        *offered = offered.plus(usage.offered_to_framework(&f.id));
     }
-    let items: Vec<Value> = role_usage(master)
+    let items: Vec<Value> = roles
         .into_iter()
-        .map(|(name, (frameworks, used))| {
+        .map(|(name, (frameworks, used, offered))| {
             json!({"name": name, "weight": 1.0, "frameworks": frameworks.len(),
-                   "framework_ids": frameworks,
-                   "used": resources_object(&used),
-                   "offered": resources_object(offered.get(name).map(Vec::as_slice).unwrap_or_default())})
+                   "framework_ids": frameworks, "used": used.json(), "offered": offered.json()})
         })
         .collect();
     json!({ "items": items })
