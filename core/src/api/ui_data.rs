@@ -122,6 +122,25 @@ impl Scalars {
         }
     }
 
+    /// The scalars of an agent's advertised resources, read off the
+    /// protobuf without converting the rest.
+    fn of_proto(list: &[crate::proto::v1::Resource]) -> Scalars {
+        let mut sums = Scalars::default();
+        for r in list {
+            let Some(v) = r.scalar.as_ref().map(|s| s.value) else {
+                continue;
+            };
+            match r.name.as_str() {
+                "cpus" => sums.cpus += v,
+                "mem" => sums.mem += v,
+                "disk" => sums.disk += v,
+                "gpus" => sums.gpus += v,
+                _ => {}
+            }
+        }
+        sums
+    }
+
     fn plus(mut self, other: Scalars) -> Scalars {
         self.cpus += other.cpus;
         self.mem += other.mem;
@@ -250,10 +269,11 @@ fn visible_frameworks<'a>(
 pub fn overview(master: &Master, viewer: Viewer<'_>) -> Value {
     let usage = Usage::new(master);
     let active = master.agents().values().filter(|a| a.connected()).count();
-    let mut total = Scalars::default();
-    for a in master.agents().values() {
-        total.add(&resources_from_proto(&a.info.resources));
-    }
+    let total = master
+        .agents()
+        .values()
+        .map(|a| Scalars::of_proto(&a.info.resources))
+        .fold(Scalars::default(), Scalars::plus);
     let sum = |map: &mut dyn Iterator<Item = Scalars>| map.fold(Scalars::default(), Scalars::plus);
     let used = sum(&mut usage.used_by_agent.values().copied());
     let offered = sum(&mut usage.offered_by_agent.values().copied());
@@ -455,8 +475,8 @@ fn agent_row(master: &Master, usage: &Usage<'_>, id: &str, tasks: usize) -> Opti
 }
 
 /// Live tasks per agent that the caller may view.
-fn tasks_per_agent<'a>(master: &'a Master, viewer: Viewer<'_>) -> BTreeMap<&'a str, usize> {
-    let mut counts = BTreeMap::new();
+fn tasks_per_agent<'a>(master: &'a Master, viewer: Viewer<'_>) -> HashMap<&'a str, usize> {
+    let mut counts = HashMap::new();
     for f in master.frameworks().values().filter(|f| viewer.framework(f)) {
         for t in f.tasks.values().filter(|t| is_live(t) && viewer.task(f, t)) {
             *counts.entry(t.agent_id.as_str()).or_default() += 1;
@@ -482,12 +502,12 @@ pub fn agents(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Result<Valu
         .values()
         .filter(|a| q.matches(&[&a.id, &a.info.hostname, &a.endpoint]))
         .map(|a| {
-            let total = resources_from_proto(&a.info.resources);
+            let total = Scalars::of_proto(&a.info.resources);
             AgentSortRow {
                 agent: a,
                 tasks: counts.get(a.id.as_str()).copied().unwrap_or(0),
-                cpus: scalar(&total, "cpus"),
-                mem: scalar(&total, "mem"),
+                cpus: total.cpus,
+                mem: total.mem,
             }
         })
         .collect();

@@ -18,7 +18,8 @@ use super::{
     ui_data::{ListQuery, UiQueryError},
     ui_proxy,
 };
-use crate::master::{lock, SharedMaster};
+use crate::master::{lock, Master, SharedMaster};
+use serde_json::Value;
 
 pub fn routes() -> Router<SharedMaster> {
     Router::new()
@@ -47,20 +48,37 @@ fn principal_of(caller: Caller) -> Option<String> {
     caller.map(|axum::Extension(p)| p.0)
 }
 
-/// The query, or the 400 naming what was wrong with it.
-fn query(q: Result<Query<ListQuery>, QueryRejection>) -> Result<ListQuery, String> {
-    q.map(|Query(q)| q).map_err(|e| format!("bad query: {e}"))
-}
-
-fn answer(result: Result<serde_json::Value, UiQueryError>) -> Response {
-    match result {
+/// A list read: the query checked, then `read` on the locked master for
+/// the caller; a bad query is a 400 naming what was wrong.
+fn list(
+    master: &SharedMaster,
+    caller: Caller,
+    q: Result<Query<ListQuery>, QueryRejection>,
+    read: fn(&Master, &ListQuery, Viewer<'_>) -> Result<Value, UiQueryError>,
+) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => return error(400, format!("bad query: {e}")),
+    };
+    let principal = principal_of(caller);
+    let m = lock(master);
+    match read(&m, &q, Viewer::new(&m, principal.as_deref())) {
         Ok(v) => Json(v).into_response(),
         Err(e) => error(400, e.to_string()),
     }
 }
 
-fn found(what: &str, id: &str, view: Option<serde_json::Value>) -> Response {
-    match view {
+/// One item's read: a 404 naming it when it is unknown or not viewable.
+fn item(
+    master: &SharedMaster,
+    caller: Caller,
+    what: &str,
+    id: &str,
+    read: impl FnOnce(&Master, Viewer<'_>) -> Option<Value>,
+) -> Response {
+    let principal = principal_of(caller);
+    let m = lock(master);
+    match read(&m, Viewer::new(&m, principal.as_deref())) {
         Some(v) => Json(v).into_response(),
         None => error(
             404,
@@ -69,28 +87,16 @@ fn found(what: &str, id: &str, view: Option<serde_json::Value>) -> Response {
     }
 }
 
+type ListParams = Result<Query<ListQuery>, QueryRejection>;
+
 async fn overview(State(master): State<SharedMaster>, caller: Caller) -> Response {
-    let principal = principal_of(caller);
-    let m = lock(&master);
-    Json(ui_data::overview(&m, Viewer::new(&m, principal.as_deref()))).into_response()
+    item(&master, caller, "overview", "", |m, viewer| {
+        Some(ui_data::overview(m, viewer))
+    })
 }
 
-async fn frameworks(
-    State(master): State<SharedMaster>,
-    caller: Caller,
-    q: Result<Query<ListQuery>, QueryRejection>,
-) -> Response {
-    let q = match query(q) {
-        Ok(q) => q,
-        Err(message) => return error(400, message),
-    };
-    let principal = principal_of(caller);
-    let m = lock(&master);
-    answer(ui_data::frameworks(
-        &m,
-        &q,
-        Viewer::new(&m, principal.as_deref()),
-    ))
+async fn frameworks(State(master): State<SharedMaster>, caller: Caller, q: ListParams) -> Response {
+    list(&master, caller, q, ui_data::frameworks)
 }
 
 async fn framework(
@@ -98,28 +104,13 @@ async fn framework(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Response {
-    let principal = principal_of(caller);
-    let m = lock(&master);
-    let view = ui_data::framework(&m, &id, Viewer::new(&m, principal.as_deref()));
-    found("framework", &id, view)
+    item(&master, caller, "framework", &id, |m, viewer| {
+        ui_data::framework(m, &id, viewer)
+    })
 }
 
-async fn agents(
-    State(master): State<SharedMaster>,
-    caller: Caller,
-    q: Result<Query<ListQuery>, QueryRejection>,
-) -> Response {
-    let q = match query(q) {
-        Ok(q) => q,
-        Err(message) => return error(400, message),
-    };
-    let principal = principal_of(caller);
-    let m = lock(&master);
-    answer(ui_data::agents(
-        &m,
-        &q,
-        Viewer::new(&m, principal.as_deref()),
-    ))
+async fn agents(State(master): State<SharedMaster>, caller: Caller, q: ListParams) -> Response {
+    list(&master, caller, q, ui_data::agents)
 }
 
 async fn agent(
@@ -127,28 +118,13 @@ async fn agent(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Response {
-    let principal = principal_of(caller);
-    let m = lock(&master);
-    let view = ui_data::agent(&m, &id, Viewer::new(&m, principal.as_deref()));
-    found("agent", &id, view)
+    item(&master, caller, "agent", &id, |m, viewer| {
+        ui_data::agent(m, &id, viewer)
+    })
 }
 
-async fn tasks(
-    State(master): State<SharedMaster>,
-    caller: Caller,
-    q: Result<Query<ListQuery>, QueryRejection>,
-) -> Response {
-    let q = match query(q) {
-        Ok(q) => q,
-        Err(message) => return error(400, message),
-    };
-    let principal = principal_of(caller);
-    let m = lock(&master);
-    answer(ui_data::tasks(
-        &m,
-        &q,
-        Viewer::new(&m, principal.as_deref()),
-    ))
+async fn tasks(State(master): State<SharedMaster>, caller: Caller, q: ListParams) -> Response {
+    list(&master, caller, q, ui_data::tasks)
 }
 
 async fn task(
@@ -156,34 +132,16 @@ async fn task(
     caller: Caller,
     Path((framework_id, task_id)): Path<(String, String)>,
 ) -> Response {
-    let principal = principal_of(caller);
-    let m = lock(&master);
-    let view = ui_data::task(
-        &m,
-        &framework_id,
-        &task_id,
-        Viewer::new(&m, principal.as_deref()),
-    );
-    found("task", &format!("{framework_id}/{task_id}"), view)
+    let id = format!("{framework_id}/{task_id}");
+    item(&master, caller, "task", &id, |m, viewer| {
+        ui_data::task(m, &framework_id, &task_id, viewer)
+    })
 }
 
-async fn offers(
-    State(master): State<SharedMaster>,
-    caller: Caller,
-    q: Result<Query<ListQuery>, QueryRejection>,
-) -> Response {
-    let q = match query(q) {
-        Ok(q) => q,
-        Err(message) => return error(400, message),
-    };
-    let principal = principal_of(caller);
-    let m = lock(&master);
-    Json(ui_data::offers(
-        &m,
-        &q,
-        Viewer::new(&m, principal.as_deref()),
-    ))
-    .into_response()
+async fn offers(State(master): State<SharedMaster>, caller: Caller, q: ListParams) -> Response {
+    list(&master, caller, q, |m, q, viewer| {
+        Ok(ui_data::offers(m, q, viewer))
+    })
 }
 
 async fn roles(State(master): State<SharedMaster>) -> Response {

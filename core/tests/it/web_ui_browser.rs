@@ -195,14 +195,7 @@ async fn the_ui_shows_the_cluster_its_failures_and_sandboxes_through_the_master(
         .to_owned();
     b.open(&format!("/tasks/{finished_framework}/{finished_id}"))
         .await;
-    b.text_when("#sandbox-link", "the sandbox link", |t| t == "browse")
-        .await;
-    let link = b
-        .client
-        .find(fantoccini::Locator::Css("#sandbox-link"))
-        .await
-        .unwrap();
-    link.click().await.unwrap();
+    b.click("#sandbox-link", "browse").await;
     b.text_when("#sandbox-listing", "the sandbox listing", |t| {
         t.contains("stdout") && t.contains("stderr")
     })
@@ -210,15 +203,7 @@ async fn the_ui_shows_the_cluster_its_failures_and_sandboxes_through_the_master(
     b.screenshot("sandbox").await;
     b.open(&format!("/tasks/{finished_framework}/{finished_id}"))
         .await;
-    b.text_when("#sandbox-stdout", "the stdout link", |t| t == "stdout")
-        .await;
-    b.client
-        .find(fantoccini::Locator::Css("#sandbox-stdout"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#sandbox-stdout", "stdout").await;
     b.text_when("#file-content", "the finished task's stdout", |t| {
         t.contains("hello-from-the-ui-test")
     })
@@ -228,17 +213,7 @@ async fn the_ui_shows_the_cluster_its_failures_and_sandboxes_through_the_master(
     // page opened shows without a reload.
     b.open(&format!("/tasks/{printing_framework}/{printing_id}"))
         .await;
-    b.text_when("#sandbox-stdout", "the printer's stdout link", |t| {
-        t == "stdout"
-    })
-    .await;
-    b.client
-        .find(fantoccini::Locator::Css("#sandbox-stdout"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#sandbox-stdout", "stdout").await;
     let first = b
         .text_when("#file-content", "the printer's first lines", |t| {
             last_tick(t) > 0

@@ -305,6 +305,19 @@ impl Browser {
         }
     }
 
+    /// Clicks the element `css` once it shows `label`.
+    pub async fn click(&self, css: &str, label: &str) {
+        self.text_when(css, &format!("the '{label}' link"), |t| t == label)
+            .await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("'{css}': {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking '{css}': {e}"));
+    }
+
     /// Runs `script` in the page (its last argument is the callback).
     pub async fn run_async(&self, script: &str, args: Vec<Value>) -> Value {
         self.client
