@@ -9,6 +9,7 @@ pub mod convert;
 pub mod events;
 pub mod ids;
 pub mod limits;
+pub mod master_detection;
 pub mod metrics;
 mod parse;
 mod recent;

@@ -368,7 +368,7 @@ impl Master {
     /// octets in network order read as a little-endian `uint32` (Mesos
     /// stores `in_addr.s_addr`), so `127.0.0.1` is 16777343. 0 if unknown.
     pub fn ip_as_mesos_u32(&self) -> u32 {
-        self.ip.map_or(0, |ip| u32::from_le_bytes(ip.octets()))
+        self.ip.map_or(0, crate::domain::master_detection::mesos_ip)
     }
 
     pub fn ip(&self) -> Option<std::net::Ipv4Addr> {
