@@ -14,7 +14,7 @@ use crate::{
         convert::resources_from_proto,
         metrics::terminal_metric,
         status::{is_terminal, state_of},
-        Resource, ResourceBag, ResourceValue,
+        Resource, ResourceValue,
     },
     master::{FrameworkState, Master, OfferView, TaskEntry},
     proto::v1::TaskState,
@@ -70,17 +70,15 @@ impl ListQuery {
         json!({"total": total, "offset": offset, "limit": limit, "items": items})
     }
 
-    fn needle(&self) -> Option<String> {
-        self.q
-            .as_deref()
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(str::to_lowercase)
-    }
-
-    fn matches(&self, fields: &[&str]) -> bool {
-        self.needle()
-            .is_none_or(|n| fields.iter().any(|f| f.to_lowercase().contains(&n)))
+    /// The `q` filter, lower-cased once for the whole list.
+    fn text_filter(&self) -> TextFilter {
+        TextFilter(
+            self.q
+                .as_deref()
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .map(str::to_lowercase),
+        )
     }
 
     fn descending(&self, default_descending: bool) -> Result<bool, UiQueryError> {
@@ -93,9 +91,16 @@ impl ListQuery {
     }
 }
 
-/// The scalar `name` of `list` (0 when absent).
-fn scalar(list: &[Resource], name: &str) -> f64 {
-    ResourceBag::new(list).scalar(name)
+/// A list's `q`: rows match when one of their fields holds it, case
+/// ignored (every row matches without one).
+struct TextFilter(Option<String>);
+
+impl TextFilter {
+    fn matches(&self, fields: &[&str]) -> bool {
+        self.0
+            .as_deref()
+            .is_none_or(|n| fields.iter().any(|f| f.to_lowercase().contains(n)))
+    }
 }
 
 /// The scalars the UI shows of used and offered resources, summed.
@@ -238,6 +243,8 @@ fn short(message: Option<&str>) -> Option<String> {
 /// A task as a list row.
 fn task_row(f: &FrameworkState, t: &TaskEntry) -> Value {
     use crate::proto::v1::task_status::Reason;
+    let mut resources = Scalars::default();
+    resources.add(&t.resources);
     json!({
         "id": t.info.task_id.value,
         "name": t.info.name,
@@ -248,8 +255,8 @@ fn task_row(f: &FrameworkState, t: &TaskEntry) -> Value {
         "timestamp": latest_time(t),
         "reason": t.status.reason.and_then(|r| Reason::try_from(r).ok()).map(|r| r.as_str_name()),
         "message": short(t.status.message.as_deref()),
-        "cpus": scalar(&t.resources, "cpus"),
-        "mem": scalar(&t.resources, "mem"),
+        "cpus": resources.cpus,
+        "mem": resources.mem,
     })
 }
 
@@ -389,6 +396,7 @@ pub fn frameworks(
     q: &ListQuery,
     viewer: Viewer<'_>,
 ) -> Result<Value, UiQueryError> {
+    let text = q.text_filter();
     let usage = Usage::new(master);
     let source: Vec<&FrameworkState> = if q.completed.unwrap_or(false) {
         master.completed_frameworks().iter().rev().collect()
@@ -398,7 +406,7 @@ pub fn frameworks(
     let mut rows: Vec<(&FrameworkState, Value)> = source
         .into_iter()
         .filter(|f| viewer.framework(f))
-        .filter(|f| q.matches(&[&f.id, &f.info.name, &f.info.user, &f.role]))
+        .filter(|f| text.matches(&[&f.id, &f.info.name, &f.info.user, &f.role]))
         .map(|f| (f, framework_row(&usage, f, viewer)))
         .collect();
     let sort = q.sort.as_deref().unwrap_or("registered");
@@ -495,12 +503,13 @@ struct AgentSortRow<'a> {
 
 /// `GET /ui/api/agents`: registered agents, filtered, sorted and paged.
 pub fn agents(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Result<Value, UiQueryError> {
+    let text = q.text_filter();
     let usage = Usage::new(master);
     let counts = tasks_per_agent(master, viewer);
     let mut rows: Vec<AgentSortRow> = master
         .agents()
         .values()
-        .filter(|a| q.matches(&[&a.id, &a.info.hostname, &a.endpoint]))
+        .filter(|a| text.matches(&[&a.id, &a.info.hostname, &a.endpoint]))
         .map(|a| {
             let total = Scalars::of_proto(&a.info.resources);
             AgentSortRow {
@@ -598,6 +607,7 @@ impl StateFilter {
 /// `GET /ui/api/tasks`: live and completed tasks, newest change first,
 /// filtered by `state`, `framework_id`, `agent_id` and `q` (id or name).
 pub fn tasks(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Result<Value, UiQueryError> {
+    let text = q.text_filter();
     let state = StateFilter::parse(q.state.as_deref())?;
     let mut rows: Vec<(&FrameworkState, &TaskEntry)> = Vec::new();
     for f in visible_frameworks(master, viewer)
@@ -606,7 +616,7 @@ pub fn tasks(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Result<Value
         for t in f.tasks.values().chain(f.completed.iter()) {
             if q.agent_id.as_deref().is_some_and(|a| a != t.agent_id)
                 || !state.matches(t)
-                || !q.matches(&[&t.info.task_id.value, &t.info.name])
+                || !text.matches(&[&t.info.task_id.value, &t.info.name])
                 || !viewer.task(f, t)
             {
                 continue;
@@ -667,6 +677,7 @@ pub fn task(
 
 /// `GET /ui/api/offers`: outstanding offers, paged.
 pub fn offers(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Value {
+    let text = q.text_filter();
     let names: BTreeMap<&str, &str> = master
         .frameworks()
         .values()
@@ -677,7 +688,7 @@ pub fn offers(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Value {
         .outstanding_offers()
         .into_iter()
         .filter(|o| names.contains_key(o.framework_id.as_str()))
-        .filter(|o| q.matches(&[&o.id, &o.framework_id, &o.agent_id]))
+        .filter(|o| text.matches(&[&o.id, &o.framework_id, &o.agent_id]))
         .collect();
     offers.sort_by(|a, b| a.id.cmp(&b.id));
     q.page(offers, |o| {

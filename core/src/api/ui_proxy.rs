@@ -17,7 +17,7 @@ use axum::{
     body::Body,
     extract::{Path, Query, State},
     http::{header, HeaderMap, HeaderName, StatusCode},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use futures::TryStreamExt;
 use serde::Deserialize;
@@ -248,11 +248,10 @@ pub async fn files(
         params.push(("length", length.to_string()));
     }
     let streamed = op == "download";
-    let answer = forward(
+    forward(
         &proxy, &master, &id, agent_path, &params, &headers, streamed,
     )
-    .await;
-    answer.into_response()
+    .await
 }
 
 #[cfg(test)]
