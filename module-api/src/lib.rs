@@ -72,6 +72,7 @@ pub mod guest;
 pub mod hook;
 pub mod host;
 pub mod isolator;
+pub mod master;
 pub mod parameters;
 pub mod root;
 pub mod types;

@@ -12,8 +12,14 @@ use abi_stable::{
 };
 
 use crate::{
-    allocator::AllocatorBox, error::ModuleError, hook::HookBox, host::Host, isolator::IsolatorBox,
-    parameters::ModuleParams, types::KeyValue,
+    allocator::AllocatorBox,
+    error::ModuleError,
+    hook::HookBox,
+    host::Host,
+    isolator::IsolatorBox,
+    master::{MasterContenderBox, MasterDetectorBox},
+    parameters::ModuleParams,
+    types::KeyValue,
 };
 
 /// A module's kind together with the constructor for that kind, so the two
@@ -29,6 +35,12 @@ pub enum ModuleConstructor {
     Allocator(extern "C" fn(RVec<KeyValue>, Host) -> RResult<AllocatorBox, ModuleError>),
     Isolator(extern "C" fn(RVec<KeyValue>, Host) -> RResult<IsolatorBox, ModuleError>),
     Hook(extern "C" fn(RVec<KeyValue>, Host) -> RResult<HookBox, ModuleError>),
+    /// Since 1.2.
+    MasterContender(
+        extern "C" fn(RVec<KeyValue>, Host) -> RResult<MasterContenderBox, ModuleError>,
+    ),
+    /// Since 1.2.
+    MasterDetector(extern "C" fn(RVec<KeyValue>, Host) -> RResult<MasterDetectorBox, ModuleError>),
 }
 
 impl ModuleConstructor {
@@ -38,6 +50,8 @@ impl ModuleConstructor {
             ModuleConstructor::Allocator(_) => "allocator",
             ModuleConstructor::Isolator(_) => "isolator",
             ModuleConstructor::Hook(_) => "hook",
+            ModuleConstructor::MasterContender(_) => "master_contender",
+            ModuleConstructor::MasterDetector(_) => "master_detector",
         }
     }
 }

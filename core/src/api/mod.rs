@@ -7,6 +7,7 @@ pub mod agent_state;
 pub mod auth;
 pub mod executor;
 pub mod files;
+pub mod follower_routes;
 pub mod http;
 pub mod master_routes;
 pub mod master_state;

@@ -166,6 +166,7 @@ fn master_parts(
         agent_ping_interval: secs(section.agent_ping_interval_secs),
         agent_timeout: secs(section.agent_timeout_secs),
         registry: section.registry.clone(),
+        zk: section.zk.clone(),
         agent_reregister_timeout: secs(section.agent_reregister_timeout_secs),
         recovery_agent_removal_limit: section.recovery_agent_removal_limit,
         ..MasterConfig::default()
@@ -366,12 +367,53 @@ pub async fn master(args: MasterArgs, err: Out<'_>) -> std::io::Result<bool> {
     let Some((config, modules)) = master_parts(&section, instances, &source, err)? else {
         return Ok(false);
     };
+    let election = match &section.zk {
+        Some(url) => match election(&loaded, &registry, url) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                writeln!(err, "error: {e}")?;
+                return Ok(false);
+            }
+        },
+        None => None,
+    };
     let Some(listener) = listen(&loaded, Section::Master, &section.ip, section.port, err).await?
     else {
         return Ok(false);
     };
-    server::master::run(listener, config, modules, stop).await?;
+    match election {
+        Some(election) => {
+            server::master_ha::run(listener, config, modules, election, stop).await?;
+        }
+        None => server::master::run(listener, config, modules, stop).await?,
+    }
     Ok(true)
+}
+
+/// The election a master given `zk` joins: the URL checked, and the
+/// contender and detector modules the configuration names.
+fn election(
+    loaded: &LoadedConfig,
+    registry: &ModuleRegistry,
+    url: &str,
+) -> Result<server::master_ha::Election, String> {
+    let at = origin(loaded, Section::Master, "zk");
+    crate::domain::master_detection::ZkUrl::parse(url)
+        .map_err(|e| format!("{at}: [master] zk: {e}"))?;
+    let modules = &loaded.config.modules;
+    let source = origin(loaded, Section::Modules, "master_contender");
+    let contender = registry
+        .create_master_contender(&modules.master_contender, &source)
+        .map_err(|e| e.to_string())?;
+    let source = origin(loaded, Section::Modules, "master_detector");
+    let detector = registry
+        .create_master_detector(&modules.master_detector, &source)
+        .map_err(|e| e.to_string())?;
+    Ok(server::master_ha::Election {
+        url: url.to_owned(),
+        contender,
+        detector,
+    })
 }
 
 pub async fn agent(args: AgentArgs, err: Out<'_>) -> std::io::Result<bool> {

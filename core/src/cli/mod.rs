@@ -323,6 +323,8 @@ impl Daemon for MasterDaemon {
                 "manifest",
                 "allocator",
                 "hooks",
+                "master_contender",
+                "master_detector",
             ]))
             .collect()
     }
@@ -337,6 +339,7 @@ impl Daemon for AgentDaemon {
                 "isolation",
                 "isolation_unprivileged",
                 "hooks",
+                "master_detector",
             ]))
             .collect()
     }

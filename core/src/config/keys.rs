@@ -254,6 +254,24 @@ pub const KEYS: &[Key] = &[
         "Hook modules in order, comma-separated (Mesos' --hooks)",
     ),
     k(
+        Modules,
+        "master_contender",
+        "master-contender",
+        Text,
+        "MODULE",
+        "The module through which a master given `zk` joins the election and \
+         keeps its registry (Mesos' --master_contender)",
+    ),
+    k(
+        Modules,
+        "master_detector",
+        "master-detector",
+        Text,
+        "MODULE",
+        "The module through which masters, agents and the CLI given a `zk://` \
+         URL find the leading master (Mesos' --master_detector)",
+    ),
+    k(
         Master,
         "ip",
         "ip",
@@ -310,6 +328,16 @@ pub const KEYS: &[Key] = &[
         "SECS",
         "Seconds an agent may stay silent before it is removed and its tasks \
          are lost",
+    ),
+    k(
+        Master,
+        "zk",
+        "zk",
+        Text,
+        "URL",
+        "Run as one of several masters: join the election at this ZooKeeper \
+         URL (zk://[user:password@]host:port,.../path, Mesos' --zk) and keep \
+         the registry there; unset runs a single master",
     ),
     k(
         Master,

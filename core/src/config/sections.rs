@@ -12,6 +12,19 @@ fn default_allocator() -> Option<String> {
     Some(DEFAULT_ALLOCATOR.to_owned())
 }
 
+/// The contender and detector a configuration gets unless it names
+/// others: the shipped ZooKeeper module's.
+pub const DEFAULT_MASTER_CONTENDER: &str = "org_corral_master_zookeeper_contender";
+pub const DEFAULT_MASTER_DETECTOR: &str = "org_corral_master_zookeeper_detector";
+
+fn default_contender() -> String {
+    DEFAULT_MASTER_CONTENDER.to_owned()
+}
+
+fn default_detector() -> String {
+    DEFAULT_MASTER_DETECTOR.to_owned()
+}
+
 /// The `[modules]` table.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +45,10 @@ pub struct ModulesConfig {
     pub isolation_unprivileged: Option<Vec<String>>,
     #[serde(default)]
     pub hooks: Vec<String>,
+    #[serde(default = "default_contender")]
+    pub master_contender: String,
+    #[serde(default = "default_detector")]
+    pub master_detector: String,
 }
 
 impl Default for ModulesConfig {
@@ -42,6 +59,8 @@ impl Default for ModulesConfig {
             isolation: Vec::new(),
             isolation_unprivileged: None,
             hooks: Vec::new(),
+            master_contender: default_contender(),
+            master_detector: default_detector(),
         }
     }
 }
@@ -85,6 +104,8 @@ pub struct MasterSection {
     pub agent_ping_interval_secs: f64,
     pub agent_timeout_secs: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub zk: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub registry: Option<PathBuf>,
     pub agent_reregister_timeout_secs: f64,
     pub recovery_agent_removal_limit: f64,
@@ -112,6 +133,7 @@ impl Default for MasterSection {
             allocation_interval_secs: 1.0,
             agent_ping_interval_secs: 15.0,
             agent_timeout_secs: 75.0,
+            zk: None,
             registry: None,
             agent_reregister_timeout_secs: 600.0,
             recovery_agent_removal_limit: 1.0,

@@ -247,9 +247,12 @@ fn keys_lists_exactly_the_fields_of_every_table() {
             isolation: vec![],
             isolation_unprivileged: Some(vec![]),
             hooks: vec![],
+            master_contender: "c".into(),
+            master_detector: "d".into(),
         },
         master: MasterSection {
             hostname: Some("h".into()),
+            zk: Some("zk://h:2181/corral".into()),
             registry: Some("/r.redb".into()),
             credentials: Some("/c.json".into()),
             acls: Some("/a.json".into()),

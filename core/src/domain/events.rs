@@ -180,7 +180,7 @@ impl<E> EventReceiver<E> {
     /// charged `budget` bytes; how many.
     pub fn take_ready(&mut self, budget: usize, out: &mut Vec<Box<E>>) -> usize {
         let mut q = self.shared.lock();
-        if q.state == State::Overflowed {
+        if q.state == State::Overflowed || !super::lease::acting() {
             return 0;
         }
         let mut taken = 0;
@@ -209,7 +209,8 @@ impl<E> EventReceiver<E> {
         loop {
             {
                 let mut q = self.shared.lock();
-                if q.state == State::Overflowed {
+                // A master whose leadership lease ran out sends nothing more.
+                if q.state == State::Overflowed || !super::lease::acting() {
                     return false;
                 }
                 if !q.events.is_empty() {

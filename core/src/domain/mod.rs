@@ -8,6 +8,7 @@ pub mod auth;
 pub mod convert;
 pub mod events;
 pub mod ids;
+pub mod lease;
 pub mod limits;
 pub mod master_detection;
 pub mod metrics;

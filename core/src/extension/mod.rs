@@ -7,6 +7,7 @@ mod error;
 mod hook;
 mod hooks;
 mod isolator;
+mod leadership;
 
 pub use allocator::{
     AgentEntry, Allocation, AllocatorPlugin, FrameworkEntry, OfferMade, Recovered, ReturnReason,
@@ -17,4 +18,7 @@ pub use hooks::{Hooks, LabelPoint};
 pub use isolator::{
     ContainerConfig, ContainerState, IsolatorPlugin, LaunchSpec, Limitation, LimitationNotifier,
     MountSpec, Volume,
+};
+pub use leadership::{
+    ElectionListener, LeaderListener, MasterContenderPlugin, MasterDetectorPlugin,
 };

@@ -47,6 +47,15 @@ pub(crate) fn lock(master: &SharedMaster) -> MutexGuard<'_, Master> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Locks a contender shared by the election and the registry.
+pub(crate) fn lock_contender(
+    contender: &registry::SharedContender,
+) -> MutexGuard<'_, Box<dyn crate::extension::MasterContenderPlugin>> {
+    contender
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Everything a master needs besides its listener.
 #[derive(Debug, Clone)]
 pub struct MasterConfig {
@@ -58,6 +67,9 @@ pub struct MasterConfig {
     pub agent_timeout: Duration,
     /// The registry file; none keeps nothing across restarts.
     pub registry: Option<std::path::PathBuf>,
+    /// The election this master joins (`zk://...`, as given, secrets and
+    /// all); its registry then lives in the election's store.
+    pub zk: Option<String>,
     /// How long admitted agents have to re-register after a restart.
     pub agent_reregister_timeout: Duration,
     /// See [`MasterSettings::recovery_agent_removal_limit`].
@@ -88,6 +100,7 @@ impl Default for MasterConfig {
             agent_ping_interval: Duration::from_secs(15),
             agent_timeout: Duration::from_secs(75),
             registry: None,
+            zk: None,
             agent_reregister_timeout: Duration::from_secs(600),
             recovery_agent_removal_limit: 1.0,
             framework_queue_bytes: crate::domain::events::FRAMEWORK_QUEUE_BYTES,
@@ -156,8 +169,39 @@ pub(crate) fn start(
     modules: MasterModules,
     port: u16,
 ) -> Result<Running, StartError> {
+    let registry = match &config.registry {
+        Some(path) => {
+            let (registry, recovered) = registry::Registry::open(path)?;
+            tracing::info!(
+                registry = %path.display(),
+                agents = recovered.agents.len(),
+                frameworks = recovered.frameworks.len(),
+                "registry read"
+            );
+            Some((registry, recovered))
+        }
+        None => None,
+    };
+    start_with(
+        config,
+        modules,
+        port,
+        uuid::Uuid::new_v4().to_string(),
+        registry,
+    )
+}
+
+/// [`start`] with the master's id and its registry (read already) given:
+/// how a master elected through a contender starts.
+pub(crate) fn start_with(
+    config: &MasterConfig,
+    modules: MasterModules,
+    port: u16,
+    master_id: String,
+    registry: Option<(registry::Registry, registry::Recovered)>,
+) -> Result<Running, StartError> {
     let settings = MasterSettings {
-        master_id: uuid::Uuid::new_v4().to_string(),
+        master_id,
         hostname: config.hostname.clone(),
         port,
         heartbeat_interval: config.heartbeat_interval,
@@ -189,10 +233,18 @@ pub(crate) fn start(
             ("version", crate::VERSION.to_owned()),
             (
                 "registry",
-                config
-                    .registry
-                    .as_ref()
-                    .map_or("in_memory".to_owned(), |p| p.display().to_string()),
+                match (&config.zk, &config.registry) {
+                    (Some(_), _) => "zookeeper".to_owned(),
+                    (None, Some(p)) => p.display().to_string(),
+                    (None, None) => "in_memory".to_owned(),
+                },
+            ),
+            (
+                "zk",
+                config.zk.as_deref().map_or(String::new(), |url| {
+                    crate::domain::master_detection::ZkUrl::parse(url)
+                        .map_or_else(|_| url.to_owned(), |u| u.to_string())
+                }),
             ),
             (
                 "agent_reregister_timeout",
@@ -210,14 +262,7 @@ pub(crate) fn start(
     tracing::info!(master_id = %settings.master_id, port, allocator = modules.allocator.name(), "master starting");
     let allocator = AllocatorHandle::spawn(modules.allocator)?;
     let mut state = Master::new(settings, allocator.clone(), modules.hooks);
-    if let Some(path) = &config.registry {
-        let (registry, recovered) = registry::Registry::open(path)?;
-        tracing::info!(
-            registry = %path.display(),
-            agents = recovered.agents.len(),
-            frameworks = recovered.frameworks.len(),
-            "registry read"
-        );
+    if let Some((registry, recovered)) = registry {
         state.recover_from_registry(registry, recovered, config.agent_reregister_timeout);
     }
     let master = Arc::new(Mutex::new(state));

@@ -3,14 +3,21 @@
 //! with their ids and tasks) and frameworks with their failover deadlines
 //! (going beyond Mesos, which lost frameworks on failover: MESOS-4659).
 //! Tasks are not stored: agents report them when they re-register.
+//!
+//! With `--zk` the same records live in the election's store instead (one
+//! record per agent or framework, written through the contender module,
+//! each write fenced by its candidacy).
 
-use std::path::Path;
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+};
 
 use prost::Message;
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition, TableHandle};
 use thiserror::Error;
 
-use crate::proto::v1;
+use crate::{extension::MasterContenderPlugin, proto::v1};
 
 /// redb's page cache (its default is 1 GiB); the registry holds only
 /// agent and framework records, a few MiB at 10k agents.
@@ -77,9 +84,17 @@ pub struct Recovered {
     pub frameworks: Vec<(String, FrameworkRecord)>,
 }
 
-/// The registry file.
+/// A contender module shared by the election and the registry.
+pub type SharedContender = Arc<Mutex<Box<dyn MasterContenderPlugin>>>;
+
+/// The registry: a file, or the store of the election this master won.
 pub struct Registry {
-    db: Database,
+    store: Store,
+}
+
+enum Store {
+    File(Database),
+    Elected(SharedContender),
 }
 
 impl std::fmt::Debug for Registry {
@@ -171,19 +186,57 @@ impl Registry {
             .set_cache_size(CACHE_BYTES)
             .create(path)
             .map_err(|e| open_error(e.to_string()))?;
-        let registry = Registry { db };
-        let recovered = registry.read_all()?;
+        let registry = Registry {
+            store: Store::File(db),
+        };
+        let recovered = registry.read_file()?;
         Ok((registry, recovered))
     }
 
-    fn read_all(&self) -> Result<Recovered, RegistryError> {
+    /// The registry kept by the contender of an election this master won,
+    /// read back. Blocks while the module reads.
+    pub fn elected(contender: SharedContender) -> Result<(Registry, Recovered), RegistryError> {
+        let read = |table: &'static str| {
+            crate::master::lock_contender(&contender)
+                .registry_read(table)
+                .map_err(store)
+        };
+        let mut recovered = Recovered::default();
+        for (key, value) in read(AGENTS.name())? {
+            let record = decode_agent(&value).map_err(|source| RegistryError::Corrupt {
+                table: "agents",
+                key: key.clone(),
+                source,
+            })?;
+            recovered.agents.push((key, record));
+        }
+        for (key, value) in read(FRAMEWORKS.name())? {
+            let record = decode_framework(&value).map_err(|source| RegistryError::Corrupt {
+                table: "frameworks",
+                key: key.clone(),
+                source,
+            })?;
+            recovered.frameworks.push((key, record));
+        }
+        Ok((
+            Registry {
+                store: Store::Elected(contender),
+            },
+            recovered,
+        ))
+    }
+
+    fn read_file(&self) -> Result<Recovered, RegistryError> {
+        let Store::File(db) = &self.store else {
+            return Ok(Recovered::default());
+        };
         // Make sure both tables exist, so reading a fresh file works.
-        let txn = self.db.begin_write().map_err(store)?;
+        let txn = db.begin_write().map_err(store)?;
         txn.open_table(AGENTS).map_err(store)?;
         txn.open_table(FRAMEWORKS).map_err(store)?;
         txn.commit().map_err(store)?;
 
-        let txn = self.db.begin_read().map_err(store)?;
+        let txn = db.begin_read().map_err(store)?;
         let mut recovered = Recovered::default();
         let agents = txn.open_table(AGENTS).map_err(store)?;
         for entry in agents.iter().map_err(store)? {
@@ -215,7 +268,20 @@ impl Registry {
         key: &str,
         value: Option<&[u8]>,
     ) -> Result<(), RegistryError> {
-        let txn = self.db.begin_write().map_err(store)?;
+        let db = match &self.store {
+            Store::File(db) => db,
+            Store::Elected(contender) => {
+                if !crate::domain::lease::acting() {
+                    return Err(RegistryError::Store(
+                        "this master's leadership lease has run out: not writing".to_owned(),
+                    ));
+                }
+                return crate::master::lock_contender(contender)
+                    .registry_write(table.name(), key, value)
+                    .map_err(store);
+            }
+        };
+        let txn = db.begin_write().map_err(store)?;
         {
             let mut t = txn.open_table(table).map_err(store)?;
             match value {

@@ -144,6 +144,8 @@ pub enum ModuleKind {
     Allocator,
     Isolator,
     Hook,
+    MasterContender,
+    MasterDetector,
 }
 
 impl fmt::Display for ModuleKind {
@@ -152,6 +154,8 @@ impl fmt::Display for ModuleKind {
             ModuleKind::Allocator => "allocator",
             ModuleKind::Isolator => "isolator",
             ModuleKind::Hook => "hook",
+            ModuleKind::MasterContender => "master_contender",
+            ModuleKind::MasterDetector => "master_detector",
         })
     }
 }

@@ -25,20 +25,24 @@ use crate::{
 
 /// The name of one instance and whether it has been poisoned.
 #[derive(Debug)]
-struct Guard {
+pub(super) struct Guard {
     module: String,
     poisoned: Mutex<Option<String>>,
 }
 
 impl Guard {
-    fn new(module: &str) -> Self {
+    pub(super) fn new(module: &str) -> Self {
         Guard {
             module: module.to_owned(),
             poisoned: Mutex::new(None),
         }
     }
 
-    fn call<T>(
+    pub(super) fn module(&self) -> &str {
+        &self.module
+    }
+
+    pub(super) fn call<T>(
         &self,
         method: &'static str,
         f: impl FnOnce() -> abi_stable::std_types::RResult<T, ModuleError>,

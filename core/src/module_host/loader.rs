@@ -118,6 +118,13 @@ pub fn load(
                     (ModuleKind::Isolator, Constructor::Isolator(*f))
                 }
                 Ok(ModuleConstructor::Hook(f)) => (ModuleKind::Hook, Constructor::Hook(*f)),
+                Ok(ModuleConstructor::MasterContender(f)) => (
+                    ModuleKind::MasterContender,
+                    Constructor::MasterContender(*f),
+                ),
+                Ok(ModuleConstructor::MasterDetector(f)) => {
+                    (ModuleKind::MasterDetector, Constructor::MasterDetector(*f))
+                }
                 // A kind added by a newer module-api.
                 Ok(_) | Err(_) => {
                     errors.push(LoadError::UnknownKind {

@@ -9,6 +9,7 @@
 mod error;
 mod ffi;
 mod foreign;
+mod foreign_master;
 mod host_services;
 mod loader;
 mod manifest;

@@ -4,19 +4,25 @@ use std::path::PathBuf;
 
 use abi_stable::std_types::RResult;
 use corral_module_api::{
-    allocator::AllocatorBox, hook::HookBox, isolator::IsolatorBox, ErrorKind, Host, KeyValue,
-    ModuleError, RVec,
+    allocator::AllocatorBox,
+    hook::HookBox,
+    isolator::IsolatorBox,
+    master::{MasterContenderBox, MasterDetectorBox},
+    ErrorKind, Host, KeyValue, ModuleError, RVec,
 };
 
 use super::{
     error::{LoadError, LoadErrors, ModuleKind},
     ffi,
     foreign::{ForeignAllocator, ForeignHook, ForeignIsolator},
+    foreign_master::{ForeignContender, ForeignDetector},
     host_services::host_for,
     manifest::EntryRef,
     parameters::DeclaredParam,
 };
-use crate::extension::{AllocatorPlugin, HookPlugin, Hooks, IsolatorPlugin};
+use crate::extension::{
+    AllocatorPlugin, HookPlugin, Hooks, IsolatorPlugin, MasterContenderPlugin, MasterDetectorPlugin,
+};
 
 /// A module's constructor, copied out of its library's descriptor.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +30,10 @@ pub(super) enum Constructor {
     Allocator(extern "C" fn(RVec<KeyValue>, Host) -> RResult<AllocatorBox, ModuleError>),
     Isolator(extern "C" fn(RVec<KeyValue>, Host) -> RResult<IsolatorBox, ModuleError>),
     Hook(extern "C" fn(RVec<KeyValue>, Host) -> RResult<HookBox, ModuleError>),
+    MasterContender(
+        extern "C" fn(RVec<KeyValue>, Host) -> RResult<MasterContenderBox, ModuleError>,
+    ),
+    MasterDetector(extern "C" fn(RVec<KeyValue>, Host) -> RResult<MasterDetectorBox, ModuleError>),
 }
 
 /// One loaded module, ready to be instantiated.
@@ -163,6 +173,35 @@ impl ModuleRegistry {
         }
     }
 
+    pub fn create_master_contender(
+        &self,
+        name: &str,
+        config: &str,
+    ) -> Result<Box<dyn MasterContenderPlugin>, LoadError> {
+        let module = self.lookup(name, ModuleKind::MasterContender, config)?;
+        match module.constructor {
+            Constructor::MasterContender(new) => construct(module, new).map(|inner| {
+                Box::new(ForeignContender::new(&module.name, inner))
+                    as Box<dyn MasterContenderPlugin>
+            }),
+            _ => unreachable!("lookup checked the kind"),
+        }
+    }
+
+    pub fn create_master_detector(
+        &self,
+        name: &str,
+        config: &str,
+    ) -> Result<Box<dyn MasterDetectorPlugin>, LoadError> {
+        let module = self.lookup(name, ModuleKind::MasterDetector, config)?;
+        match module.constructor {
+            Constructor::MasterDetector(new) => construct(module, new).map(|inner| {
+                Box::new(ForeignDetector::new(&module.name, inner)) as Box<dyn MasterDetectorPlugin>
+            }),
+            _ => unreachable!("lookup checked the kind"),
+        }
+    }
+
     /// Instantiates what `selection` asks for, reporting every problem.
     pub fn instantiate(&self, selection: &Selection) -> Result<Instances, LoadErrors> {
         let source = selection.source.as_str();
@@ -204,6 +243,12 @@ impl ModuleRegistry {
                     ModuleKind::Allocator => self.create_allocator(&m.name, source).map(drop),
                     ModuleKind::Isolator => self.create_isolator(&m.name, source).map(drop),
                     ModuleKind::Hook => self.create_hook(&m.name, source).map(drop),
+                    ModuleKind::MasterContender => {
+                        self.create_master_contender(&m.name, source).map(drop)
+                    }
+                    ModuleKind::MasterDetector => {
+                        self.create_master_detector(&m.name, source).map(drop)
+                    }
                 };
                 result.err()
             })

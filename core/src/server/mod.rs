@@ -4,5 +4,6 @@
 
 pub mod agent;
 pub mod master;
+pub mod master_ha;
 mod serve;
 pub mod tls;

@@ -50,7 +50,7 @@ fn list_shows_the_shipped_modules_of_the_default_manifest() {
         .find(|l| l.starts_with("org_corral_hook_env"))
         .expect("the env hook row");
     assert!(
-        row.contains(" hook ") && row.contains("libcorral_hook_env.so") && row.contains(" 1.1.0 "),
+        row.contains(" hook ") && row.contains("libcorral_hook_env.so") && row.contains(" 1.2.0 "),
         "{row}"
     );
 }
@@ -129,8 +129,8 @@ fn check_reports_every_broken_library_and_exits_1_without_crashing() {
         "library #1 (path = ",
         "file not found",
         "is a shared library but not a Corral module library",
-        "was built against module-api 2.0.0, but this Corral has module-api 1.1.0",
-        "has an ABI layout that does not match module-api 1.1.0",
+        "was built against module-api 2.0.0, but this Corral has module-api 1.2.0",
+        "has an ABI layout that does not match module-api 1.2.0",
         "module 'org_fixture_init_panic' panicked while being created: panicked in constructor: fixture constructor always panics",
         "module 'org_fixture_init_error' rejected its parameters: missing parameter 'mode'",
     ] {

@@ -70,9 +70,12 @@ fn keys_by_table() -> BTreeMap<String, Vec<String>> {
             isolation: vec![],
             isolation_unprivileged: Some(vec![]),
             hooks: vec![],
+            master_contender: "c".into(),
+            master_detector: "d".into(),
         },
         master: MasterSection {
             hostname: Some("h".into()),
+            zk: Some("zk://h:2181/corral".into()),
             registry: Some("/r.redb".into()),
             credentials: Some("/c.json".into()),
             acls: Some("/a.json".into()),
@@ -305,7 +308,13 @@ fn the_example_files_show_and_comment_every_key() {
         (
             "master.toml",
             "master",
-            vec!["manifest", "allocator", "hooks"],
+            vec![
+                "manifest",
+                "allocator",
+                "hooks",
+                "master_contender",
+                "master_detector",
+            ],
         ),
         (
             "agent.toml",

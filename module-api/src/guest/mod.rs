@@ -3,6 +3,7 @@
 //! tracing bridge, and [`crate::export_modules!`].
 
 mod adapters;
+mod master_adapters;
 mod panic_guard;
 mod params;
 pub mod testing;
@@ -11,6 +12,9 @@ pub mod views;
 
 pub use adapters::{
     allocator, hook, isolator, AllocatorModule, Described, HookModule, IsolatorModule,
+};
+pub use master_adapters::{
+    master_contender, master_detector, MasterContenderModule, MasterDetectorModule,
 };
 pub use panic_guard::guard;
 pub use params::Params;

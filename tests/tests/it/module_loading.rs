@@ -66,11 +66,11 @@ fn every_broken_library_gets_its_own_specific_error_in_one_report() {
         4,
         &[
             "built against module-api 2.0.0",
-            "this Corral has module-api 1.1.0",
+            "this Corral has module-api 1.2.0",
         ],
     );
     assert!(matches!(errors[4], LoadError::LayoutMismatch { .. }));
-    expect(4, 5, &["libcorral_fixture_wrong_layout.so has an ABI layout that does not match module-api 1.1.0"]);
+    expect(4, 5, &["libcorral_fixture_wrong_layout.so has an ABI layout that does not match module-api 1.2.0"]);
     assert!(matches!(errors[5], LoadError::ModuleNotInLibrary { .. }));
     expect(
         5,

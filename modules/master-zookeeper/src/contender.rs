@@ -1,0 +1,370 @@
+//! The contender: one EPHEMERAL_SEQUENTIAL `json.info_` znode holding this
+//! master's `MasterInfo`; leader while it has the smallest sequence; a
+//! lease confirmed by reading its own znode; and the registry, one znode
+//! per record under `<path>-registry/<table>/`, every write fenced by a
+//! multi-op that first checks the candidacy's znode still exists.
+
+use std::{
+    collections::HashSet,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use corral_module_api::{
+    guest::{MasterContenderModule, Params},
+    master::{ContenderNotifier, RegistryRecord},
+    Host, ModuleError, RStr, RString, RVec,
+};
+use tokio::sync::mpsc;
+use zookeeper_client::{Client, CreateMode, Error as ZkError, SessionState};
+
+use crate::{
+    election::{sequence, LABEL},
+    keys,
+    session::{self, acls, connect, failed, persistent},
+    url::ZkUrl,
+};
+
+/// Registry writes queued and not yet applied, at most.
+const WRITE_QUEUE: usize = 65_536;
+/// Registry writes in flight at once.
+const WRITE_WINDOW: usize = 256;
+/// The tables the host keeps.
+const TABLES: [&str; 2] = ["agents", "frameworks"];
+
+pub struct ZkContender {
+    timeout: Duration,
+    runtime: Option<tokio::runtime::Runtime>,
+    candidacy: Option<Arc<Candidacy>>,
+    writes: Option<mpsc::Sender<Write>>,
+}
+
+/// One joined election.
+struct Candidacy {
+    client: Client,
+    url: ZkUrl,
+    /// The full path of this master's znode.
+    node: String,
+    listener: ContenderNotifier,
+    over: AtomicBool,
+}
+
+impl Candidacy {
+    /// Ends the candidacy once, telling the host why.
+    fn lose(&self, reason: &str) {
+        if !self.over.swap(true, Ordering::SeqCst) {
+            tracing::error!(reason, node = %self.node, "leadership lost");
+            self.listener.lost(RStr::from(reason));
+        }
+    }
+
+    fn table(&self, table: &str) -> String {
+        format!("{}/{table}", self.url.registry_root())
+    }
+}
+
+impl std::fmt::Debug for ZkContender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZkContender")
+            .field("timeout", &self.timeout)
+            .field("node", &self.candidacy.as_ref().map(|c| c.node.as_str()))
+            .finish_non_exhaustive()
+    }
+}
+
+struct Write {
+    table: String,
+    key: String,
+    value: Option<Vec<u8>>,
+}
+
+impl MasterContenderModule for ZkContender {
+    fn parameters() -> Option<Vec<corral_module_api::ParamSpec>> {
+        Some(crate::parameters())
+    }
+
+    fn new(params: &Params, _host: &Host) -> Result<Self, ModuleError> {
+        Ok(ZkContender {
+            timeout: crate::session_timeout(params)?,
+            runtime: None,
+            candidacy: None,
+            writes: None,
+        })
+    }
+
+    fn contend(
+        &mut self,
+        url: &str,
+        info: &str,
+        listener: ContenderNotifier,
+    ) -> Result<(), ModuleError> {
+        if self.candidacy.is_some() {
+            return Err(failed("this contender is already in an election"));
+        }
+        let url = ZkUrl::parse(url).map_err(|e| failed(format!("{url}: {e}")))?;
+        let runtime = session::runtime("corral-zk-contender")?;
+        let timeout = self.timeout;
+        let candidacy = runtime.block_on(async {
+            let client = connect(&url, timeout).await?;
+            let made =
+                |what: &str, e: ZkError| failed(format!("cannot create {what} in {url}: {e}"));
+            client
+                .mkdir(&url.path, &persistent(&url))
+                .await
+                .map_err(|e| made(&url.path, e))?;
+            for table in TABLES {
+                let path = format!("{}/{table}", url.registry_root());
+                client
+                    .mkdir(&path, &persistent(&url))
+                    .await
+                    .map_err(|e| made(&path, e))?;
+            }
+            let options = CreateMode::EphemeralSequential.with_acls(acls(&url));
+            let (_, seq) = client
+                .create(&format!("{}/{LABEL}", url.path), info.as_bytes(), &options)
+                .await
+                .map_err(|e| made("this master's candidacy", e))?;
+            let node = format!("{}/{LABEL}{seq}", url.path);
+            tracing::info!(%node, "joined the election");
+            Ok::<_, ModuleError>(Arc::new(Candidacy {
+                client,
+                url,
+                node,
+                listener,
+                over: AtomicBool::new(false),
+            }))
+        })?;
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        runtime.spawn(elect(candidacy.clone()));
+        runtime.spawn(watch_session(candidacy.clone()));
+        runtime.spawn(confirm(candidacy.clone(), timeout));
+        runtime.spawn(apply_writes(candidacy.clone(), rx));
+        self.runtime = Some(runtime);
+        self.candidacy = Some(candidacy);
+        self.writes = Some(tx);
+        Ok(())
+    }
+
+    fn registry_read(&mut self, table: &str) -> Result<Vec<RegistryRecord>, ModuleError> {
+        let (Some(runtime), Some(c)) = (&self.runtime, &self.candidacy) else {
+            return Err(failed("registry_read before contend"));
+        };
+        let dir = c.table(table);
+        runtime.block_on(async {
+            let read = |e: ZkError| failed(format!("cannot read the registry at {dir}: {e}"));
+            let names = match c.client.list_children(&dir).await {
+                Ok(names) => names,
+                Err(ZkError::NoNode) => Vec::new(),
+                Err(e) => return Err(read(e)),
+            };
+            // Every read is sent before the first answer is awaited.
+            let pending: Vec<_> = names
+                .iter()
+                .map(|n| c.client.get_data(&format!("{dir}/{n}")))
+                .collect();
+            let mut records = Vec::with_capacity(names.len());
+            for (name, data) in names.iter().zip(pending) {
+                let (value, _) = match data.await {
+                    Ok(d) => d,
+                    Err(ZkError::NoNode) => continue,
+                    Err(e) => return Err(read(e)),
+                };
+                let key = keys::unescape(name).map_err(|e| failed(format!("{dir}: {e}")))?;
+                records.push(RegistryRecord {
+                    key: RString::from(key),
+                    value: RVec::from(value),
+                });
+            }
+            Ok(records)
+        })
+    }
+
+    fn registry_write(
+        &mut self,
+        table: &str,
+        key: &str,
+        value: Option<Vec<u8>>,
+    ) -> Result<(), ModuleError> {
+        let (Some(writes), Some(c)) = (&self.writes, &self.candidacy) else {
+            return Err(failed("registry_write before contend"));
+        };
+        let write = Write {
+            table: table.to_owned(),
+            key: key.to_owned(),
+            value,
+        };
+        writes.try_send(write).map_err(|_| {
+            let why = format!("registry write queue full ({WRITE_QUEUE} writes)");
+            c.lose(&why);
+            failed(why)
+        })
+    }
+
+    fn withdraw(&mut self) -> Result<(), ModuleError> {
+        let (Some(runtime), Some(c)) = (&self.runtime, self.candidacy.take()) else {
+            return Ok(());
+        };
+        c.over.store(true, Ordering::SeqCst);
+        self.writes = None;
+        runtime
+            .block_on(c.client.delete(&c.node, None))
+            .or_else(|e| if e == ZkError::NoNode { Ok(()) } else { Err(e) })
+            .map_err(|e| failed(format!("cannot leave the election: {e}")))
+    }
+}
+
+/// Reports `elected` once this candidacy has the smallest sequence; loses
+/// it if its znode disappears.
+async fn elect(c: Arc<Candidacy>) {
+    let mine = c.node.rsplit('/').next().and_then(sequence);
+    loop {
+        if c.over.load(Ordering::SeqCst) {
+            return;
+        }
+        let (children, watcher) = match c.client.list_and_watch_children(&c.url.path).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                if c.client.state().is_terminated() {
+                    return; // `watch_session` reports it.
+                }
+                tracing::warn!(error = %e, "cannot list the election; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let sequences: Vec<u64> = children.iter().filter_map(|n| sequence(n)).collect();
+        if !mine.is_some_and(|m| sequences.contains(&m)) {
+            c.lose("this master's candidacy znode is gone");
+            return;
+        }
+        if sequences.iter().min() == mine.as_ref() {
+            tracing::info!(node = %c.node, "elected leading master");
+            c.listener.elected();
+            return;
+        }
+        watcher.changed().await;
+    }
+}
+
+/// The session ending ends the candidacy.
+async fn watch_session(c: Arc<Candidacy>) {
+    let mut states = c.client.state_watcher();
+    loop {
+        let state = states.changed().await;
+        match state {
+            SessionState::Disconnected => {
+                tracing::warn!("disconnected from ZooKeeper: the lease is no longer renewed")
+            }
+            SessionState::SyncConnected | SessionState::ConnectedReadOnly => {
+                tracing::info!("reconnected to ZooKeeper")
+            }
+            terminal if terminal.is_terminated() => {
+                c.lose(&format!("the ZooKeeper session ended ({terminal})"));
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Renews the lease a few times per session timeout by reading its own
+/// znode. The lease runs from when the read was sent: the server had not
+/// yet expired the session then, and cannot before a whole timeout later;
+/// the lease keeps a third of the timeout in reserve.
+async fn confirm(c: Arc<Candidacy>, timeout: Duration) {
+    let every = timeout / 5;
+    let lease = timeout * 2 / 3;
+    loop {
+        if c.over.load(Ordering::SeqCst) {
+            return;
+        }
+        let sent = Instant::now();
+        match c.client.check_stat(&c.node).await {
+            Ok(Some(_)) => {
+                let left = lease.saturating_sub(sent.elapsed());
+                c.listener.confirmed(left.as_millis() as u64);
+            }
+            Ok(None) => {
+                c.lose("this master's candidacy znode is gone");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot confirm the session"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Applies registry writes in order, a window of them in flight at once,
+/// each fenced by the candidacy's znode.
+async fn apply_writes(c: Arc<Candidacy>, mut rx: mpsc::Receiver<Write>) {
+    let mut existing: HashSet<(String, String)> = HashSet::new();
+    for table in TABLES {
+        if let Ok(names) = c.client.list_children(&c.table(table)).await {
+            existing.extend(names.into_iter().map(|n| (table.to_owned(), n)));
+        }
+    }
+    let mut in_flight = std::collections::VecDeque::new();
+    loop {
+        let next = if in_flight.len() < WRITE_WINDOW {
+            if in_flight.is_empty() {
+                rx.recv().await
+            } else {
+                match rx.try_recv() {
+                    Ok(w) => Some(w),
+                    Err(mpsc::error::TryRecvError::Empty) => None,
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                }
+            }
+        } else {
+            None
+        };
+        match next {
+            Some(w) => {
+                if c.over.load(Ordering::SeqCst) {
+                    return;
+                }
+                let name = keys::escape(&w.key);
+                let path = format!("{}/{name}", c.table(&w.table));
+                let id = (w.table.clone(), name);
+                let mut fenced = match c.client.new_check_writer(&c.node, None) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        c.lose(&format!("cannot fence a registry write: {e}"));
+                        return;
+                    }
+                };
+                let added = match &w.value {
+                    Some(v) if existing.contains(&id) => fenced.add_set_data(&path, v, None),
+                    Some(v) => fenced.add_create(&path, v, &persistent(&c.url)),
+                    None if existing.contains(&id) => fenced.add_delete(&path, None),
+                    None => continue,
+                };
+                if let Err(e) = added {
+                    c.lose(&format!("cannot write {path}: {e}"));
+                    return;
+                }
+                if w.value.is_some() {
+                    existing.insert(id);
+                } else {
+                    existing.remove(&id);
+                }
+                in_flight.push_back((path, fenced.commit()));
+            }
+            None => {
+                let Some((path, done)) = in_flight.pop_front() else {
+                    if rx.is_closed() {
+                        return;
+                    }
+                    continue;
+                };
+                if let Err(e) = done.await {
+                    c.lose(&format!("the registry write to {path} was refused: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+}
