@@ -58,18 +58,49 @@ pub async fn maintain(agent: Arc<Agent>) {
     );
     let mut backoff = Duration::from_millis(100);
     loop {
-        match session(&agent, &client).await {
+        let master = match &agent.config.leader {
+            None => agent.config.master.clone(),
+            Some(leader) => leading(leader.clone(), &agent.config.master).await,
+        };
+        match session(&agent, &client, &master).await {
             Ok(()) => {
-                tracing::warn!("the master closed the connection; re-registering");
+                tracing::warn!(%master, "the master closed the connection or no longer leads; re-registering");
                 backoff = Duration::from_millis(100);
             }
             Err(e) => {
-                tracing::warn!(error = %e, master = %agent.config.master, "cannot reach the master; retrying")
+                tracing::warn!(error = %e, %master, "cannot reach the master; retrying")
             }
         }
         agent.lock().to_master = None;
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// `host:port` of the leading master, waiting while none leads.
+async fn leading(mut leader: tokio::sync::watch::Receiver<Option<String>>, url: &str) -> String {
+    if leader.borrow().is_none() {
+        tracing::warn!(master = url, "no master leads; waiting for one");
+    }
+    let found = leader
+        .wait_for(Option::is_some)
+        .await
+        .map(|found| found.clone().unwrap_or_default());
+    match found {
+        Ok(found) => found,
+        // The detector is gone (the agent is stopping): wait to be aborted.
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Completes when the leader is no longer `master`; never without a
+/// detected master.
+async fn leader_moved(leader: Option<tokio::sync::watch::Receiver<Option<String>>>, master: &str) {
+    match leader {
+        Some(mut leader) => {
+            let _ = leader.wait_for(|now| now.as_deref() != Some(master)).await;
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -94,7 +125,11 @@ enum LinkError {
 
 /// One registration: runs until the stream ends or the master is silent
 /// for longer than `master_timeout`.
-async fn session(agent: &Arc<Agent>, client: &reqwest::Client) -> Result<(), LinkError> {
+async fn session(
+    agent: &Arc<Agent>,
+    client: &reqwest::Client,
+    master: &str,
+) -> Result<(), LinkError> {
     let mut info = agent.info.clone();
     info.resources = resources_to_proto(&agent.config.resources_detected);
     info.id = agent
@@ -109,9 +144,8 @@ async fn session(agent: &Arc<Agent>, client: &reqwest::Client) -> Result<(), Lin
         endpoint: agent.endpoint.clone(),
     };
     let base = format!(
-        "{}://{}",
+        "{}://{master}",
         crate::wire::tls::scheme(agent.config.tls_ca.as_deref()),
-        agent.config.master
     );
     let response = client
         .post(format!("{base}/agent/v1/subscribe"))
@@ -139,8 +173,17 @@ async fn session(agent: &Arc<Agent>, client: &reqwest::Client) -> Result<(), Lin
     let mut body = response.bytes_stream();
     let mut reader = RecordReader::default();
     let silence = agent.config.master_timeout;
+    let moved = leader_moved(agent.config.leader.clone(), master);
+    tokio::pin!(moved);
     let result = loop {
-        let chunk = match tokio::time::timeout(silence, body.next()).await {
+        let next = tokio::select! {
+            next = tokio::time::timeout(silence, body.next()) => next,
+            () = &mut moved => {
+                tracing::info!(%master, "another master leads now");
+                break Ok(());
+            }
+        };
+        let chunk = match next {
             Err(_) => break Err(LinkError::Silent(silence)),
             Ok(None) => break Ok(()),
             Ok(Some(Err(e))) => break Err(LinkError::Broken(e)),

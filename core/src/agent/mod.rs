@@ -72,8 +72,11 @@ pub fn sandbox_dir(
 /// Everything an agent needs besides its listener.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
-    /// `host:port` of the master.
+    /// `host:port` of the master, or the `zk://` URL it is detected at.
     pub master: String,
+    /// With a detected master: `host:port` of the one leading now (`None`
+    /// while none leads), followed as it changes.
+    pub leader: Option<tokio::sync::watch::Receiver<Option<String>>>,
     /// The name the master and executors use to reach this agent.
     pub hostname: String,
     pub work_dir: PathBuf,
@@ -120,6 +123,7 @@ impl AgentConfig {
     pub fn new(master: impl Into<String>, work_dir: PathBuf, executor_program: PathBuf) -> Self {
         AgentConfig {
             master: master.into(),
+            leader: None,
             hostname: "127.0.0.1".to_owned(),
             work_dir,
             resources_detected: Vec::new(),

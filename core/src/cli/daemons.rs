@@ -440,12 +440,33 @@ pub async fn agent(args: AgentArgs, err: Out<'_>) -> std::io::Result<bool> {
     let Some(instances) = instantiate(&loaded.agent_selection(), &registry, err)? else {
         return Ok(false);
     };
-    let config = match agent_config(&section, master, &loaded) {
+    let mut config = match agent_config(&section, master.clone(), &loaded) {
         Ok(c) => c,
         Err(e) => {
             writeln!(err, "error: {e}")?;
             return Ok(false);
         }
+    };
+    // Kept until the agent stops: dropping it stops following the leader.
+    let _followed = if super::leader::is_detected(&master) {
+        let source = origin(&loaded, Section::Modules, "master_detector");
+        let detector = &loaded.config.modules.master_detector;
+        match super::leader::follow(&registry, detector, &source, &master).await {
+            Ok(followed) => {
+                config.leader = Some(followed.leader.clone());
+                Some(followed)
+            }
+            Err(e) => {
+                writeln!(
+                    err,
+                    "error: --master {master} (from {}): {e}",
+                    origin(&loaded, Section::Agent, "master")
+                )?;
+                return Ok(false);
+            }
+        }
+    } else {
+        None
     };
     let Some(listener) = listen(&loaded, Section::Agent, &section.ip, section.port, err).await?
     else {

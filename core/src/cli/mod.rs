@@ -6,6 +6,7 @@ mod client;
 mod daemons;
 mod events;
 mod execute;
+mod leader;
 mod modules_cmd;
 mod ps;
 mod sandbox;
@@ -479,13 +480,43 @@ impl<D: Daemon> clap::Args for DaemonArgs<D> {
     }
 }
 
+/// How long an operator command given `--master zk://...` waits for a
+/// leader.
+const LEADER_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+impl Command {
+    /// The `--master` of an operator command.
+    fn master_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Command::Execute { master, .. }
+            | Command::Ps { master, .. }
+            | Command::Tail { master, .. }
+            | Command::State { master }
+            | Command::Events { master, .. } => Some(master),
+            _ => None,
+        }
+    }
+}
+
 /// Runs a parsed command line.
 pub async fn run(
     cli: Cli,
     out: &mut (dyn Write + Send),
     err: &mut (dyn Write + Send),
 ) -> std::io::Result<bool> {
-    match cli.command {
+    let mut command = cli.command;
+    if let Some(master) = command.master_mut() {
+        if leader::is_detected(master) {
+            match leader::resolve(master, LEADER_WAIT).await {
+                Ok(leader) => *master = leader,
+                Err(e) => {
+                    writeln!(err, "error: --master {master}: {e}")?;
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    match command {
         Command::Local(args) => daemons::local(args, out, err).await,
         Command::Master(args) => daemons::master(args, err).await,
         Command::Agent(args) => daemons::agent(args, err).await,

@@ -20,7 +20,8 @@ pub use keys::{Key, Kind, Section, KEYS};
 pub use layers::{Origin, Override};
 pub use sections::{
     isolator_module_name, running_as_root, AgentSection, DaemonConfig, MasterSection,
-    ModulesConfig, DEFAULT_ALLOCATOR, MESOS_ISOLATOR_NAMES,
+    ModulesConfig, DEFAULT_ALLOCATOR, DEFAULT_MASTER_CONTENDER, DEFAULT_MASTER_DETECTOR,
+    MESOS_ISOLATOR_NAMES,
 };
 
 use crate::module_host::{self, LoadError, Manifest, ModuleRegistry, Selection};

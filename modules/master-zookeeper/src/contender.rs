@@ -5,7 +5,8 @@
 //! multi-op that first checks the candidacy's znode still exists.
 
 use std::{
-    collections::HashSet,
+    collections::{HashSet, VecDeque},
+    future::Future,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -19,7 +20,9 @@ use corral_module_api::{
     Host, ModuleError, RStr, RString, RVec,
 };
 use tokio::sync::mpsc;
-use zookeeper_client::{Client, CreateMode, Error as ZkError, SessionState};
+use zookeeper_client::{
+    CheckWriteError, Client, CreateMode, Error as ZkError, MultiWriteResult, SessionState,
+};
 
 use crate::{
     election::{sequence, LABEL},
@@ -300,71 +303,128 @@ async fn confirm(c: Arc<Candidacy>, timeout: Duration) {
 /// Applies registry writes in order, a window of them in flight at once,
 /// each fenced by the candidacy's znode.
 async fn apply_writes(c: Arc<Candidacy>, mut rx: mpsc::Receiver<Write>) {
-    let mut existing: HashSet<(String, String)> = HashSet::new();
-    for table in TABLES {
-        if let Ok(names) = c.client.list_children(&c.table(table)).await {
-            existing.extend(names.into_iter().map(|n| (table.to_owned(), n)));
-        }
-    }
-    let mut in_flight = std::collections::VecDeque::new();
+    // Which records exist: read when the first write comes, i.e. once
+    // elected, when the previous leader can no longer write; from then on
+    // only this master writes.
+    let mut existing: Option<HashSet<(String, String)>> = None;
+    let mut in_flight = VecDeque::new();
     loop {
-        let next = if in_flight.len() < WRITE_WINDOW {
-            if in_flight.is_empty() {
-                rx.recv().await
-            } else {
-                match rx.try_recv() {
-                    Ok(w) => Some(w),
-                    Err(mpsc::error::TryRecvError::Empty) => None,
-                    Err(mpsc::error::TryRecvError::Disconnected) => None,
-                }
-            }
+        let next = if in_flight.is_empty() {
+            rx.recv().await
+        } else if in_flight.len() < WRITE_WINDOW {
+            rx.try_recv().ok()
         } else {
             None
         };
-        match next {
-            Some(w) => {
-                if c.over.load(Ordering::SeqCst) {
-                    return;
-                }
-                let name = keys::escape(&w.key);
-                let path = format!("{}/{name}", c.table(&w.table));
-                let id = (w.table.clone(), name);
-                let mut fenced = match c.client.new_check_writer(&c.node, None) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        c.lose(&format!("cannot fence a registry write: {e}"));
-                        return;
-                    }
-                };
-                let added = match &w.value {
-                    Some(v) if existing.contains(&id) => fenced.add_set_data(&path, v, None),
-                    Some(v) => fenced.add_create(&path, v, &persistent(&c.url)),
-                    None if existing.contains(&id) => fenced.add_delete(&path, None),
-                    None => continue,
-                };
-                if let Err(e) = added {
-                    c.lose(&format!("cannot write {path}: {e}"));
-                    return;
-                }
-                if w.value.is_some() {
-                    existing.insert(id);
-                } else {
-                    existing.remove(&id);
-                }
-                in_flight.push_back((path, fenced.commit()));
+        let Some(w) = next else {
+            let Some(pending) = in_flight.pop_front() else {
+                return; // The contender is gone.
+            };
+            if let Err(why) = settle(&c, pending).await {
+                c.lose(&why);
+                return;
             }
-            None => {
-                let Some((path, done)) = in_flight.pop_front() else {
-                    if rx.is_closed() {
-                        return;
-                    }
-                    continue;
-                };
-                if let Err(e) = done.await {
-                    c.lose(&format!("the registry write to {path} was refused: {e}"));
-                    return;
-                }
+            continue;
+        };
+        if c.over.load(Ordering::SeqCst) {
+            return;
+        }
+        let known = match &mut existing {
+            Some(known) => known,
+            None => existing.insert(existing_records(&c).await),
+        };
+        let name = keys::escape(&w.key);
+        let path = format!("{}/{name}", c.table(&w.table));
+        let id = (w.table.clone(), name);
+        let op = match (&w.value, known.contains(&id)) {
+            (Some(v), true) => Op::Set(v.clone()),
+            (Some(v), false) => Op::Create(v.clone()),
+            (None, true) => Op::Delete,
+            (None, false) => continue,
+        };
+        if w.value.is_some() {
+            known.insert(id);
+        } else {
+            known.remove(&id);
+        }
+        match send(&c, &path, &op) {
+            Ok(done) => in_flight.push_back(Pending { path, op, done }),
+            Err(why) => {
+                c.lose(&why);
+                return;
             }
         }
+    }
+}
+
+async fn existing_records(c: &Candidacy) -> HashSet<(String, String)> {
+    let mut known = HashSet::new();
+    for table in TABLES {
+        if let Ok(names) = c.client.list_children(&c.table(table)).await {
+            known.extend(names.into_iter().map(|n| (table.to_owned(), n)));
+        }
+    }
+    known
+}
+
+/// One record write.
+#[derive(Clone)]
+enum Op {
+    Create(Vec<u8>),
+    Set(Vec<u8>),
+    Delete,
+}
+
+type Commit<'a> = std::pin::Pin<
+    Box<dyn Future<Output = Result<Vec<MultiWriteResult>, CheckWriteError>> + Send + 'a>,
+>;
+
+struct Pending<'a> {
+    path: String,
+    op: Op,
+    done: Commit<'a>,
+}
+
+/// Sends one fenced write: a multi-op whose first step checks that this
+/// candidacy's znode still exists.
+fn send<'a>(c: &'a Candidacy, path: &str, op: &Op) -> Result<Commit<'a>, String> {
+    let mut fenced = c
+        .client
+        .new_check_writer(&c.node, None)
+        .map_err(|e| format!("cannot fence a registry write: {e}"))?;
+    let added = match op {
+        Op::Create(v) => fenced.add_create(path, v, &persistent(&c.url)),
+        Op::Set(v) => fenced.add_set_data(path, v, None),
+        Op::Delete => fenced.add_delete(path, None),
+    };
+    added.map_err(|e| format!("cannot write {path}: {e}"))?;
+    Ok(Box::pin(fenced.commit()))
+}
+
+/// Waits for a write; a record found (or not found) against expectation
+/// is written the other way, once. A failed fence is never retried.
+async fn settle(c: &Candidacy, pending: Pending<'_>) -> Result<(), String> {
+    let refused =
+        |e: CheckWriteError| format!("the registry write to {} was refused: {e}", pending.path);
+    match pending.done.await {
+        Ok(_) => Ok(()),
+        Err(CheckWriteError::OperationFailed { source, .. }) => {
+            let retry = match (&pending.op, source) {
+                (Op::Create(v), ZkError::NodeExists) => Op::Set(v.clone()),
+                (Op::Set(v), ZkError::NoNode) => Op::Create(v.clone()),
+                (Op::Delete, ZkError::NoNode) => return Ok(()),
+                (_, source) => {
+                    return Err(refused(CheckWriteError::OperationFailed {
+                        index: 0,
+                        source,
+                    }))
+                }
+            };
+            send(c, &pending.path, &retry)?
+                .await
+                .map(drop)
+                .map_err(refused)
+        }
+        Err(e) => Err(refused(e)),
     }
 }
