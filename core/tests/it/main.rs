@@ -17,6 +17,7 @@ mod cluster;
 mod config_precedence;
 mod custom_executor;
 mod failover;
+mod ha;
 mod hostile_ids;
 mod isolation;
 mod isolation_cgroups;

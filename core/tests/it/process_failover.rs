@@ -16,7 +16,7 @@ use corral_tests::{module_library, wait_or_kill};
 use nix::{sys::signal::Signal, unistd::Pid};
 use serde_json::{json, Value};
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -24,7 +24,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn corral(args: &[&str]) -> Child {
+pub(crate) fn corral(args: &[&str]) -> Child {
     let modules = module_library("corral_hook_env")
         .parent()
         .unwrap()
@@ -38,7 +38,7 @@ fn corral(args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn signal(child: &Child, signal: Signal) {
+pub(crate) fn signal(child: &Child, signal: Signal) {
     nix::sys::signal::kill(Pid::from_raw(child.id() as i32), signal).unwrap();
 }
 
@@ -99,11 +99,11 @@ impl Drop for MasterProcess {
 }
 
 /// How long a process may take to go after SIGKILL.
-const KILL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const KILL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An agent process; its cgroups root is removed when it is dropped.
-struct AgentProcess {
-    child: Child,
+pub(crate) struct AgentProcess {
+    pub(crate) child: Child,
     cgroups_root: String,
     work_dir: PathBuf,
     args: Vec<String>,
@@ -111,13 +111,19 @@ struct AgentProcess {
 
 impl AgentProcess {
     fn start(master: &MasterProcess, work_dir: &Path) -> AgentProcess {
+        Self::start_at(&format!("127.0.0.1:{}", master.port), work_dir, &[])
+    }
+
+    /// An agent registering with `master` (`host:port` or `zk://...`),
+    /// with `extra` flags.
+    pub(crate) fn start_at(master: &str, work_dir: &Path, extra: &[&str]) -> AgentProcess {
         // A fixed port: executors find a restarted agent where they left it.
         let port = free_port();
-        let cgroups_root = format!("corral-test-{}-{}", std::process::id(), master.port);
-        let args: Vec<String> = [
+        let cgroups_root = format!("corral-test-{}-{port}", std::process::id());
+        let mut args: Vec<String> = [
             "agent",
             "--master",
-            &format!("127.0.0.1:{}", master.port),
+            master,
             "--port",
             &port.to_string(),
             "--work-dir",
@@ -131,6 +137,7 @@ impl AgentProcess {
         ]
         .map(str::to_owned)
         .to_vec();
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         let child = corral(&args.iter().map(String::as_str).collect::<Vec<_>>());
         AgentProcess {
             child,
@@ -201,7 +208,7 @@ async fn get_json(url: String) -> Option<Value> {
 }
 
 /// Waits until `/master/slaves` lists an agent, and returns its id.
-async fn wait_for_agent(master: std::net::SocketAddr, not: Option<&str>) -> String {
+pub(crate) async fn wait_for_agent(master: std::net::SocketAddr, not: Option<&str>) -> String {
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         if let Some(slaves) = get_json(format!("http://{master}/master/slaves")).await {
@@ -224,7 +231,7 @@ async fn wait_for_agent(master: std::net::SocketAddr, not: Option<&str>) -> Stri
     }
 }
 
-fn framework_info(id: Option<&str>) -> Value {
+pub(crate) fn framework_info(id: Option<&str>) -> Value {
     let mut info = json!({"user": "root", "name": "process-failover", "failover_timeout": 300.0});
     if let Some(id) = id {
         info["id"] = json!({"value": id});

@@ -550,6 +550,20 @@ impl Scheduler {
         (status, body)
     }
 
+    /// Every event (heartbeats included) that comes within `wait`, and
+    /// whether the stream ended by then.
+    pub async fn events_within(&mut self, wait: Duration) -> (Vec<Value>, bool) {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut seen = std::mem::take(&mut self.backlog);
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(event)) => seen.push(event),
+                Ok(None) => return (seen, true),
+                Err(_) => return (seen, false),
+            }
+        }
+    }
+
     /// The next event of type `kind`; other events are kept for later.
     pub async fn next(&mut self, kind: &str) -> Value {
         self.take(&format!("an event of type {kind}"), |e| e["type"] == kind)
