@@ -5,6 +5,7 @@
 
 mod allocator;
 mod control_plane;
+mod ha_failover;
 mod launch;
 mod lua_allocator;
 mod module_call;
@@ -42,6 +43,8 @@ enum Command {
     ControlPlane(control_plane::Args),
     /// Operators following the master's event stream while tasks launch: throughput with and without them.
     OperatorEvents(operator_events::Args),
+    /// Three masters on ZooKeeper, the leader killed: time to a new leader, agents back, tasks reconciled; registry writes.
+    HaFailover(ha_failover::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,5 +57,6 @@ fn main() -> anyhow::Result<()> {
         Command::Launch(args) => launch::run(args),
         Command::ControlPlane(args) => control_plane::run(args),
         Command::OperatorEvents(args) => operator_events::run(args),
+        Command::HaFailover(args) => ha_failover::run(args),
     }
 }

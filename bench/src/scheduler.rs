@@ -41,10 +41,22 @@ impl Subscription {
     /// Subscribes a framework called `name` to the master at `master`
     /// (`host:port`), events and call in `encoding`.
     pub async fn open(master: &str, name: &str, encoding: Encoding) -> Result<Subscription> {
+        Self::open_with(master, json!({"user": "bench", "name": name}), encoding).await
+    }
+
+    /// Subscribes with `framework_info` (an `id` in it re-subscribes).
+    pub async fn open_with(
+        master: &str,
+        framework_info: Value,
+        encoding: Encoding,
+    ) -> Result<Subscription> {
         let client = reqwest::Client::new();
         let url = format!("http://{master}/api/v1/scheduler");
-        let call = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info":
-            {"user": "bench", "name": name}}});
+        let mut call =
+            json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info}});
+        if let Some(id) = call["subscribe"]["framework_info"].get("id").cloned() {
+            call["framework_id"] = id;
+        }
         let response = client
             .post(&url)
             .header("content-type", encoding.content_type())
@@ -125,12 +137,19 @@ impl Scheduler {
     /// Subscribes a framework called `name` to the master at `master`
     /// (`host:port`) and waits for SUBSCRIBED.
     pub async fn subscribe(master: &str, name: &str) -> Result<Scheduler> {
+        Self::subscribe_with(master, json!({"user": "bench", "name": name})).await
+    }
+
+    /// Subscribes with `framework_info` and waits for SUBSCRIBED.
+    pub async fn subscribe_with(master: &str, framework_info: Value) -> Result<Scheduler> {
         let (tx, mut events) = mpsc::unbounded_channel();
-        let (client, url, stream_id) = Subscription::open(master, name, Encoding::Json)
-            .await?
-            .follow(move |record| {
-                serde_json::from_slice::<Value>(record).is_ok_and(|event| tx.send(event).is_ok())
-            });
+        let (client, url, stream_id) =
+            Subscription::open_with(master, framework_info, Encoding::Json)
+                .await?
+                .follow(move |record| {
+                    serde_json::from_slice::<Value>(record)
+                        .is_ok_and(|event| tx.send(event).is_ok())
+                });
         let subscribed = loop {
             let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
                 .await

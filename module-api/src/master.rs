@@ -81,7 +81,11 @@ pub trait MasterContender: Send {
         key: RStr<'_>,
         value: ROption<RVec<u8>>,
     ) -> Result<()>;
-    /// Leaves the election (the candidacy's node is removed).
+    /// Blocks until every write made so far is applied (or reported as
+    /// failed, as [`ContenderListener::lost`] also hears).
+    fn registry_flush(&mut self) -> Result<()>;
+    /// Leaves the election (the candidacy's node is removed) once the
+    /// writes made so far are applied.
     #[sabi(last_prefix_field)]
     fn withdraw(&mut self) -> Result<()>;
 }

@@ -1,5 +1,7 @@
 //! Helpers shared by Corral's integration tests.
 
+pub mod zookeeper;
+
 use std::path::{Path, PathBuf};
 
 /// The cdylib built from the crate whose library is named `lib_name`

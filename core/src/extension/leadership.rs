@@ -37,6 +37,8 @@ pub trait MasterContenderPlugin: Send {
         key: &str,
         value: Option<&[u8]>,
     ) -> Result<(), ModuleCallError>;
+    /// Waits until the writes made so far are applied.
+    fn registry_flush(&mut self) -> Result<(), ModuleCallError>;
     fn withdraw(&mut self) -> Result<(), ModuleCallError>;
 }
 

@@ -111,6 +111,10 @@ impl MasterContenderPlugin for ForeignContender {
                 .registry_write(RStr::from(table), RStr::from(key), value.into())
         })
     }
+    fn registry_flush(&mut self) -> Result<(), ModuleCallError> {
+        self.guard
+            .call("registry_flush", || self.inner.registry_flush())
+    }
     fn withdraw(&mut self) -> Result<(), ModuleCallError> {
         self.guard.call("withdraw", || self.inner.withdraw())
     }

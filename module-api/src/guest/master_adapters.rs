@@ -32,6 +32,7 @@ pub trait MasterContenderModule: Send + Sized + 'static {
     fn contend(&mut self, url: &str, info: &str, listener: ContenderNotifier) -> Result<()>;
     fn registry_read(&mut self, table: &str) -> Result<Vec<RegistryRecord>>;
     fn registry_write(&mut self, table: &str, key: &str, value: Option<Vec<u8>>) -> Result<()>;
+    fn registry_flush(&mut self) -> Result<()>;
     fn withdraw(&mut self) -> Result<()>;
 }
 
@@ -118,6 +119,9 @@ impl<T: MasterContenderModule> MasterContender for Guarded<T> {
                 value.into_option().map(RVec::into_vec),
             )
         })
+    }
+    fn registry_flush(&mut self) -> RRes<()> {
+        guard("registry_flush", || self.0.registry_flush())
     }
     fn withdraw(&mut self) -> RRes<()> {
         guard("withdraw", || self.0.withdraw())

@@ -42,7 +42,7 @@ pub struct ZkContender {
     timeout: Duration,
     runtime: Option<tokio::runtime::Runtime>,
     candidacy: Option<Arc<Candidacy>>,
-    writes: Option<mpsc::Sender<Write>>,
+    writes: Option<mpsc::Sender<Queued>>,
 }
 
 /// One joined election.
@@ -82,6 +82,13 @@ struct Write {
     table: String,
     key: String,
     value: Option<Vec<u8>>,
+}
+
+/// What the writer task is asked to do, in order.
+enum Queued {
+    Write(Write),
+    /// Answer once every earlier write is applied.
+    Flush(tokio::sync::oneshot::Sender<Result<(), String>>),
 }
 
 impl MasterContenderModule for ZkContender {
@@ -199,14 +206,39 @@ impl MasterContenderModule for ZkContender {
             key: key.to_owned(),
             value,
         };
-        writes.try_send(write).map_err(|_| {
+        writes.try_send(Queued::Write(write)).map_err(|_| {
             let why = format!("registry write queue full ({WRITE_QUEUE} writes)");
             c.lose(&why);
             failed(why)
         })
     }
 
+    fn registry_flush(&mut self) -> Result<(), ModuleError> {
+        let (Some(runtime), Some(writes)) = (&self.runtime, &self.writes) else {
+            return Err(failed("registry_flush before contend"));
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        runtime.block_on(async {
+            writes
+                .send(Queued::Flush(tx))
+                .await
+                .map_err(|_| failed("the candidacy is over: its writes were not all applied"))?;
+            match rx.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(why)) => Err(failed(why)),
+                Err(_) => Err(failed(
+                    "the candidacy is over: its writes were not all applied",
+                )),
+            }
+        })
+    }
+
     fn withdraw(&mut self) -> Result<(), ModuleError> {
+        if self.writes.is_some() {
+            if let Err(e) = self.registry_flush() {
+                tracing::warn!(error = %e, "leaving the election with writes not applied");
+            }
+        }
         let (Some(runtime), Some(c)) = (&self.runtime, self.candidacy.take()) else {
             return Ok(());
         };
@@ -302,7 +334,7 @@ async fn confirm(c: Arc<Candidacy>, timeout: Duration) {
 
 /// Applies registry writes in order, a window of them in flight at once,
 /// each fenced by the candidacy's znode.
-async fn apply_writes(c: Arc<Candidacy>, mut rx: mpsc::Receiver<Write>) {
+async fn apply_writes(c: Arc<Candidacy>, mut rx: mpsc::Receiver<Queued>) {
     // Which records exist: read when the first write comes, i.e. once
     // elected, when the previous leader can no longer write; from then on
     // only this master writes.
@@ -316,15 +348,34 @@ async fn apply_writes(c: Arc<Candidacy>, mut rx: mpsc::Receiver<Write>) {
         } else {
             None
         };
-        let Some(w) = next else {
-            let Some(pending) = in_flight.pop_front() else {
-                return; // The contender is gone.
-            };
-            if let Err(why) = settle(&c, pending).await {
-                c.lose(&why);
-                return;
+        let w = match next {
+            Some(Queued::Write(w)) => w,
+            Some(Queued::Flush(done)) => {
+                let mut result = Ok(());
+                while let Some(pending) = in_flight.pop_front() {
+                    if let Err(why) = settle(&c, pending).await {
+                        result = Err(why);
+                        break;
+                    }
+                }
+                let failed = result.clone().err();
+                let _ = done.send(result);
+                if let Some(why) = failed {
+                    c.lose(&why);
+                    return;
+                }
+                continue;
             }
-            continue;
+            None => {
+                let Some(pending) = in_flight.pop_front() else {
+                    return; // The contender is gone.
+                };
+                if let Err(why) = settle(&c, pending).await {
+                    c.lose(&why);
+                    return;
+                }
+                continue;
+            }
         };
         if c.over.load(Ordering::SeqCst) {
             return;
