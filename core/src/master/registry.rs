@@ -1,6 +1,7 @@
 //! The master's registry: what must survive a master restart, kept in an
 //! embedded database (redb). Admitted agents (so that they may re-register
-//! with their ids and tasks) and frameworks with their failover deadlines
+//! with their ids and tasks), removed agents (so that they may not, for
+//! two weeks) and frameworks with their failover deadlines
 //! (going beyond Mesos, which lost frameworks on failover: MESOS-4659).
 //! Tasks are not stored: agents report them when they re-register.
 //!
@@ -25,6 +26,11 @@ const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
 const FRAMEWORKS: TableDefinition<&str, &[u8]> = TableDefinition::new("frameworks");
+const REMOVED: TableDefinition<&str, &[u8]> = TableDefinition::new("removed_agents");
+
+/// Removed agents are remembered this long (Mesos'
+/// `--registry_max_agent_age`, two weeks), so the table stays bounded.
+pub const REMOVED_AGENT_AGE_SECS: f64 = 14.0 * 24.0 * 3600.0;
 
 #[derive(Debug, Error)]
 pub enum RegistryError {
@@ -82,6 +88,15 @@ pub struct FrameworkRecord {
 pub struct Recovered {
     pub agents: Vec<(String, AgentRecord)>,
     pub frameworks: Vec<(String, FrameworkRecord)>,
+    /// Removed agents and when (seconds since the epoch).
+    pub removed_agents: Vec<(String, f64)>,
+}
+
+fn decode_removed(bytes: &[u8]) -> Result<f64, RecordError> {
+    let (when, _) = bytes
+        .split_first_chunk::<8>()
+        .ok_or(RecordError::TooShort)?;
+    Ok(f64::from_le_bytes(*when))
 }
 
 /// A contender module shared by the election and the registry.
@@ -218,6 +233,14 @@ impl Registry {
             })?;
             recovered.frameworks.push((key, record));
         }
+        for (key, value) in read(REMOVED.name())? {
+            let when = decode_removed(&value).map_err(|source| RegistryError::Corrupt {
+                table: "removed_agents",
+                key: key.clone(),
+                source,
+            })?;
+            recovered.removed_agents.push((key, when));
+        }
         Ok((
             Registry {
                 store: Store::Elected(contender),
@@ -234,6 +257,7 @@ impl Registry {
         let txn = db.begin_write().map_err(store)?;
         txn.open_table(AGENTS).map_err(store)?;
         txn.open_table(FRAMEWORKS).map_err(store)?;
+        txn.open_table(REMOVED).map_err(store)?;
         txn.commit().map_err(store)?;
 
         let txn = db.begin_read().map_err(store)?;
@@ -258,6 +282,18 @@ impl Registry {
                     source,
                 })?;
             recovered.frameworks.push((key.value().to_owned(), record));
+        }
+        let removed = txn.open_table(REMOVED).map_err(store)?;
+        for entry in removed.iter().map_err(store)? {
+            let (key, value) = entry.map_err(store)?;
+            let when = decode_removed(value.value()).map_err(|source| RegistryError::Corrupt {
+                table: "removed_agents",
+                key: key.value().to_owned(),
+                source,
+            })?;
+            recovered
+                .removed_agents
+                .push((key.value().to_owned(), when));
         }
         Ok(recovered)
     }
@@ -302,6 +338,17 @@ impl Registry {
 
     pub fn remove_agent(&self, id: &str) -> Result<(), RegistryError> {
         self.write(AGENTS, id, None)
+    }
+
+    /// Remembers that agent `id` was removed at `when` (seconds since the
+    /// epoch): it may not come back under that id.
+    pub fn mark_removed(&self, id: &str, when: f64) -> Result<(), RegistryError> {
+        self.write(REMOVED, id, Some(&when.to_le_bytes()))
+    }
+
+    /// Forgets a removed agent (it is older than [`REMOVED_AGENT_AGE_SECS`]).
+    pub fn forget_removed(&self, id: &str) -> Result<(), RegistryError> {
+        self.write(REMOVED, id, None)
     }
 
     pub fn put_framework(&self, id: &str, record: &FrameworkRecord) -> Result<(), RegistryError> {
@@ -349,9 +396,13 @@ mod tests {
             registry.admit_agent("S1", &agent).unwrap();
             registry.admit_agent("S2", &bound).unwrap();
             registry.remove_agent("S1").unwrap();
+            registry.mark_removed("S1", 1.5e9).unwrap();
+            registry.mark_removed("S9", 1.0e9).unwrap();
+            registry.forget_removed("S9").unwrap();
             registry.put_framework("F0", &framework).unwrap();
         }
         let (_registry, recovered) = Registry::open(&path).unwrap();
+        assert_eq!(recovered.removed_agents, vec![("S1".to_owned(), 1.5e9)]);
         assert_eq!(
             recovered.agents,
             vec![("S0".to_owned(), agent), ("S2".to_owned(), bound)]

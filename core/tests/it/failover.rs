@@ -146,6 +146,16 @@ async fn an_agent_that_does_not_come_back_is_removed_and_its_tasks_reconcile_los
     assert_eq!(answer["state"], "TASK_LOST", "{answer}");
     assert_eq!(answer["reason"], "REASON_AGENT_REMOVED", "{answer}");
     assert_eq!(answer["source"], "SOURCE_MASTER");
+
+    // The registry remembers the removal: after another restart the task
+    // still reconciles as lost with the agent removed.
+    cluster.restart_master().await;
+    let mut s = resubscribe(&cluster, &framework_id).await;
+    let answer = reconcile(&mut s, &[("stranded", &agent_id)])
+        .await
+        .remove(0);
+    assert_eq!(answer["state"], "TASK_LOST", "{answer}");
+    assert_eq!(answer["reason"], "REASON_AGENT_REMOVED", "{answer}");
     cluster.stop().await;
 }
 

@@ -36,7 +36,7 @@ const WRITE_QUEUE: usize = 65_536;
 /// Registry writes in flight at once.
 const WRITE_WINDOW: usize = 256;
 /// The tables the host keeps.
-const TABLES: [&str; 2] = ["agents", "frameworks"];
+const TABLES: [&str; 3] = ["agents", "frameworks", "removed_agents"];
 
 pub struct ZkContender {
     timeout: Duration,
@@ -201,6 +201,11 @@ impl MasterContenderModule for ZkContender {
         let (Some(writes), Some(c)) = (&self.writes, &self.candidacy) else {
             return Err(failed("registry_write before contend"));
         };
+        if !TABLES.contains(&table) {
+            return Err(failed(format!(
+                "no registry table '{table}' (there are {TABLES:?})"
+            )));
+        }
         let write = Write {
             table: table.to_owned(),
             key: key.to_owned(),

@@ -545,7 +545,11 @@ impl Master {
     /// An agent is gone for good: out of the registry, remembered as removed.
     pub(super) fn forget_agent(&mut self, agent_id: &str) {
         if let Some(registry) = &self.registry {
-            if let Err(e) = registry.remove_agent(agent_id) {
+            let when = crate::domain::status::now_seconds();
+            if let Err(e) = registry
+                .remove_agent(agent_id)
+                .and_then(|()| registry.mark_removed(agent_id, when))
+            {
                 tracing::error!(agent_id, error = %e, "cannot remove the agent from the registry");
             }
         }

@@ -77,6 +77,16 @@ impl Master {
             tracing::info!(agent_id = %id, endpoint = %record.endpoint, "agent recovered from the registry; waiting for it to re-register");
             self.recovering.insert(id, record);
         }
+        let oldest = wall - super::super::registry::REMOVED_AGENT_AGE_SECS;
+        for (id, when) in recovered.removed_agents {
+            if when < oldest {
+                if let Err(e) = registry.forget_removed(&id) {
+                    tracing::warn!(agent_id = %id, error = %e, "cannot forget an old removed agent");
+                }
+            } else {
+                self.removed_agents.insert(id);
+            }
+        }
         self.recovery_deadline = now + reregister_timeout;
         self.registry = Some(registry);
     }
