@@ -388,6 +388,18 @@ fn registry_writes(zk: &ZooKeeper, args: &Args) -> Result<Writes> {
         .registry_flush()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let per_second = args.burst_writes as f64 / t.elapsed().as_secs_f64();
+    // Read back: one table of them all, past what one ZooKeeper listing
+    // could hold without the registry's folders.
+    let stored = contender
+        .registry_read("agents")
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .len();
+    if stored != args.latency_writes + args.burst_writes {
+        bail!(
+            "the registry holds {stored} records, not {}",
+            args.latency_writes + args.burst_writes
+        );
+    }
     contender.withdraw().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Writes {
         latency_ms,

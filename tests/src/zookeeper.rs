@@ -124,6 +124,16 @@ impl ZooKeeper {
 }
 
 pub fn cli(server: &str, command: &[&str]) -> String {
+    cli_output(server, command)
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Everything `zkCli.sh <command>` printed.
+pub fn cli_output(server: &str, command: &[&str]) -> String {
     let out = Command::new(CLI)
         .args(["-server", server])
         .args(command)
@@ -131,12 +141,22 @@ pub fn cli(server: &str, command: &[&str]) -> String {
         .stdin(Stdio::null())
         .output()
         .expect("zkCli.sh runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or_default()
-        .to_owned()
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl ZooKeeper {
+    /// The records of a Corral registry table at `path` (`<path>/<bucket>/<key>`),
+    /// by `ls -R`.
+    pub fn records(&self, path: &str) -> Vec<String> {
+        let prefix = format!("{path}/");
+        let mut found: Vec<String> = cli_output(&self.connect_string(), &["ls", "-R", path])
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(&prefix))
+            .filter_map(|rest| rest.split_once('/').map(|(_, key)| key.to_owned()))
+            .collect();
+        found.sort();
+        found
+    }
 }
 
 /// `ls <path>`'s children (zkCli prints `[a, b]`).

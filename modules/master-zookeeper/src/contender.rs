@@ -131,6 +131,23 @@ impl MasterContenderModule for ZkContender {
                     .mkdir(&path, &persistent(&url))
                     .await
                     .map_err(|e| made(&path, e))?;
+                let present = client.list_children(&path).await.unwrap_or_default();
+                // Every missing folder is asked for before the first answer.
+                let folders: Vec<String> = keys::buckets()
+                    .filter(|b| !present.contains(b))
+                    .map(|b| format!("{path}/{b}"))
+                    .collect();
+                let options = persistent(&url);
+                let creating: Vec<_> = folders
+                    .iter()
+                    .map(|folder| (folder, client.create(folder, b"", &options)))
+                    .collect();
+                for (folder, done) in creating {
+                    match done.await {
+                        Ok(_) | Err(ZkError::NodeExists) => {}
+                        Err(e) => return Err(made(folder, e)),
+                    }
+                }
             }
             let options = CreateMode::EphemeralSequential.with_acls(acls(&url));
             let (_, seq) = client
@@ -165,15 +182,11 @@ impl MasterContenderModule for ZkContender {
         let dir = c.table(table);
         runtime.block_on(async {
             let read = |e: ZkError| failed(format!("cannot read the registry at {dir}: {e}"));
-            let names = match c.client.list_children(&dir).await {
-                Ok(names) => names,
-                Err(ZkError::NoNode) => Vec::new(),
-                Err(e) => return Err(read(e)),
-            };
+            let names = list_records(&c.client, &dir).await.map_err(read)?;
             // Every read is sent before the first answer is awaited.
             let pending: Vec<_> = names
                 .iter()
-                .map(|n| c.client.get_data(&format!("{dir}/{n}")))
+                .map(|n| c.client.get_data(&format!("{dir}/{}/{n}", keys::bucket(n))))
                 .collect();
             let mut records = Vec::with_capacity(names.len());
             for (name, data) in names.iter().zip(pending) {
@@ -390,7 +403,7 @@ async fn apply_writes(c: Arc<Candidacy>, mut rx: mpsc::Receiver<Queued>) {
             None => existing.insert(existing_records(&c).await),
         };
         let name = keys::escape(&w.key);
-        let path = format!("{}/{name}", c.table(&w.table));
+        let path = format!("{}/{}/{name}", c.table(&w.table), keys::bucket(&name));
         let id = (w.table.clone(), name);
         let op = match (&w.value, known.contains(&id)) {
             (Some(v), true) => Op::Set(v.clone()),
@@ -416,11 +429,28 @@ async fn apply_writes(c: Arc<Candidacy>, mut rx: mpsc::Receiver<Queued>) {
 async fn existing_records(c: &Candidacy) -> HashSet<(String, String)> {
     let mut known = HashSet::new();
     for table in TABLES {
-        if let Ok(names) = c.client.list_children(&c.table(table)).await {
+        if let Ok(names) = list_records(&c.client, &c.table(table)).await {
             known.extend(names.into_iter().map(|n| (table.to_owned(), n)));
         }
     }
     known
+}
+
+/// The (escaped) names of every record of the table at `dir`, listing
+/// its folders with every request sent before the first answer.
+async fn list_records(client: &Client, dir: &str) -> Result<Vec<String>, ZkError> {
+    let listing: Vec<_> = keys::buckets()
+        .map(|b| client.list_children(&format!("{dir}/{b}")))
+        .collect();
+    let mut names = Vec::new();
+    for listed in listing {
+        match listed.await {
+            Ok(found) => names.extend(found),
+            Err(ZkError::NoNode) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(names)
 }
 
 /// One record write.

@@ -243,6 +243,16 @@ async fn the_leader_killed_another_takes_over_with_every_task_and_mesos_clients_
     );
     let leader = masters.iter().position(|m| m.port == first).unwrap();
     let agent_id = wait_for_agent(masters[leader].addr(), None).await;
+    // The registry is beside the election, one znode per record.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while zk.records("/corral-registry/agents") != vec![agent_id.clone()] {
+        assert!(
+            Instant::now() < deadline,
+            "the agent is not in the registry: {:?}",
+            zk.records("/corral-registry/agents")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let mut s =
         Scheduler::subscribe_with(masters[leader].addr(), Encoding::Json, checkpointing(None))
             .await;
@@ -335,7 +345,7 @@ async fn a_leader_stopped_past_its_session_timeout_never_acts_again() {
         .await;
     assert_eq!(s.update_for("long").await["state"], "TASK_RUNNING");
     let framework_id = s.framework_id.clone();
-    let frameworks = children(&zk.cli(&["ls", "/corral-registry/frameworks"]));
+    let frameworks = zk.records("/corral-registry/frameworks");
     assert_eq!(
         frameworks,
         vec![framework_id.clone()],
@@ -398,7 +408,7 @@ async fn a_leader_stopped_past_its_session_timeout_never_acts_again() {
     assert!(acted.is_empty(), "the resumed leader sent {acted:?}");
     let _ = teardown.await;
     assert_eq!(
-        children(&zk.cli(&["ls", "/corral-registry/frameworks"])),
+        zk.records("/corral-registry/frameworks"),
         vec![framework_id.clone()],
         "the resumed leader wrote to the registry"
     );
