@@ -352,6 +352,14 @@ async fn a_leader_stopped_past_its_session_timeout_never_acts_again() {
         "the registry in ZooKeeper"
     );
 
+    // A short task ends while the leader is stopped: the agent's update
+    // waits in the stopped leader's socket, and would go out as an UPDATE
+    // (and the freed resources as an offer) if it acted once resumed.
+    let offer = s.offer().await;
+    s.launch(&offer, vec![task("short", &offer, "sleep 1", 0.1, 32.0)])
+        .await;
+    assert_eq!(s.update_for("short").await["state"], "TASK_RUNNING");
+
     // Stopped, the leader gets a TEARDOWN it will read when it resumes: if
     // it acted on it, the registry would lose the framework and the agent
     // would kill the task.
