@@ -43,7 +43,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// What to log: a level (error, warn, info, debug, trace) or any tracing
-    /// filter, e.g. "info,corral::agent=debug" [env: CORRAL_LOG] [default: info]
+    /// filter, e.g. "info,corral::agent=debug" [env: CORRAL_LOG] [default:
+    /// info; warn for execute, ps, tail, state and events]
     #[arg(long, global = true, value_name = "FILTER", help_heading = "Logging")]
     pub log_level: Option<String>,
     /// How to write logs to stderr: text lines or one JSON object per line
@@ -165,7 +166,8 @@ pub struct LogSettings {
 impl Cli {
     /// `--log-level` and `--log-format`, else `CORRAL_LOG` and
     /// `CORRAL_LOG_FORMAT` (read through `env`; empty counts as unset),
-    /// else `info` and text. A bad value is an error naming where it came
+    /// else `info` (`warn` for the operator commands, whose output is what
+    /// they print) and text. A bad value is an error naming where it came
     /// from.
     pub fn log_settings(
         &self,
@@ -175,7 +177,18 @@ impl Cli {
         let (filter, origin) = match (&self.log_level, env("CORRAL_LOG")) {
             (Some(level), _) => (level.clone(), "--log-level"),
             (None, Some(level)) => (level, "CORRAL_LOG"),
-            (None, None) => ("info".to_owned(), "the default log level"),
+            (None, None) => {
+                let quiet = matches!(
+                    self.command,
+                    Command::Execute { .. }
+                        | Command::Ps { .. }
+                        | Command::Tail { .. }
+                        | Command::State { .. }
+                        | Command::Events { .. }
+                );
+                let level = if quiet { "warn" } else { "info" };
+                (level.to_owned(), "the default log level")
+            }
         };
         EnvFilter::try_new(&filter)
             .map_err(|e| format!("{origin}='{filter}': not a log filter: {e}"))?;
