@@ -14,7 +14,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use corral::domain::{convert::resources_to_proto, Resource};
+use corral::domain::Resource;
 use nix::sys::resource;
 use serde_json::{json, Value};
 
@@ -22,7 +22,7 @@ use crate::{
     process::{free_port, log_beside, wait_listening, Daemon},
     progress::{AbortOnDrop, Progress},
     scheduler::{command_task, Scheduler},
-    sim_agent::{sim_agent, start_posters, POSTERS},
+    sim_agent::{start_agents, POSTERS},
     stats::{fmt_ms, median, ms, p99, Table},
 };
 
@@ -336,28 +336,10 @@ async fn cell(corral: &Path, agents: usize, args: &Args) -> Result<CellResult> {
         Resource::scalar("mem", per_agent as f64 * TASK_MEM),
     ];
     let progress = Arc::new(Progress::default());
-    let client = reqwest::Client::new();
     let start = Instant::now();
     let mut handles = Vec::with_capacity(agents + POSTERS);
-    let posters = start_posters(&master_addr, &mut handles);
-    for index in 0..agents {
-        handles.push(AbortOnDrop(tokio::spawn(sim_agent(
-            index,
-            master_addr.clone(),
-            client.clone(),
-            resources_to_proto(&total),
-            progress.clone(),
-            posters[index % POSTERS].clone(),
-        ))));
-    }
+    start_agents(&master_addr, agents, &total, &progress, &mut handles).await?;
     let reg = &progress.registered;
-    wait_until(
-        "agents registered",
-        || reg.load(Ordering::Relaxed),
-        agents,
-        Duration::from_secs(300),
-    )
-    .await?;
     let register_ms = ms(start.elapsed());
     let (registered_rss, _) = master.memory()?;
 

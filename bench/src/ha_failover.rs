@@ -14,10 +14,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use corral::{
-    domain::{convert::resources_to_proto, Resource},
-    extension::ElectionListener,
-};
+use corral::{domain::Resource, extension::ElectionListener};
 use corral_tests::zookeeper::ZooKeeper;
 use serde_json::{json, Value};
 
@@ -26,7 +23,7 @@ use crate::{
     process::{free_port, log_beside, Daemon},
     progress::{AbortOnDrop, Progress},
     scheduler::Scheduler,
-    sim_agent::{sim_agent, start_posters, POSTERS},
+    sim_agent::{start_agents, POSTERS},
     stats::{fmt_ms, median, ms, p99, Table},
 };
 
@@ -225,27 +222,9 @@ async fn failover(corral: &Path, zk: &ZooKeeper, args: &Args) -> Result<Failover
         Resource::scalar("mem", per_agent as f64 * TASK_MEM),
     ];
     let progress = Arc::new(Progress::default());
-    let client = reqwest::Client::new();
     let mut handles = Vec::with_capacity(args.agents + POSTERS);
-    let posters = start_posters(&via, &mut handles);
-    for index in 0..args.agents {
-        handles.push(AbortOnDrop(tokio::spawn(sim_agent(
-            index,
-            via.clone(),
-            client.clone(),
-            resources_to_proto(&total),
-            progress.clone(),
-            posters[index % POSTERS].clone(),
-        ))));
-    }
+    start_agents(&via, args.agents, &total, &progress, &mut handles).await?;
     let reg = &progress.registered;
-    wait_until(
-        "agents registered",
-        || reg.load(Ordering::Relaxed),
-        args.agents,
-        Duration::from_secs(300),
-    )
-    .await?;
 
     let quota = args.tasks / args.frameworks;
     let mut ids = Vec::with_capacity(args.frameworks);

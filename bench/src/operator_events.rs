@@ -16,7 +16,7 @@ use std::{
 
 use anyhow::{bail, Result};
 use corral::{
-    domain::{convert::resources_to_proto, Resource},
+    domain::Resource,
     proto::v1::master::{call, event, Call, Event},
     wire::{
         codec::{decode, encode, Encoding},
@@ -30,7 +30,7 @@ use crate::{
     process::{free_port, wait_listening},
     progress::{now_seconds, AbortOnDrop, Progress},
     scheduler::Scheduler,
-    sim_agent::{sim_agent, start_posters, POSTERS},
+    sim_agent::start_agents,
     stats::{fmt_ms, median, p99, Table},
 };
 
@@ -243,27 +243,8 @@ async fn cell(
     ];
     let progress = Arc::new(Progress::default());
     progress.record_latency.store(true, Ordering::Relaxed);
-    let client = reqwest::Client::new();
     let mut handles = Vec::new();
-    let posters = start_posters(&master_addr, &mut handles);
-    for index in 0..args.agents {
-        handles.push(AbortOnDrop(tokio::spawn(sim_agent(
-            index,
-            master_addr.clone(),
-            client.clone(),
-            resources_to_proto(&total),
-            progress.clone(),
-            posters[index % POSTERS].clone(),
-        ))));
-    }
-    let reg = &progress.registered;
-    wait_until(
-        "agents registered",
-        || reg.load(Ordering::Relaxed),
-        args.agents,
-        Duration::from_secs(300),
-    )
-    .await?;
+    start_agents(&master_addr, args.agents, &total, &progress, &mut handles).await?;
 
     let seen = Arc::new(Operators::default());
     for _ in 0..subscribers {

@@ -154,6 +154,38 @@ pub type CallSender = tokio::sync::mpsc::UnboundedSender<ap::AgentCall>;
 /// Posters shared by all simulated agents.
 pub const POSTERS: usize = 64;
 
+/// Starts `agents` simulated agents of `total` resources each, reaching
+/// the master at `master` (`host:port`), and waits until all registered.
+pub async fn start_agents(
+    master: &str,
+    agents: usize,
+    total: &[corral::domain::Resource],
+    progress: &Arc<Progress>,
+    handles: &mut Vec<AbortOnDrop>,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let posters = start_posters(master, handles);
+    let resources = corral::domain::convert::resources_to_proto(total);
+    for index in 0..agents {
+        handles.push(AbortOnDrop(tokio::spawn(sim_agent(
+            index,
+            master.to_owned(),
+            client.clone(),
+            resources.clone(),
+            progress.clone(),
+            posters[index % POSTERS].clone(),
+        ))));
+    }
+    let registered = &progress.registered;
+    crate::control_plane::wait_until(
+        "agents registered",
+        || registered.load(Ordering::Relaxed),
+        agents,
+        Duration::from_secs(300),
+    )
+    .await
+}
+
 pub fn start_posters(master: &str, handles: &mut Vec<AbortOnDrop>) -> Vec<CallSender> {
     (0..POSTERS)
         .map(|_| {

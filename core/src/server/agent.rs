@@ -18,12 +18,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
-    let tls = config
-        .tls
-        .as_ref()
-        .map(|t| super::tls::acceptor(&t.cert, &t.key))
-        .transpose()
-        .map_err(std::io::Error::other)?;
+    let tls = super::tls::acceptor_for(config.tls.as_ref())?;
     let running = std::sync::Arc::new(agent::start(config, modules, port).await?);
     let router = agent_routes::router(running.agent.clone());
     let stopping = running.clone();

@@ -17,12 +17,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
-    let tls = config
-        .tls
-        .as_ref()
-        .map(|t| super::tls::acceptor(&t.cert, &t.key))
-        .transpose()
-        .map_err(std::io::Error::other)?;
+    let tls = super::tls::acceptor_for(config.tls.as_ref())?;
     let running = Arc::new(master::start(&config, modules, port).map_err(std::io::Error::other)?);
     let router = master_routes::router(running.master.clone(), &config.http, &config.auth);
     let stopping = running.clone();

@@ -125,12 +125,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let local = listener.local_addr()?;
     let port = local.port();
-    let tls = config
-        .tls
-        .as_ref()
-        .map(|t| super::tls::acceptor(&t.cert, &t.key))
-        .transpose()
-        .map_err(std::io::Error::other)?;
+    let tls = super::tls::acceptor_for(config.tls.as_ref())?;
     let master_id = uuid::Uuid::new_v4().to_string();
     let ip = advertised_ip(&config.hostname, local.ip());
     let me = MasterInfo::new(&master_id, ip, port, &config.hostname, crate::VERSION);

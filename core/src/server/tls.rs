@@ -21,6 +21,17 @@ pub enum ServerTlsError {
     },
 }
 
+/// A daemon's acceptor when it is given certificate and key files, none
+/// for plain HTTP; an error as the daemon reports it at start.
+pub fn acceptor_for(
+    files: Option<&crate::domain::auth::TlsFiles>,
+) -> std::io::Result<Option<TlsAcceptor>> {
+    files
+        .map(|t| acceptor(&t.cert, &t.key))
+        .transpose()
+        .map_err(std::io::Error::other)
+}
+
 /// The acceptor for `cert` (PEM chain, leaf first) and `key` (PEM).
 pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServerTlsError> {
     let shown = |p: &Path| p.display().to_string();

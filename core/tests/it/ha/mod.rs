@@ -185,6 +185,27 @@ fn checkpointing(id: Option<&str>) -> Value {
     info
 }
 
+/// The framework `framework_id`, failed over to the master at `master`,
+/// reconciles `task` on `agent_id` and hears it is still running.
+async fn reconciles_running(
+    master: std::net::SocketAddr,
+    framework_id: &str,
+    agent_id: &str,
+    task: &str,
+) {
+    let mut s =
+        Scheduler::subscribe_with(master, Encoding::Json, checkpointing(Some(framework_id))).await;
+    let (code, body) = s
+        .call(json!({"type": "RECONCILE", "reconcile": {"tasks": [
+            {"task_id": {"value": task}, "agent_id": {"value": agent_id}},
+        ]}}))
+        .await;
+    assert_eq!(code, 202, "{body}");
+    let status = s.update_for(task).await;
+    assert_eq!(status["state"], "TASK_RUNNING", "{status}");
+    assert_eq!(status["reason"], "REASON_RECONCILIATION", "{status}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_killed_another_takes_over_with_every_task_and_mesos_clients_follow() {
     let Some(zk) = ZooKeeper::start("ha failover") else {
@@ -281,21 +302,7 @@ async fn the_leader_killed_another_takes_over_with_every_task_and_mesos_clients_
     );
 
     // The framework fails over to the new leader; its task was not lost.
-    let mut s = Scheduler::subscribe_with(
-        masters[second_at].addr(),
-        Encoding::Json,
-        checkpointing(Some(&framework_id)),
-    )
-    .await;
-    let (code, body) = s
-        .call(json!({"type": "RECONCILE", "reconcile": {"tasks": [
-            {"task_id": {"value": "long"}, "agent_id": {"value": agent_id}},
-        ]}}))
-        .await;
-    assert_eq!(code, 202, "{body}");
-    let long = s.update_for("long").await;
-    assert_eq!(long["state"], "TASK_RUNNING", "{long}");
-    assert_eq!(long["reason"], "REASON_RECONCILIATION", "{long}");
+    reconciles_running(masters[second_at].addr(), &framework_id, &agent_id, "long").await;
     let (_, info) = mesos_client_leader(&zk, "/corral");
     assert_eq!(
         info["port"], second,
@@ -423,20 +430,7 @@ async fn a_leader_stopped_past_its_session_timeout_never_acts_again() {
 
     // The task lives on under the new leader.
     assert_eq!(wait_for_agent(second.addr(), None).await, agent_id);
-    let mut s = Scheduler::subscribe_with(
-        second.addr(),
-        Encoding::Json,
-        checkpointing(Some(&framework_id)),
-    )
-    .await;
-    let (code, body) = s
-        .call(json!({"type": "RECONCILE", "reconcile": {"tasks": [
-            {"task_id": {"value": "long"}, "agent_id": {"value": agent_id}},
-        ]}}))
-        .await;
-    assert_eq!(code, 202, "{body}");
-    let long = s.update_for("long").await;
-    assert_eq!(long["state"], "TASK_RUNNING", "{long}");
+    reconciles_running(second.addr(), &framework_id, &agent_id, "long").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
