@@ -187,6 +187,34 @@ fn decode_framework(bytes: &[u8]) -> Result<FrameworkRecord, RecordError> {
     })
 }
 
+/// One table's records as a backend holds them.
+type Raw = Vec<(String, Vec<u8>)>;
+
+/// Every table read with `read` and decoded; a record that does not decode
+/// is an error naming its table and key.
+fn decode_all(
+    mut read: impl FnMut(TableDefinition<&str, &[u8]>) -> Result<Raw, RegistryError>,
+) -> Result<Recovered, RegistryError> {
+    Ok(Recovered {
+        agents: decoded("agents", read(AGENTS)?, decode_agent)?,
+        frameworks: decoded("frameworks", read(FRAMEWORKS)?, decode_framework)?,
+        removed_agents: decoded("removed_agents", read(REMOVED)?, decode_removed)?,
+    })
+}
+
+fn decoded<T>(
+    table: &'static str,
+    raw: Raw,
+    decode: fn(&[u8]) -> Result<T, RecordError>,
+) -> Result<Vec<(String, T)>, RegistryError> {
+    raw.into_iter()
+        .map(|(key, value)| match decode(&value) {
+            Ok(record) => Ok((key, record)),
+            Err(source) => Err(RegistryError::Corrupt { table, key, source }),
+        })
+        .collect()
+}
+
 impl Registry {
     /// Opens (or creates) the registry at `path` and reads it back.
     pub fn open(path: &Path) -> Result<(Registry, Recovered), RegistryError> {
@@ -211,36 +239,11 @@ impl Registry {
     /// The registry kept by the contender of an election this master won,
     /// read back. Blocks while the module reads.
     pub fn elected(contender: SharedContender) -> Result<(Registry, Recovered), RegistryError> {
-        let read = |table: &'static str| {
+        let recovered = decode_all(|table| {
             crate::master::lock_contender(&contender)
-                .registry_read(table)
+                .registry_read(table.name())
                 .map_err(store)
-        };
-        let mut recovered = Recovered::default();
-        for (key, value) in read(AGENTS.name())? {
-            let record = decode_agent(&value).map_err(|source| RegistryError::Corrupt {
-                table: "agents",
-                key: key.clone(),
-                source,
-            })?;
-            recovered.agents.push((key, record));
-        }
-        for (key, value) in read(FRAMEWORKS.name())? {
-            let record = decode_framework(&value).map_err(|source| RegistryError::Corrupt {
-                table: "frameworks",
-                key: key.clone(),
-                source,
-            })?;
-            recovered.frameworks.push((key, record));
-        }
-        for (key, value) in read(REMOVED.name())? {
-            let when = decode_removed(&value).map_err(|source| RegistryError::Corrupt {
-                table: "removed_agents",
-                key: key.clone(),
-                source,
-            })?;
-            recovered.removed_agents.push((key, when));
-        }
+        })?;
         Ok((
             Registry {
                 store: Store::Elected(contender),
@@ -253,49 +256,26 @@ impl Registry {
         let Store::File(db) = &self.store else {
             return Ok(Recovered::default());
         };
-        // Make sure both tables exist, so reading a fresh file works.
+        // Make sure every table exists, so reading a fresh file works.
         let txn = db.begin_write().map_err(store)?;
-        txn.open_table(AGENTS).map_err(store)?;
-        txn.open_table(FRAMEWORKS).map_err(store)?;
-        txn.open_table(REMOVED).map_err(store)?;
+        for table in [AGENTS, FRAMEWORKS, REMOVED] {
+            txn.open_table(table).map_err(store)?;
+        }
         txn.commit().map_err(store)?;
-
         let txn = db.begin_read().map_err(store)?;
-        let mut recovered = Recovered::default();
-        let agents = txn.open_table(AGENTS).map_err(store)?;
-        for entry in agents.iter().map_err(store)? {
-            let (key, value) = entry.map_err(store)?;
-            let record = decode_agent(value.value()).map_err(|source| RegistryError::Corrupt {
-                table: "agents",
-                key: key.value().to_owned(),
-                source,
-            })?;
-            recovered.agents.push((key.value().to_owned(), record));
-        }
-        let frameworks = txn.open_table(FRAMEWORKS).map_err(store)?;
-        for entry in frameworks.iter().map_err(store)? {
-            let (key, value) = entry.map_err(store)?;
-            let record =
-                decode_framework(value.value()).map_err(|source| RegistryError::Corrupt {
-                    table: "frameworks",
-                    key: key.value().to_owned(),
-                    source,
-                })?;
-            recovered.frameworks.push((key.value().to_owned(), record));
-        }
-        let removed = txn.open_table(REMOVED).map_err(store)?;
-        for entry in removed.iter().map_err(store)? {
-            let (key, value) = entry.map_err(store)?;
-            let when = decode_removed(value.value()).map_err(|source| RegistryError::Corrupt {
-                table: "removed_agents",
-                key: key.value().to_owned(),
-                source,
-            })?;
-            recovered
-                .removed_agents
-                .push((key.value().to_owned(), when));
-        }
-        Ok(recovered)
+        decode_all(|table| {
+            let mut raw = Vec::new();
+            for entry in txn
+                .open_table(table)
+                .map_err(store)?
+                .iter()
+                .map_err(store)?
+            {
+                let (key, value) = entry.map_err(store)?;
+                raw.push((key.value().to_owned(), value.value().to_vec()));
+            }
+            Ok(raw)
+        })
     }
 
     fn write(
