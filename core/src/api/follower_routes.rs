@@ -1,7 +1,9 @@
 //! What a master that does not lead answers: who leads (`/master/state`,
 //! `/master/redirect`), its health, and a redirect to the leader for
 //! everything else — `307` with `Location: //host:port<path>` as Mesos
-//! writes it, or `503` while no leader is known.
+//! writes it, or `503` while no leader is known. Its own reads
+//! (`/master/state`, `/master/flags`) ask for the same credentials as the
+//! leader's read-only endpoints.
 
 use std::sync::{Arc, RwLock};
 
@@ -14,6 +16,7 @@ use axum::{
 };
 use serde_json::json;
 
+use super::auth::{authenticate, Guard, HttpAuth, Surface};
 use crate::domain::master_detection::MasterInfo;
 
 /// What a follower knows: itself and the leader, if any.
@@ -34,17 +37,25 @@ impl FollowerView {
     }
 }
 
-pub fn router(view: Arc<FollowerView>) -> Router {
-    Router::new()
-        .route("/health", get(|| async { StatusCode::OK }))
-        .route("/master/health", get(|| async { StatusCode::OK }))
-        .route("/version", get(version))
+pub fn router(view: Arc<FollowerView>, auth: &HttpAuth) -> Router {
+    let guard = Guard {
+        auth: Arc::new(auth.clone()),
+        surface: Surface::ReadOnly,
+        acls: None,
+    };
+    let reads = Router::new()
         .route("/master/state", get(state))
         .route("/master/state.json", get(state))
         .route("/state", get(state))
         .route("/state.json", get(state))
         .route("/master/flags", get(flags))
         .route("/flags", get(flags))
+        .route_layer(axum::middleware::from_fn_with_state(guard, authenticate));
+    Router::new()
+        .merge(reads)
+        .route("/health", get(|| async { StatusCode::OK }))
+        .route("/master/health", get(|| async { StatusCode::OK }))
+        .route("/version", get(version))
         .route("/master/redirect", get(redirect_base))
         .route("/redirect", get(redirect_base))
         .fallback(redirect_same)
@@ -131,6 +142,10 @@ mod tests {
     use super::*;
     use tower::ServiceExt;
 
+    fn open(view: Arc<FollowerView>) -> Router {
+        router(view, &HttpAuth::default())
+    }
+
     fn view(leader: Option<MasterInfo>) -> Arc<FollowerView> {
         Arc::new(FollowerView {
             me: MasterInfo::new("me", "10.0.0.2".parse().unwrap(), 5050, "m2", "1.11.0"),
@@ -164,7 +179,7 @@ mod tests {
     #[tokio::test]
     async fn a_follower_sends_calls_to_the_leader_as_mesos_does_and_names_it_in_state() {
         let leader = MasterInfo::new("L", "10.0.0.1".parse().unwrap(), 5050, "m1", "1.11.0");
-        let r = router(view(Some(leader)));
+        let r = open(view(Some(leader)));
         let (status, location, _) = call(r.clone(), "POST", "/api/v1/scheduler").await;
         assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
         assert_eq!(location.as_deref(), Some("//m1:5050/api/v1/scheduler"));
@@ -185,8 +200,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_followers_reads_ask_for_the_credentials_the_leaders_do() {
+        let credentials = crate::domain::auth::Credentials::parse(
+            r#"{"credentials": [{"principal": "ops", "secret": "s3cret"}]}"#,
+            "creds.json",
+        )
+        .unwrap();
+        let auth = HttpAuth {
+            credentials: Some(Arc::new(credentials)),
+            http_readonly: true,
+            ..HttpAuth::default()
+        };
+        let r = router(view(None), &auth);
+        let (status, _, _) = call(r.clone(), "GET", "/master/state").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _, _) = call(r.clone(), "GET", "/master/flags").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        use base64::Engine;
+        let token = base64::engine::general_purpose::STANDARD.encode("ops:s3cret");
+        let request = Request::builder()
+            .uri("/master/state")
+            .header(header::AUTHORIZATION, format!("Basic {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(
+            r.clone().oneshot(request).await.unwrap().status(),
+            StatusCode::OK
+        );
+        // Health and the way to the leader stay open, as on the leader.
+        let (status, _, _) = call(r.clone(), "GET", "/health").await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = call(r, "GET", "/master/redirect").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[tokio::test]
     async fn with_no_leader_a_follower_answers_503_and_state_names_none() {
-        let r = router(view(None));
+        let r = open(view(None));
         let (status, location, body) = call(r.clone(), "POST", "/api/v1/scheduler").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(location, None);

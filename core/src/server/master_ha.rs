@@ -182,7 +182,10 @@ pub async fn run(
     }
     tracing::info!(url = %shown_url, id = %master_id, port, "joined the election of masters; following until elected");
 
-    let current = Arc::new(RwLock::new(follower_routes::router(view.clone())));
+    let current = Arc::new(RwLock::new(follower_routes::router(
+        view.clone(),
+        &config.auth,
+    )));
     let dispatch = {
         let current = current.clone();
         move |request: Request| {
