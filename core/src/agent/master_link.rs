@@ -80,7 +80,8 @@ pub async fn maintain(agent: Arc<Agent>) {
 /// `host:port` of the leading master, waiting while none leads.
 async fn leading(mut leader: tokio::sync::watch::Receiver<Option<String>>, url: &str) -> String {
     if leader.borrow().is_none() {
-        tracing::warn!(master = url, "no master leads; waiting for one");
+        let url = crate::domain::master_detection::shown(url);
+        tracing::warn!(master = %url, "no master leads; waiting for one");
     }
     let found = leader
         .wait_for(Option::is_some)

@@ -228,7 +228,7 @@ pub(crate) async fn start(
     };
     tracing::info!(
         endpoint,
-        master = %config.master,
+        master = %crate::domain::master_detection::shown(&config.master),
         resources = %crate::domain::format_resources(&config.resources_detected),
         "agent starting"
     );

@@ -459,7 +459,8 @@ pub async fn agent(args: AgentArgs, err: Out<'_>) -> std::io::Result<bool> {
             Err(e) => {
                 writeln!(
                     err,
-                    "error: --master {master} (from {}): {e}",
+                    "error: --master {} (from {}): {e}",
+                    crate::domain::master_detection::shown(&master),
                     origin(&loaded, Section::Agent, "master")
                 )?;
                 return Ok(false);

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use crate::{
     config::{DEFAULT_MASTER_DETECTOR, EMBEDDED_MANIFEST},
-    domain::master_detection::{MasterInfo, ZkUrl},
+    domain::master_detection::{self, MasterInfo, ZkUrl},
     extension::{LeaderListener, MasterDetectorPlugin},
     module_host::{self, Manifest, ModuleRegistry},
 };
@@ -56,7 +56,7 @@ pub async fn follow(
     source: &str,
     url: &str,
 ) -> Result<Followed, String> {
-    ZkUrl::parse(url).map_err(|e| format!("{url}: {e}"))?;
+    ZkUrl::parse(url).map_err(|e| format!("{}: {e}", master_detection::shown(url)))?;
     let mut detector = registry
         .create_master_detector(name, source)
         .map_err(|e| e.to_string())?;
@@ -96,6 +96,9 @@ pub async fn resolve(url: &str, wait: Duration) -> Result<String, String> {
     let found = tokio::time::timeout(wait, followed.leader.wait_for(Option::is_some)).await;
     match found {
         Ok(Ok(leader)) => Ok(leader.clone().unwrap_or_default()),
-        _ => Err(format!("no master leads at {url} (waited {wait:?})")),
+        _ => Err(format!(
+            "no master leads at {} (waited {wait:?})",
+            master_detection::shown(url)
+        )),
     }
 }

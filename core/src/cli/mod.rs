@@ -523,7 +523,8 @@ pub async fn run(
             match leader::resolve(master, LEADER_WAIT).await {
                 Ok(leader) => *master = leader,
                 Err(e) => {
-                    writeln!(err, "error: --master {master}: {e}")?;
+                    let shown = crate::domain::master_detection::shown(master);
+                    writeln!(err, "error: --master {shown}: {e}")?;
                     return Ok(false);
                 }
             }

@@ -38,9 +38,10 @@ pub struct Override {
 }
 
 impl fmt::Display for Override {
-    /// `CORRAL_MASTER_PORT='5050'`.
+    /// `CORRAL_MASTER_PORT='5050'`; a `zk://` URL's password is hidden.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}='{}'", self.origin, self.raw)
+        let shown = crate::domain::master_detection::shown(&self.raw);
+        write!(f, "{}='{shown}'", self.origin)
     }
 }
 

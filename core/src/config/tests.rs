@@ -335,3 +335,19 @@ fn a_file_without_allocator_gets_the_drf_allocator_and_agents_select_none() {
         Some(DEFAULT_ALLOCATOR)
     );
 }
+
+#[test]
+fn where_a_zk_url_was_set_is_shown_without_its_password() {
+    let set = flag("zk", Section::Master, "zk://ops:s3cret@h:2181/corral");
+    assert_eq!(set.to_string(), "--zk='zk://ops:***@h:2181/corral'");
+    let from_env = env(&[("CORRAL_AGENT_MASTER", "zk://ops:s3cret@h/corral")]);
+    let shown = from_env[0].to_string();
+    assert!(
+        !shown.contains("s3cret") && shown.contains("ops:***@"),
+        "{shown}"
+    );
+    assert_eq!(
+        flag("port", Section::Master, "5050").to_string(),
+        "--port='5050'"
+    );
+}

@@ -121,6 +121,12 @@ impl std::fmt::Display for ZkUrl {
     }
 }
 
+/// A master address as logs, errors and flags may show it: a `zk://` URL
+/// without its password (parsed or not), anything else as it is.
+pub fn shown(url: &str) -> String {
+    ZkUrl::parse(url).map_or_else(|_| redacted(url), |u| u.to_string())
+}
+
 /// `url` with any password replaced, for error messages.
 fn redacted(url: &str) -> String {
     let Some(rest) = url.strip_prefix("zk://") else {
@@ -294,6 +300,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains("s3cret"), "{e}");
+        for url in ["zk://ops:s3cret@h:0/mesos", "zk://ops:s3cret@h:2181/mesos"] {
+            assert!(!shown(url).contains("s3cret"), "{}", shown(url));
+            assert!(shown(url).starts_with("zk://ops:***@h:"), "{}", shown(url));
+        }
+        assert_eq!(shown("10.0.0.1:5050"), "10.0.0.1:5050");
     }
 
     #[test]

@@ -241,10 +241,10 @@ pub(crate) fn start_with(
             ),
             (
                 "zk",
-                config.zk.as_deref().map_or(String::new(), |url| {
-                    crate::domain::master_detection::ZkUrl::parse(url)
-                        .map_or_else(|_| url.to_owned(), |u| u.to_string())
-                }),
+                config
+                    .zk
+                    .as_deref()
+                    .map_or(String::new(), crate::domain::master_detection::shown),
             ),
             (
                 "agent_reregister_timeout",

@@ -22,7 +22,7 @@ use crate::{
     api::{follower_routes, master_routes},
     domain::{
         lease::{self, Lease},
-        master_detection::{MasterInfo, ZkUrl},
+        master_detection::{self, MasterInfo},
     },
     extension::{ElectionListener, LeaderListener, MasterContenderPlugin, MasterDetectorPlugin},
     master::{self, MasterConfig, MasterModules},
@@ -130,8 +130,7 @@ pub async fn run(
     let ip = advertised_ip(&config.hostname, local.ip());
     let me = MasterInfo::new(&master_id, ip, port, &config.hostname, crate::VERSION);
     let me_json = serde_json::to_string(&me).map_err(std::io::Error::other)?;
-    let shown_url =
-        ZkUrl::parse(&election.url).map_or_else(|_| election.url.clone(), |u| u.to_string());
+    let shown_url = master_detection::shown(&election.url);
     let view = Arc::new(follower_routes::FollowerView {
         me: me.clone(),
         leader: RwLock::new(None),
