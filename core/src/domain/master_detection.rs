@@ -1,15 +1,13 @@
 //! Mesos' master-detection contract, which existing clients read: the
 //! `zk://[user:pass@]host:port,host:port/path` URL, the `MasterInfo` JSON a
-//! master publishes in its `<path>/json.info_<10-digit sequence>` znode,
-//! and the rule that the smallest sequence leads. What talks to ZooKeeper
-//! is a module's business; the host builds and reads these documents.
+//! master publishes in its `<path>/json.info_<10-digit sequence>` znode.
+//! What talks to ZooKeeper, and the rule that the smallest sequence leads,
+//! are the contender and detector modules' business
+//! (`modules/master-zookeeper`); the host builds and reads these documents.
 
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
-
-/// The label of a master's znode; ZooKeeper appends the sequence.
-pub const DETECTION_LABEL: &str = "json.info_";
 
 /// ZooKeeper's port when a URL names none.
 const DEFAULT_ZK_PORT: u16 = 2181;
@@ -238,24 +236,6 @@ impl MasterInfo {
     }
 }
 
-/// The leading master's znode among a detection path's children: the
-/// `json.info_` node with the smallest sequence (other nodes are not
-/// masters and are skipped).
-pub fn leader_of<'a>(children: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    children
-        .into_iter()
-        .filter_map(|name| {
-            let digits = name.strip_prefix(DETECTION_LABEL)?;
-            let sequence: u64 = digits
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-                .then(|| digits.parse().ok())??;
-            Some((sequence, name))
-        })
-        .min()
-        .map(|(_, name)| name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,20 +306,5 @@ mod tests {
         let bare: MasterInfo =
             serde_json::from_str(r#"{"id":"y","ip":16777343,"port":5051}"#).unwrap();
         assert_eq!(bare.endpoint(), "127.0.0.1:5051");
-    }
-
-    #[test]
-    fn the_smallest_json_info_sequence_leads_and_other_nodes_are_skipped() {
-        let children = [
-            "json.info_0000000012",
-            "log_replicas",
-            "info_0000000001",
-            "json.info_0000000009",
-            "json.info_x",
-            "json.info_0000000100",
-        ];
-        assert_eq!(leader_of(children), Some("json.info_0000000009"));
-        assert_eq!(leader_of(["log_replicas"]), None);
-        assert_eq!(leader_of(Vec::<&str>::new()), None);
     }
 }

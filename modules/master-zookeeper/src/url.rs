@@ -51,7 +51,9 @@ impl ZkUrl {
         }
         for server in servers.split(',') {
             let port = server.rsplit_once(':').map(|(_, p)| p);
-            if server.is_empty() || port.is_some_and(|p| p.parse::<u16>().is_err()) {
+            // No port is ZooKeeper's 2181 (the client's default, as Mesos').
+            let bad_port = port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0));
+            if server.is_empty() || bad_port {
                 return Err(format!("'{server}' is not host:port"));
             }
         }
@@ -63,8 +65,12 @@ impl ZkUrl {
             .split('/')
             .skip(1)
             .any(|c| c.is_empty() || c == "." || c == "..")
+            || path.chars().any(char::is_control)
         {
             return Err(format!("'{path}' is not a ZooKeeper path"));
+        }
+        if path == "/zookeeper" || path.starts_with("/zookeeper/") {
+            return Err("/zookeeper is ZooKeeper's own".to_owned());
         }
         Ok(ZkUrl {
             servers: servers.to_owned(),
@@ -100,6 +106,8 @@ mod tests {
             ("zk://h:1/", "root"),
             ("zk:///p", "no server"),
             ("zk://h:x/p", "host:port"),
+            ("zk://h:0/p", "host:port"),
+            ("zk://h:1/zookeeper/p", "ZooKeeper's own"),
             ("zk://h:1/a//b", "not a ZooKeeper path"),
             ("zk://bob@h:1/p", "user:password"),
         ] {
