@@ -331,10 +331,7 @@ async fn cell(corral: &Path, agents: usize, args: &Args) -> Result<CellResult> {
     wait_listening(&master_addr).await?;
 
     let per_agent = args.tasks.div_ceil(agents);
-    let total = vec![
-        Resource::scalar("cpus", per_agent as f64 * TASK_CPUS),
-        Resource::scalar("mem", per_agent as f64 * TASK_MEM),
-    ];
+    let total = room_for(per_agent);
     let progress = Arc::new(Progress::default());
     let start = Instant::now();
     let mut handles = Vec::with_capacity(agents + POSTERS);
@@ -444,6 +441,15 @@ async fn cell(corral: &Path, agents: usize, args: &Args) -> Result<CellResult> {
         ui_pages,
         failover_ms,
     })
+}
+
+/// What a simulated agent offers: room for `tasks` of the tasks `fill`
+/// launches.
+pub(crate) fn room_for(tasks: usize) -> Vec<Resource> {
+    vec![
+        Resource::scalar("cpus", tasks as f64 * TASK_CPUS),
+        Resource::scalar("mem", tasks as f64 * TASK_MEM),
+    ]
 }
 
 /// A framework launching `quota` tasks, `per_offer` on each offer, then

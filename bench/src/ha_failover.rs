@@ -14,12 +14,12 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use corral::{domain::Resource, extension::ElectionListener};
+use corral::extension::ElectionListener;
 use corral_tests::zookeeper::ZooKeeper;
 use serde_json::{json, Value};
 
 use crate::{
-    control_plane::{fill, wait_until},
+    control_plane::{fill, room_for, wait_until},
     process::{free_port, log_beside, Daemon},
     progress::{AbortOnDrop, Progress},
     scheduler::Scheduler,
@@ -27,8 +27,6 @@ use crate::{
     stats::{fmt_ms, median, ms, p99, Table},
 };
 
-const TASK_CPUS: f64 = 0.1;
-const TASK_MEM: f64 = 32.0;
 /// ZooKeeper's tick here: session timeouts of 1 to 10 s.
 const TICK_MS: u64 = 500;
 
@@ -217,10 +215,7 @@ async fn failover(corral: &Path, zk: &ZooKeeper, args: &Args) -> Result<Failover
     let leader_addr = format!("127.0.0.1:{first}");
 
     let per_agent = args.tasks.div_ceil(args.agents);
-    let total = vec![
-        Resource::scalar("cpus", per_agent as f64 * TASK_CPUS),
-        Resource::scalar("mem", per_agent as f64 * TASK_MEM),
-    ];
+    let total = room_for(per_agent);
     let progress = Arc::new(Progress::default());
     let mut handles = Vec::with_capacity(args.agents + POSTERS);
     start_agents(&via, args.agents, &total, &progress, &mut handles).await?;

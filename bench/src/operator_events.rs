@@ -16,7 +16,6 @@ use std::{
 
 use anyhow::{bail, Result};
 use corral::{
-    domain::Resource,
     proto::v1::master::{call, event, Call, Event},
     wire::{
         codec::{decode, encode, Encoding},
@@ -26,16 +25,13 @@ use corral::{
 use futures::StreamExt;
 
 use crate::{
-    control_plane::{fill, start_master, wait_until},
+    control_plane::{fill, room_for, start_master, wait_until},
     process::{free_port, wait_listening},
     progress::{now_seconds, AbortOnDrop, Progress},
     scheduler::Scheduler,
     sim_agent::start_agents,
     stats::{fmt_ms, median, p99, Table},
 };
-
-const TASK_CPUS: f64 = 0.1;
-const TASK_MEM: f64 = 32.0;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -237,10 +233,7 @@ async fn cell(
     wait_listening(&master_addr).await?;
 
     let per_agent = args.tasks.div_ceil(args.agents);
-    let total = vec![
-        Resource::scalar("cpus", per_agent as f64 * TASK_CPUS),
-        Resource::scalar("mem", per_agent as f64 * TASK_MEM),
-    ];
+    let total = room_for(per_agent);
     let progress = Arc::new(Progress::default());
     progress.record_latency.store(true, Ordering::Relaxed);
     let mut handles = Vec::new();
