@@ -134,13 +134,16 @@ pub fn cli(server: &str, command: &[&str]) -> String {
 
 /// Everything `zkCli.sh <command>` printed.
 pub fn cli_output(server: &str, command: &[&str]) -> String {
-    let out = Command::new(CLI)
-        .args(["-server", server])
+    let mut cli = Command::new(CLI);
+    cli.args(["-server", server])
         .args(command)
-        .env("CLASSPATH", format!("{CONF}:{JAR}"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("zkCli.sh runs");
+        .env("CLASSPATH", format!("{CONF}:{JAR}"));
+    // zkCli retries an unreachable server for ever: bounded here.
+    let out = crate::output_within(
+        &mut cli,
+        Duration::from_secs(60),
+        &format!("zkCli.sh {}", command.join(" ")),
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
