@@ -18,6 +18,7 @@ use super::{
     http::{bounded_body, error, BodyBudget},
     master_state::{self, TasksQuery, Viewer},
     operator, scheduler,
+    snapshot_read::{json_response, off_lock},
 };
 use crate::{
     domain::limits::HttpLimits,
@@ -173,11 +174,11 @@ struct AgentFilter {
 }
 
 /// `GET /master/slaves`: the registered agents, in Mesos' JSON shape.
-async fn slaves(
-    State(master): State<SharedMaster>,
-    Query(q): Query<AgentFilter>,
-) -> Json<serde_json::Value> {
-    Json(master_state::slaves(&lock(&master), q.slave_id.as_deref()))
+async fn slaves(State(master): State<SharedMaster>, Query(q): Query<AgentFilter>) -> Response {
+    off_lock(&master, move |m| {
+        json_response(&master_state::slaves(m, q.slave_id.as_deref()))
+    })
+    .await
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -192,23 +193,25 @@ async fn frameworks(
     Query(q): Query<FrameworkFilter>,
 ) -> Response {
     let principal = principal.map(|axum::Extension(p)| p.0);
-    let master = lock(&master);
-    let viewer = Viewer::new(&master, principal.as_deref());
-    json_response(&master_state::frameworks(
-        &master,
-        q.framework_id.as_deref(),
-        viewer,
-    ))
+    off_lock(&master, move |m| {
+        let viewer = Viewer::new(m, principal.as_deref());
+        json_response(&master_state::frameworks(
+            m,
+            q.framework_id.as_deref(),
+            viewer,
+        ))
+    })
+    .await
 }
 
 /// `GET /master/state-summary`.
-async fn state_summary(State(master): State<SharedMaster>) -> Json<serde_json::Value> {
-    Json(master_state::state_summary(&lock(&master)))
+async fn state_summary(State(master): State<SharedMaster>) -> Response {
+    off_lock(&master, |m| json_response(&master_state::state_summary(m))).await
 }
 
 /// `GET /master/roles`.
-async fn roles(State(master): State<SharedMaster>) -> Json<serde_json::Value> {
-    Json(master_state::roles(&lock(&master)))
+async fn roles(State(master): State<SharedMaster>) -> Response {
+    off_lock(&master, |m| json_response(&master_state::roles(m))).await
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -268,26 +271,13 @@ async fn state(
     principal: Option<axum::Extension<Principal>>,
 ) -> Response {
     let principal = principal.map(|axum::Extension(p)| p.0);
-    let master = lock(&master);
-    let viewer = Viewer::new(&master, principal.as_deref());
-    json_response(&master_state::state(&master, viewer))
-}
-
-/// A 200 with `view` serialized while the master is still locked (the
-/// views borrow its state rather than copying it).
-fn json_response(view: &impl serde::Serialize) -> Response {
-    match serde_json::to_vec(view) {
-        Ok(body) => (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response(),
-        Err(e) => (
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot serialize the view: {e}"),
-        )
-            .into_response(),
-    }
+    off_lock(&master, move |m| {
+        json_response(&master_state::state(
+            m,
+            Viewer::new(m, principal.as_deref()),
+        ))
+    })
+    .await
 }
 
 /// `GET /master/tasks?framework_id=&task_id=&limit=&offset=&order=`.
@@ -301,26 +291,30 @@ async fn tasks(
         Ok(Query(q)) => q,
         Err(e) => return error(400, format!("bad query: {e}")),
     };
-    let master = lock(&master);
-    let viewer = Viewer::new(&master, principal.as_deref());
-    match master_state::tasks(&master, &q, viewer) {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => error(400, e.to_string()),
-    }
+    off_lock(&master, move |m| {
+        match master_state::tasks(m, &q, Viewer::new(m, principal.as_deref())) {
+            Ok(v) => json_response(&v),
+            Err(e) => error(400, e.to_string()),
+        }
+    })
+    .await
 }
 
 /// `GET /master/flags`.
-async fn flags(State(master): State<SharedMaster>) -> Json<serde_json::Value> {
-    Json(master_state::flags(&lock(&master)))
+async fn flags(State(master): State<SharedMaster>) -> Response {
+    off_lock(&master, |m| json_response(&master_state::flags(m))).await
 }
 
 /// `GET /metrics/snapshot`: flat JSON, Mesos' key names.
-async fn metrics_snapshot(State(master): State<SharedMaster>) -> Json<serde_json::Value> {
-    Json(serde_json::json!(master_state::metrics(&lock(&master))))
+async fn metrics_snapshot(State(master): State<SharedMaster>) -> Response {
+    off_lock(&master, |m| json_response(&master_state::metrics(m))).await
 }
 
 /// `GET /metrics`: the same figures in the Prometheus text format.
 async fn metrics_prometheus(State(master): State<SharedMaster>) -> Response {
-    let text = prometheus(&master_state::metrics(&lock(&master)));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    off_lock(&master, |m| {
+        let text = prometheus(&master_state::metrics(m));
+        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    })
+    .await
 }

@@ -1,6 +1,6 @@
 //! The master's operator views in Mesos' JSON shapes (`/master/state`,
 //! `/master/frameworks`, `/master/slaves`, `/master/tasks`,
-//! `/master/flags`, `/metrics/snapshot`), built from a locked [`Master`].
+//! `/master/flags`, `/metrics/snapshot`), built from a locked [`MasterSnapshot`].
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,7 +14,7 @@ use crate::{
         status::{is_terminal, state_of},
         Resource, ResourceBag, ResourceValue,
     },
-    master::{FrameworkState, Master, OfferView, TaskEntry},
+    master::{FrameworkState, MasterSnapshot, OfferView, TaskEntry},
     proto::v1::TaskState,
 };
 
@@ -184,7 +184,7 @@ pub(super) struct Index {
 }
 
 impl Index {
-    pub fn new(master: &Master) -> Index {
+    pub fn new(master: &MasterSnapshot) -> Index {
         let mut index = Index::default();
         for offer in master.outstanding_offers() {
             index
@@ -220,7 +220,7 @@ pub struct Viewer<'a> {
 }
 
 impl<'a> Viewer<'a> {
-    pub fn new(master: &'a Master, principal: Option<&'a str>) -> Self {
+    pub fn new(master: &'a MasterSnapshot, principal: Option<&'a str>) -> Self {
         Viewer {
             acls: master.settings().acls.as_deref(),
             principal,
@@ -371,7 +371,7 @@ fn executors_json(f: &FrameworkState, viewer: Viewer<'_>) -> Vec<Value> {
         .collect()
 }
 
-fn agent_json(master: &Master, index: &Index, id: &str) -> Option<Value> {
+fn agent_json(master: &MasterSnapshot, index: &Index, id: &str) -> Option<Value> {
     let a = master.agents().get(id)?;
     let used = index
         .used_by_agent
@@ -416,7 +416,7 @@ pub struct FrameworksView<'a> {
 }
 
 pub fn frameworks<'a>(
-    master: &'a Master,
+    master: &'a MasterSnapshot,
     only: Option<&str>,
     viewer: Viewer<'_>,
 ) -> FrameworksView<'a> {
@@ -483,7 +483,7 @@ fn state_counts<'a>(tasks: impl Iterator<Item = &'a TaskEntry>) -> Map<String, V
 
 /// `GET /master/state-summary`: agents and frameworks with task counts, in
 /// Mesos' shape (what its web UI's overview reads).
-pub fn state_summary(master: &Master) -> Value {
+pub fn state_summary(master: &MasterSnapshot) -> Value {
     let index = Index::new(master);
     let all_frameworks = || {
         master
@@ -497,7 +497,7 @@ pub fn state_summary(master: &Master) -> Value {
         .filter_map(|id| {
             let mut agent = agent_json(master, &index, id)?;
             let tasks = all_frameworks()
-                .flat_map(|f| f.tasks.values().chain(f.completed.iter()))
+                .flat_map(|f| f.tasks.values().chain(f.completed_tasks()))
                 .filter(|t| &t.agent_id == id);
             let frameworks: std::collections::BTreeSet<&str> = master
                 .frameworks()
@@ -521,7 +521,7 @@ pub fn state_summary(master: &Master) -> Value {
             for key in ["offers", "executors", "unreachable_tasks"] {
                 head.remove(key);
             }
-            head.extend(state_counts(f.tasks.values().chain(f.completed.iter())));
+            head.extend(state_counts(f.tasks.values().chain(f.completed_tasks())));
             let agents: std::collections::BTreeSet<&str> =
                 f.tasks.values().map(|t| t.agent_id.as_str()).collect();
             head.insert("slave_ids".into(), json!(agents));
@@ -538,7 +538,7 @@ pub fn state_summary(master: &Master) -> Value {
 
 /// `GET /master/roles`: every role a framework uses, with its weight, its
 /// frameworks and what they hold.
-pub fn roles(master: &Master) -> Value {
+pub fn roles(master: &MasterSnapshot) -> Value {
     let list: Vec<Value> = role_usage(master)
         .into_iter()
         .map(|(name, (frameworks, used))| {
@@ -551,7 +551,7 @@ pub fn roles(master: &Master) -> Value {
 
 /// Every role a framework uses: its frameworks and what their live tasks
 /// hold.
-pub(super) fn role_usage(master: &Master) -> BTreeMap<&str, (Vec<&str>, Vec<Resource>)> {
+pub(super) fn role_usage(master: &MasterSnapshot) -> BTreeMap<&str, (Vec<&str>, Vec<Resource>)> {
     let mut roles: BTreeMap<&str, (Vec<&str>, Vec<Resource>)> = BTreeMap::new();
     for f in master.frameworks().values() {
         let (ids, used) = roles.entry(f.role.as_str()).or_default();
@@ -562,7 +562,7 @@ pub(super) fn role_usage(master: &Master) -> BTreeMap<&str, (Vec<&str>, Vec<Reso
 }
 
 /// `{"slaves": [...], "recovered_slaves": []}`, optionally one.
-pub fn slaves(master: &Master, only: Option<&str>) -> Value {
+pub fn slaves(master: &MasterSnapshot, only: Option<&str>) -> Value {
     let index = Index::new(master);
     let list: Vec<Value> = master
         .agents()
@@ -595,7 +595,7 @@ pub enum TasksQueryError {
 /// `{"tasks": [...]}`: live then completed tasks, filtered and paged as
 /// Mesos does (default limit 100, newest first unless `order=asc`).
 pub fn tasks(
-    master: &Master,
+    master: &MasterSnapshot,
     q: &TasksQuery,
     viewer: Viewer<'_>,
 ) -> Result<Value, TasksQueryError> {
@@ -613,7 +613,7 @@ pub fn tasks(
         .flat_map(|f| {
             f.tasks
                 .values()
-                .chain(f.completed.iter())
+                .chain(f.completed_tasks())
                 .filter(move |t| viewer.task(f, t))
                 .map(move |t| (t, f.role.as_str()))
         })
@@ -647,7 +647,7 @@ pub fn tasks(
 }
 
 /// `/master/flags`: every setting, as strings.
-pub fn flags(master: &Master) -> Value {
+pub fn flags(master: &MasterSnapshot) -> Value {
     let flags: Map<String, Value> = master
         .settings()
         .flags
@@ -668,7 +668,7 @@ pub struct StateView<'a> {
     completed_frameworks: Vec<FrameworkView<'a>>,
 }
 
-pub fn state<'a>(master: &'a Master, viewer: Viewer<'_>) -> StateView<'a> {
+pub fn state<'a>(master: &'a MasterSnapshot, viewer: Viewer<'_>) -> StateView<'a> {
     let agents = slaves(master, None);
     let frameworks = frameworks(master, None, viewer);
     let active = master.agents().values().filter(|a| a.connected()).count();
@@ -723,7 +723,7 @@ pub fn state<'a>(master: &'a Master, viewer: Viewer<'_>) -> StateView<'a> {
 }
 
 /// `/metrics/snapshot`: Mesos' key names, flat.
-pub fn metrics(master: &Master) -> BTreeMap<String, f64> {
+pub fn metrics(master: &MasterSnapshot) -> BTreeMap<String, f64> {
     let mut m = BTreeMap::new();
     let mut put = |k: &str, v: f64| {
         m.insert(format!("master/{k}"), v);

@@ -14,6 +14,7 @@ pub mod master_state;
 pub mod operator;
 pub mod operator_state;
 pub mod scheduler;
+pub mod snapshot_read;
 pub mod ui_assets;
 pub mod ui_data;
 pub mod ui_proxy;

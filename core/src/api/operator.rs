@@ -21,7 +21,7 @@ use super::{
 };
 
 use crate::{
-    master::{framed_event, heartbeat_event, lock, Master, SharedMaster},
+    master::{framed_event, heartbeat_event, lock, MasterSnapshot, SharedMaster},
     proto::v1::{
         master::{call, event, response, Call, Event, Response as OperatorResponse},
         Flag, Metric, VersionInfo,
@@ -60,12 +60,12 @@ pub async fn handle(
         return subscribe(master, accept, principal).await;
     }
     // A state of 100k tasks takes a while to gather and to encode (seconds
-    // in JSON): off the async runtime, the lock held only to gather.
+    // in JSON): off the async runtime, the lock held only for a snapshot.
     let answered = tokio::task::spawn_blocking(move || {
-        let answer = {
-            let master = lock(&master);
-            answer(&master, kind, &call, principal.as_deref())
-        };
+        // Reads answer from a snapshot, built and encoded off the lock.
+        let snapshot = lock(&master).snapshot();
+        let answer = answer(&snapshot, kind, &call, principal.as_deref());
+        drop(snapshot);
         match answer {
             Answer::Response(r) => (
                 [(header::CONTENT_TYPE, accept.content_type())],
@@ -97,16 +97,18 @@ const EVENT_LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 /// after the lock is released.
 async fn subscribe(master: SharedMaster, accept: Encoding, principal: Option<String>) -> Response {
     let opened = tokio::task::spawn_blocking(move || {
-        let (state, events, heartbeat) = {
+        let (snapshot, events, heartbeat) = {
             let mut m = lock(&master);
-            let state = operator_state::state(&m, Viewer::new(&m, principal.as_deref()));
             (
-                state,
+                m.snapshot(),
                 m.observe(accept, principal.as_deref()),
                 m.settings().heartbeat_interval,
             )
         };
-        // Encoded with the lock released (seconds for a large state).
+        // Built and encoded with the lock released (seconds for a large
+        // state).
+        let state = operator_state::state(&snapshot, Viewer::new(&snapshot, principal.as_deref()));
+        drop(snapshot);
         let subscribed = Event {
             r#type: Some(event::Type::Subscribed as i32),
             subscribed: Some(event::Subscribed {
@@ -153,7 +155,12 @@ fn respond(kind: response::Type, fill: impl FnOnce(&mut OperatorResponse)) -> An
     Answer::Response(Box::new(r))
 }
 
-fn answer(master: &Master, kind: call::Type, call: &Call, principal: Option<&str>) -> Answer {
+fn answer(
+    master: &MasterSnapshot,
+    kind: call::Type,
+    call: &Call,
+    principal: Option<&str>,
+) -> Answer {
     let viewer = Viewer::new(master, principal);
     match kind {
         call::Type::GetHealth => respond(response::Type::GetHealth, |r| {

@@ -1,18 +1,18 @@
 //! The master's v1 operator API answers about the cluster: `GET_STATE` and
 //! its parts (`GET_AGENTS`, `GET_FRAMEWORKS`, `GET_EXECUTORS`,
-//! `GET_TASKS`), and `GET_ROLES`, built from a locked [`Master`].
+//! `GET_TASKS`), and `GET_ROLES`, built from a locked [`MasterSnapshot`].
 
 use std::collections::BTreeSet;
 
 use super::master_state::{live_resources, role_usage, Index, Viewer};
 use crate::{
     domain::{convert::resources_to_proto, Resource},
-    master::{operator_view, FrameworkState, Master},
+    master::{operator_view, FrameworkState, MasterSnapshot},
     proto::v1::{self, master::response},
 };
 
 /// What `viewer` may see of the cluster.
-pub fn state(master: &Master, viewer: Viewer<'_>) -> response::GetState {
+pub fn state(master: &MasterSnapshot, viewer: Viewer<'_>) -> response::GetState {
     let index = Index::new(master);
     response::GetState {
         get_tasks: Some(tasks(master, viewer)),
@@ -22,11 +22,11 @@ pub fn state(master: &Master, viewer: Viewer<'_>) -> response::GetState {
     }
 }
 
-pub fn agents(master: &Master) -> response::GetAgents {
+pub fn agents(master: &MasterSnapshot) -> response::GetAgents {
     agents_with(master, &Index::new(master))
 }
 
-fn agents_with(master: &Master, index: &Index) -> response::GetAgents {
+fn agents_with(master: &MasterSnapshot, index: &Index) -> response::GetAgents {
     let of = |map: &std::collections::HashMap<String, Vec<Resource>>, id: &str| {
         map.get(id).cloned().unwrap_or_default()
     };
@@ -45,11 +45,15 @@ fn agents_with(master: &Master, index: &Index) -> response::GetAgents {
     }
 }
 
-pub fn frameworks(master: &Master, viewer: Viewer<'_>) -> response::GetFrameworks {
+pub fn frameworks(master: &MasterSnapshot, viewer: Viewer<'_>) -> response::GetFrameworks {
     frameworks_with(master, &Index::new(master), viewer)
 }
 
-fn frameworks_with(master: &Master, index: &Index, viewer: Viewer<'_>) -> response::GetFrameworks {
+fn frameworks_with(
+    master: &MasterSnapshot,
+    index: &Index,
+    viewer: Viewer<'_>,
+) -> response::GetFrameworks {
     let view = |f: &FrameworkState, active: bool| {
         let own = index
             .offers_by_framework
@@ -98,7 +102,7 @@ fn frameworks_with(master: &Master, index: &Index, viewer: Viewer<'_>) -> respon
 }
 
 /// Frameworks known now and those removed, as `GET_TASKS` walks them.
-fn all_frameworks(master: &Master) -> impl Iterator<Item = &FrameworkState> {
+fn all_frameworks(master: &MasterSnapshot) -> impl Iterator<Item = &FrameworkState> {
     master
         .frameworks()
         .values()
@@ -107,7 +111,7 @@ fn all_frameworks(master: &Master) -> impl Iterator<Item = &FrameworkState> {
 
 /// Tasks not yet acknowledged as ended (`tasks`) and those that were
 /// (`completed_tasks`), of current and removed frameworks.
-pub fn tasks(master: &Master, viewer: Viewer<'_>) -> response::GetTasks {
+pub fn tasks(master: &MasterSnapshot, viewer: Viewer<'_>) -> response::GetTasks {
     let mut out = response::GetTasks::default();
     for f in all_frameworks(master).filter(|f| viewer.framework(f)) {
         let user = &f.info.user;
@@ -119,8 +123,7 @@ pub fn tasks(master: &Master, viewer: Viewer<'_>) -> response::GetTasks {
                 .map(|t| operator_view::task(t, user)),
         );
         out.completed_tasks.extend(
-            f.completed
-                .iter()
+            f.completed_tasks()
                 .filter(seen)
                 .map(|t| operator_view::task(t, user)),
         );
@@ -130,7 +133,7 @@ pub fn tasks(master: &Master, viewer: Viewer<'_>) -> response::GetTasks {
 
 /// The executors of live tasks, once per framework, executor and agent
 /// (tasks of the command executor have none to list, as in Mesos).
-pub fn executors(master: &Master, viewer: Viewer<'_>) -> response::GetExecutors {
+pub fn executors(master: &MasterSnapshot, viewer: Viewer<'_>) -> response::GetExecutors {
     let mut seen = BTreeSet::new();
     let mut out = response::GetExecutors::default();
     for f in master.frameworks().values().filter(|f| viewer.framework(f)) {
@@ -160,7 +163,7 @@ pub fn executors(master: &Master, viewer: Viewer<'_>) -> response::GetExecutors 
 }
 
 /// Every role a framework uses, weight 1 (Corral has no weights yet).
-pub fn roles(master: &Master) -> response::GetRoles {
+pub fn roles(master: &MasterSnapshot) -> response::GetRoles {
     response::GetRoles {
         roles: role_usage(master)
             .into_iter()

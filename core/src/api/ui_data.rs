@@ -16,7 +16,7 @@ use crate::{
         status::{is_terminal, state_of},
         Resource, ResourceValue,
     },
-    master::{FrameworkState, Master, OfferView, TaskEntry},
+    master::{FrameworkState, MasterSnapshot, OfferView, TaskEntry},
     proto::v1::TaskState,
 };
 
@@ -171,7 +171,7 @@ struct Usage<'a> {
 }
 
 impl<'a> Usage<'a> {
-    fn new(master: &'a Master) -> Usage<'a> {
+    fn new(master: &'a MasterSnapshot) -> Usage<'a> {
         let mut usage = Usage {
             used_by_agent: HashMap::new(),
             used_by_framework: HashMap::new(),
@@ -262,7 +262,7 @@ fn task_row(f: &FrameworkState, t: &TaskEntry) -> Value {
 
 /// Every framework the caller may view, live then completed.
 fn visible_frameworks<'a>(
-    master: &'a Master,
+    master: &'a MasterSnapshot,
     viewer: Viewer<'a>,
 ) -> impl Iterator<Item = &'a FrameworkState> + 'a {
     master
@@ -273,7 +273,7 @@ fn visible_frameworks<'a>(
 }
 
 /// `GET /ui/api/overview`: the cluster at a glance.
-pub fn overview(master: &Master, viewer: Viewer<'_>) -> Value {
+pub fn overview(master: &MasterSnapshot, viewer: Viewer<'_>) -> Value {
     let usage = Usage::new(master);
     let active = master.agents().values().filter(|a| a.connected()).count();
     let total = master
@@ -290,7 +290,7 @@ pub fn overview(master: &Master, viewer: Viewer<'_>) -> Value {
     let mut tasks: BTreeMap<&str, u64> = BTreeMap::new();
     let mut recent: Vec<(&FrameworkState, &TaskEntry)> = Vec::new();
     for f in visible_frameworks(master, viewer) {
-        for t in f.tasks.values().chain(f.completed.iter()) {
+        for t in f.tasks.values().chain(f.completed_tasks()) {
             if !viewer.task(f, t) {
                 continue;
             }
@@ -392,7 +392,7 @@ fn framework_row(usage: &Usage<'_>, f: &FrameworkState, viewer: Viewer<'_>) -> V
 /// `GET /ui/api/frameworks`: live (or, with `completed=true`, completed)
 /// frameworks, filtered, sorted and paged.
 pub fn frameworks(
-    master: &Master,
+    master: &MasterSnapshot,
     q: &ListQuery,
     viewer: Viewer<'_>,
 ) -> Result<Value, UiQueryError> {
@@ -438,7 +438,7 @@ pub fn frameworks(
 
 /// `GET /ui/api/frameworks/{id}`: one framework, with its offers; its
 /// tasks are read page by page from [`tasks`].
-pub fn framework(master: &Master, id: &str, viewer: Viewer<'_>) -> Option<Value> {
+pub fn framework(master: &MasterSnapshot, id: &str, viewer: Viewer<'_>) -> Option<Value> {
     let usage = Usage::new(master);
     let (f, completed) = match master.frameworks().get(id) {
         Some(f) => (f, false),
@@ -462,7 +462,7 @@ pub fn framework(master: &Master, id: &str, viewer: Viewer<'_>) -> Option<Value>
 }
 
 /// An agent as a list row.
-fn agent_row(master: &Master, usage: &Usage<'_>, id: &str, tasks: usize) -> Option<Value> {
+fn agent_row(master: &MasterSnapshot, usage: &Usage<'_>, id: &str, tasks: usize) -> Option<Value> {
     let a = master.agents().get(id)?;
     let total = resources_from_proto(&a.info.resources);
     let used = usage.used_by_agent.get(id).copied().unwrap_or_default();
@@ -483,7 +483,7 @@ fn agent_row(master: &Master, usage: &Usage<'_>, id: &str, tasks: usize) -> Opti
 }
 
 /// Live tasks per agent that the caller may view.
-fn tasks_per_agent<'a>(master: &'a Master, viewer: Viewer<'_>) -> HashMap<&'a str, usize> {
+fn tasks_per_agent<'a>(master: &'a MasterSnapshot, viewer: Viewer<'_>) -> HashMap<&'a str, usize> {
     let mut counts = HashMap::new();
     for f in master.frameworks().values().filter(|f| viewer.framework(f)) {
         for t in f.tasks.values().filter(|t| is_live(t) && viewer.task(f, t)) {
@@ -502,7 +502,11 @@ struct AgentSortRow<'a> {
 }
 
 /// `GET /ui/api/agents`: registered agents, filtered, sorted and paged.
-pub fn agents(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Result<Value, UiQueryError> {
+pub fn agents(
+    master: &MasterSnapshot,
+    q: &ListQuery,
+    viewer: Viewer<'_>,
+) -> Result<Value, UiQueryError> {
     let text = q.text_filter();
     let usage = Usage::new(master);
     let counts = tasks_per_agent(master, viewer);
@@ -549,7 +553,7 @@ pub fn agents(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Result<Valu
 }
 
 /// `GET /ui/api/agents/{id}`: one agent and the frameworks on it.
-pub fn agent(master: &Master, id: &str, viewer: Viewer<'_>) -> Option<Value> {
+pub fn agent(master: &MasterSnapshot, id: &str, viewer: Viewer<'_>) -> Option<Value> {
     let usage = Usage::new(master);
     let counts = tasks_per_agent(master, viewer);
     let mut row = agent_row(master, &usage, id, counts.get(id).copied().unwrap_or(0))?;
@@ -606,14 +610,18 @@ impl StateFilter {
 
 /// `GET /ui/api/tasks`: live and completed tasks, newest change first,
 /// filtered by `state`, `framework_id`, `agent_id` and `q` (id or name).
-pub fn tasks(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Result<Value, UiQueryError> {
+pub fn tasks(
+    master: &MasterSnapshot,
+    q: &ListQuery,
+    viewer: Viewer<'_>,
+) -> Result<Value, UiQueryError> {
     let text = q.text_filter();
     let state = StateFilter::parse(q.state.as_deref())?;
     let mut rows: Vec<(&FrameworkState, &TaskEntry)> = Vec::new();
     for f in visible_frameworks(master, viewer)
         .filter(|f| q.framework_id.as_deref().is_none_or(|id| id == f.id))
     {
-        for t in f.tasks.values().chain(f.completed.iter()) {
+        for t in f.tasks.values().chain(f.completed_tasks()) {
             if q.agent_id.as_deref().is_some_and(|a| a != t.agent_id)
                 || !state.matches(t)
                 || !text.matches(&[&t.info.task_id.value, &t.info.name])
@@ -645,15 +653,14 @@ pub fn tasks(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Result<Value
 /// `GET /ui/api/tasks/{framework_id}/{task_id}`: a task whole, with its
 /// status history (source, reason, message of each).
 pub fn task(
-    master: &Master,
+    master: &MasterSnapshot,
     framework_id: &str,
     task_id: &str,
     viewer: Viewer<'_>,
 ) -> Option<Value> {
     let f = visible_frameworks(master, viewer).find(|f| f.id == framework_id)?;
     let t = f.tasks.get(task_id).or_else(|| {
-        f.completed
-            .iter()
+        f.completed_tasks()
             .rev()
             .find(|t| t.info.task_id.value == task_id)
     })?;
@@ -676,7 +683,7 @@ pub fn task(
 }
 
 /// `GET /ui/api/offers`: outstanding offers, paged.
-pub fn offers(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Value {
+pub fn offers(master: &MasterSnapshot, q: &ListQuery, viewer: Viewer<'_>) -> Value {
     let text = q.text_filter();
     let names: BTreeMap<&str, &str> = master
         .frameworks()
@@ -704,7 +711,7 @@ pub fn offers(master: &Master, q: &ListQuery, viewer: Viewer<'_>) -> Value {
 }
 
 /// `GET /ui/api/roles`: every role in use, its weight and what it holds.
-pub fn roles(master: &Master) -> Value {
+pub fn roles(master: &MasterSnapshot) -> Value {
     let usage = Usage::new(master);
     let mut roles: BTreeMap<&str, (Vec<&str>, Scalars, Scalars)> = BTreeMap::new();
     for f in master.frameworks().values() {

@@ -10,6 +10,7 @@ use axum::{
     Json, Router,
 };
 
+use super::snapshot_read::off_lock;
 use super::{
     auth::Principal,
     http::error,
@@ -18,7 +19,7 @@ use super::{
     ui_data::{ListQuery, UiQueryError},
     ui_proxy,
 };
-use crate::master::{lock, Master, SharedMaster};
+use crate::master::{MasterSnapshot, SharedMaster};
 use serde_json::Value;
 
 pub fn routes() -> Router<SharedMaster> {
@@ -48,55 +49,61 @@ fn principal_of(caller: Caller) -> Option<String> {
     caller.map(|axum::Extension(p)| p.0)
 }
 
-/// A list read: the query checked, then `read` on the locked master for
-/// the caller; a bad query is a 400 naming what was wrong.
-fn list(
+/// A list read: the query checked, then `read` on a snapshot of the
+/// master for the caller, off the lock; a bad query is a 400 naming what
+/// was wrong.
+async fn list(
     master: &SharedMaster,
     caller: Caller,
     q: Result<Query<ListQuery>, QueryRejection>,
-    read: fn(&Master, &ListQuery, Viewer<'_>) -> Result<Value, UiQueryError>,
+    read: fn(&MasterSnapshot, &ListQuery, Viewer<'_>) -> Result<Value, UiQueryError>,
 ) -> Response {
     let q = match q {
         Ok(Query(q)) => q,
         Err(e) => return error(400, format!("bad query: {e}")),
     };
     let principal = principal_of(caller);
-    let m = lock(master);
-    match read(&m, &q, Viewer::new(&m, principal.as_deref())) {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => error(400, e.to_string()),
-    }
+    off_lock(master, move |m| {
+        match read(m, &q, Viewer::new(m, principal.as_deref())) {
+            Ok(v) => Json(v).into_response(),
+            Err(e) => error(400, e.to_string()),
+        }
+    })
+    .await
 }
 
 /// One item's read: a 404 naming it when it is unknown or not viewable.
-fn item(
+async fn item(
     master: &SharedMaster,
     caller: Caller,
-    what: &str,
-    id: &str,
-    read: impl FnOnce(&Master, Viewer<'_>) -> Option<Value>,
+    what: &'static str,
+    id: String,
+    read: impl FnOnce(&MasterSnapshot, Viewer<'_>) -> Option<Value> + Send + 'static,
 ) -> Response {
     let principal = principal_of(caller);
-    let m = lock(master);
-    match read(&m, Viewer::new(&m, principal.as_deref())) {
-        Some(v) => Json(v).into_response(),
-        None => error(
-            404,
-            format!("no {what} '{id}' is known to this master (or you may not view it)"),
-        ),
-    }
+    off_lock(master, move |m| {
+        match read(m, Viewer::new(m, principal.as_deref())) {
+            Some(v) => Json(v).into_response(),
+            None => error(
+                404,
+                format!("no {what} '{id}' is known to this master (or you may not view it)"),
+            ),
+        }
+    })
+    .await
 }
 
 type ListParams = Result<Query<ListQuery>, QueryRejection>;
 
 async fn overview(State(master): State<SharedMaster>, caller: Caller) -> Response {
-    item(&master, caller, "overview", "", |m, viewer| {
+    item(&master, caller, "overview", String::new(), |m, viewer| {
         Some(ui_data::overview(m, viewer))
     })
+    .await
 }
 
 async fn frameworks(State(master): State<SharedMaster>, caller: Caller, q: ListParams) -> Response {
-    list(&master, caller, q, ui_data::frameworks)
+    list(&master, caller, q, ui_data::frameworks).await
 }
 
 async fn framework(
@@ -104,13 +111,15 @@ async fn framework(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Response {
-    item(&master, caller, "framework", &id, |m, viewer| {
-        ui_data::framework(m, &id, viewer)
+    let key = id.clone();
+    item(&master, caller, "framework", id, move |m, viewer| {
+        ui_data::framework(m, &key, viewer)
     })
+    .await
 }
 
 async fn agents(State(master): State<SharedMaster>, caller: Caller, q: ListParams) -> Response {
-    list(&master, caller, q, ui_data::agents)
+    list(&master, caller, q, ui_data::agents).await
 }
 
 async fn agent(
@@ -118,13 +127,15 @@ async fn agent(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Response {
-    item(&master, caller, "agent", &id, |m, viewer| {
-        ui_data::agent(m, &id, viewer)
+    let key = id.clone();
+    item(&master, caller, "agent", id, move |m, viewer| {
+        ui_data::agent(m, &key, viewer)
     })
+    .await
 }
 
 async fn tasks(State(master): State<SharedMaster>, caller: Caller, q: ListParams) -> Response {
-    list(&master, caller, q, ui_data::tasks)
+    list(&master, caller, q, ui_data::tasks).await
 }
 
 async fn task(
@@ -133,17 +144,19 @@ async fn task(
     Path((framework_id, task_id)): Path<(String, String)>,
 ) -> Response {
     let id = format!("{framework_id}/{task_id}");
-    item(&master, caller, "task", &id, |m, viewer| {
+    item(&master, caller, "task", id, move |m, viewer| {
         ui_data::task(m, &framework_id, &task_id, viewer)
     })
+    .await
 }
 
 async fn offers(State(master): State<SharedMaster>, caller: Caller, q: ListParams) -> Response {
     list(&master, caller, q, |m, q, viewer| {
         Ok(ui_data::offers(m, q, viewer))
     })
+    .await
 }
 
 async fn roles(State(master): State<SharedMaster>) -> Response {
-    Json(ui_data::roles(&lock(&master))).into_response()
+    off_lock(&master, |m| Json(ui_data::roles(m)).into_response()).await
 }

@@ -14,7 +14,7 @@ use std::{
 use crate::proto::v1::TaskState;
 
 /// Counters kept by the master's state.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Counters {
     counts: BTreeMap<String, u64>,
 }

@@ -33,6 +33,7 @@ pub(crate) use state::{
 /// The check ACCEPT runs on each decoded `TaskInfo`, public only for the
 /// fuzz targets of `corral-fuzz` (`fuzz/`); not an API.
 #[doc(hidden)]
+pub use state::{MasterSnapshot, TaskTable};
 pub use validation::{validate_task, Context as ValidationContext, TaskInvalid};
 
 use crate::extension::{AllocatorPlugin, Hooks};

@@ -35,6 +35,7 @@ mod resource_bounds;
 mod run_as_user;
 mod sandbox_reads;
 mod slow_isolator;
+mod state_stall;
 mod task_errors;
 mod tls;
 mod web_ui;

@@ -5,7 +5,10 @@ use super::{
     master_event_of, offers::Returning, AgentConnection, CallError, FrameworkState, KnownAgent,
     Master, TaskEntry,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use tokio::time::Instant;
 
@@ -147,7 +150,7 @@ impl Master {
             };
             if is_terminal(state) {
                 // How a task ended before the master restarted.
-                framework.completed.push(entry);
+                framework.completed.push(Arc::new(entry));
                 continue;
             }
             used.entry(framework_id.clone())
@@ -218,6 +221,7 @@ impl Master {
                         info,
                         endpoint: subscribe.endpoint,
                         connection: Some(connection),
+                        connected_in_snapshot: false,
                         last_seen: Instant::now(),
                         registered_time: now_seconds(),
                         reregistered_time: None,
@@ -513,7 +517,7 @@ impl Master {
                 let resources =
                     (recover && !task.resources_recovered).then(|| task.resources.clone());
                 task.resources_recovered = true;
-                framework.completed.push(task);
+                framework.completed.push(Arc::new(task));
                 lost.push((framework.id.clone(), status, resources));
             }
         }

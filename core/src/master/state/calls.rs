@@ -1,5 +1,7 @@
 //! Scheduler calls other than SUBSCRIBE: dispatch, KILL and ACKNOWLEDGE.
 
+use std::sync::Arc;
+
 use super::super::allocator::AllocatorCommand;
 use super::{master_event_of, CallError, Master, DEFAULT_REFUSE_SECONDS};
 use crate::{
@@ -201,7 +203,7 @@ impl Master {
         });
         if done {
             let task = framework.tasks.remove(&task_id).expect("just found");
-            framework.completed.push(task);
+            framework.completed.push(Arc::new(task));
         }
         Ok(())
     }

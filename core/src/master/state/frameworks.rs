@@ -1,5 +1,6 @@
 //! Frameworks: SUBSCRIBE, disconnection, failover and removal.
 
+use super::TaskTable;
 use super::{
     error_event, framework_spec, master_event_of, role_of, CallError, Connection, FrameworkState,
     Master, COMPLETED_TASKS_KEPT,
@@ -8,7 +9,7 @@ use crate::domain::{
     acls::{allowed, Action},
     Recent,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::{collections::BTreeSet, sync::Arc};
 
 use tokio::time::Instant;
 
@@ -155,7 +156,8 @@ impl Master {
                         info,
                         role,
                         connection: Some(connection),
-                        tasks: BTreeMap::new(),
+                        connected_in_snapshot: false,
+                        tasks: TaskTable::new(),
                         completed: Recent::new(COMPLETED_TASKS_KEPT),
                         offers: BTreeSet::new(),
                         disconnected_at: None,
@@ -325,7 +327,7 @@ impl Master {
                 self.counters.task_state(TaskState::TaskKilled);
                 self.publish_task_updated(framework_id, &task.status);
             }
-            framework.completed.push(task);
+            framework.completed.push(Arc::new(task));
         }
         self.publish_framework_removed(crate::master::operator_view::framework_info(&framework));
         self.completed_frameworks.push(framework);

@@ -13,6 +13,11 @@ mod observers;
 mod offers;
 mod reconcile;
 mod recovery;
+mod snapshot;
+mod task_table;
+
+pub use snapshot::MasterSnapshot;
+pub use task_table::TaskTable;
 
 pub use observers::{framed as framed_event, heartbeat as heartbeat_event};
 #[cfg(test)]
@@ -175,8 +180,12 @@ pub struct FrameworkState {
     pub info: v1::FrameworkInfo,
     pub role: String,
     connection: Option<Connection>,
-    pub tasks: BTreeMap<String, TaskEntry>,
-    pub completed: Recent<TaskEntry>,
+    /// Set in snapshots only (which hold no connection): whether the
+    /// framework was connected when the snapshot was taken.
+    connected_in_snapshot: bool,
+    pub tasks: TaskTable,
+    /// Its finished tasks, newest last, shared with snapshots.
+    pub completed: Recent<Arc<TaskEntry>>,
     offers: BTreeSet<String>,
     disconnected_at: Option<Instant>,
     /// When it first subscribed (to this master, or recovered by it) and
@@ -187,7 +196,30 @@ pub struct FrameworkState {
 
 impl FrameworkState {
     pub fn connected(&self) -> bool {
-        self.connection.is_some()
+        self.connection.is_some() || self.connected_in_snapshot
+    }
+
+    /// Its finished tasks, oldest first.
+    pub fn completed_tasks(&self) -> impl DoubleEndedIterator<Item = &TaskEntry> + '_ {
+        self.completed.iter().map(|t| &**t)
+    }
+
+    /// A copy for reading off the lock: everything but its event stream.
+    /// Costs its small fields; its tasks are shared, not copied.
+    fn snapshot(&self) -> FrameworkState {
+        FrameworkState {
+            id: self.id.clone(),
+            info: self.info.clone(),
+            role: self.role.clone(),
+            connection: None,
+            connected_in_snapshot: self.connected(),
+            tasks: self.tasks.clone(),
+            completed: self.completed.clone(),
+            offers: self.offers.clone(),
+            disconnected_at: self.disconnected_at,
+            registered_time: self.registered_time,
+            reregistered_time: self.reregistered_time,
+        }
     }
 }
 
@@ -203,6 +235,8 @@ pub struct KnownAgent {
     pub info: v1::AgentInfo,
     pub endpoint: String,
     connection: Option<AgentConnection>,
+    /// Set in snapshots only: whether it was connected when taken.
+    connected_in_snapshot: bool,
     last_seen: Instant,
     /// When it registered with this master and last re-registered, in
     /// seconds since the epoch.
@@ -215,7 +249,22 @@ pub struct KnownAgent {
 
 impl KnownAgent {
     pub fn connected(&self) -> bool {
-        self.connection.is_some()
+        self.connection.is_some() || self.connected_in_snapshot
+    }
+
+    /// A copy for reading off the lock: everything but its event stream.
+    fn snapshot(&self) -> KnownAgent {
+        KnownAgent {
+            id: self.id.clone(),
+            info: self.info.clone(),
+            endpoint: self.endpoint.clone(),
+            connection: None,
+            connected_in_snapshot: self.connected(),
+            last_seen: self.last_seen,
+            registered_time: self.registered_time,
+            reregistered_time: self.reregistered_time,
+            principal: self.principal.clone(),
+        }
     }
 }
 
@@ -371,10 +420,6 @@ impl Master {
         self.ip.map_or(0, crate::domain::master_detection::mesos_ip)
     }
 
-    pub fn ip(&self) -> Option<std::net::Ipv4Addr> {
-        self.ip
-    }
-
     pub fn settings(&self) -> &MasterSettings {
         &self.settings
     }
@@ -387,45 +432,14 @@ impl Master {
         &self.agents
     }
 
-    /// Frameworks removed since the master started, newest last.
-    pub fn completed_frameworks(&self) -> &Recent<FrameworkState> {
-        &self.completed_frameworks
-    }
-
-    /// How many agents were removed since the master started.
-    pub fn removed_agent_count(&self) -> usize {
-        self.removed_agents.len()
-    }
-
-    /// How many admitted agents have not re-registered since the master
-    /// started.
-    pub fn recovering_agent_count(&self) -> usize {
-        self.recovering.len()
-    }
-
-    /// What `/metrics/snapshot` cannot recompute from the state.
-    pub fn counters(&self) -> &Counters {
-        &self.counters
-    }
-
     /// Allocation cycles, recorded by the allocation loop.
     pub fn allocator_stats(&self) -> &Arc<AllocatorStats> {
         &self.allocator_stats
     }
 
-    /// The figures of every framework's and agent's event queue.
-    pub fn queue_stats(&self) -> &QueueStats {
-        &self.queue_stats
-    }
-
     /// Wakes the allocation loop early.
     pub fn allocation_wanted(&self) -> &Arc<Notify> {
         &self.allocation_wanted
-    }
-
-    /// When the master started, in seconds since the epoch.
-    pub fn start_time(&self) -> f64 {
-        self.start_time
     }
 
     /// The offers outstanding.

@@ -143,10 +143,10 @@ impl Master {
                 .iter()
                 .find(|f| f.id == framework_id)
         })?;
-        let task = f
-            .tasks
-            .get(task_id)
-            .or_else(|| f.completed.iter().find(|t| t.info.task_id.value == task_id));
+        let task = f.tasks.get(task_id).or_else(|| {
+            f.completed_tasks()
+                .find(|t| t.info.task_id.value == task_id)
+        });
         let user = match task {
             Some(t) => crate::domain::convert::task_user(&t.info, None, &f.info.user),
             None => f.info.user.clone(),

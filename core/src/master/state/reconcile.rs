@@ -62,8 +62,7 @@ impl Master {
                     let id = &t.task_id.value;
                     let known = framework.tasks.get(id).or_else(|| {
                         framework
-                            .completed
-                            .iter()
+                            .completed_tasks()
                             .rev()
                             .find(|c| c.info.task_id.value == *id)
                     });

@@ -1,14 +1,12 @@
 //! Starting from the registry, the upkeep timer (agent pings and timeouts,
 //! framework failover, agents that never came back) and shutdown.
 
+use super::TaskTable;
 use super::{
     framework_spec, master_event_of, role_of, FrameworkState, Master, COMPLETED_TASKS_KEPT,
 };
 use crate::domain::Recent;
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    time::Duration,
-};
+use std::{collections::BTreeSet, time::Duration};
 
 use tokio::time::Instant;
 
@@ -64,7 +62,8 @@ impl Master {
                     info: record.info,
                     role,
                     connection: None,
-                    tasks: BTreeMap::new(),
+                    connected_in_snapshot: false,
+                    tasks: TaskTable::new(),
                     completed: Recent::new(COMPLETED_TASKS_KEPT),
                     offers: BTreeSet::new(),
                     disconnected_at: Some(disconnected_at),
