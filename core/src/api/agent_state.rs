@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// A protobuf message as the v1 API's JSON.
-fn proto_json(message: &impl prost_reflect::ReflectMessage) -> Value {
+fn proto_json(message: &(impl prost::Message + crate::wire::json_out::MesosJson)) -> Value {
     serde_json::from_slice(&encode(message, Encoding::Json)).unwrap_or(Value::Null)
 }
 

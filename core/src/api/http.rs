@@ -5,6 +5,7 @@ use std::{convert::Infallible, time::Duration};
 
 use crate::domain::EventReceiver;
 use crate::master::CallError;
+use crate::wire::json_out::MesosJson;
 use crate::wire::{
     codec::{encode, Encoding},
     recordio::record,
@@ -16,7 +17,6 @@ use axum::{
 };
 use futures::Stream;
 use prost::Message;
-use prost_reflect::ReflectMessage;
 
 /// A plain-text error response, as Mesos answers bad calls.
 pub fn error(status: u16, message: impl Into<String>) -> Response {
@@ -109,7 +109,7 @@ pub fn event_stream<E>(
     on_close: OnDrop,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send
 where
-    E: Message + ReflectMessage + Clone + Send + 'static,
+    E: Message + MesosJson + Clone + Send + 'static,
 {
     stream_of(events, heartbeat, on_close, None, move |event, chunk| {
         chunk.extend_from_slice(&record(&encode(event, encoding)));

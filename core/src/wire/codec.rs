@@ -3,7 +3,9 @@
 //! integers as numbers, unset fields omitted, unknown fields ignored).
 
 use prost::Message;
-use prost_reflect::{DeserializeOptions, DynamicMessage, ReflectMessage, SerializeOptions};
+use prost_reflect::{DeserializeOptions, DynamicMessage, ReflectMessage};
+
+use super::json_out::MesosJson;
 use thiserror::Error;
 
 pub const JSON: &str = "application/json";
@@ -72,23 +74,12 @@ pub enum CodecError {
     },
 }
 
-/// Encodes `message` for the wire.
-pub fn encode<M: Message + ReflectMessage>(message: &M, encoding: Encoding) -> Vec<u8> {
+/// Encodes `message` for the wire (JSON by the generated encoders,
+/// `json_out.rs`).
+pub fn encode<M: Message + MesosJson>(message: &M, encoding: Encoding) -> Vec<u8> {
     match encoding {
         Encoding::Protobuf => message.encode_to_vec(),
-        Encoding::Json => {
-            let dynamic = message.transcode_to_dynamic();
-            let options = SerializeOptions::new()
-                .stringify_64_bit_integers(false)
-                .use_proto_field_name(true)
-                .skip_default_fields(true);
-            let mut out = Vec::new();
-            let mut serializer = serde_json::Serializer::new(&mut out);
-            dynamic
-                .serialize_with_options(&mut serializer, &options)
-                .expect("serialising a valid message to JSON cannot fail");
-            out
-        }
+        Encoding::Json => message.to_json(),
     }
 }
 

@@ -11,5 +11,6 @@ pub const EXECUTOR_TOKEN_VAR: &str = "MESOS_EXECUTOR_AUTHENTICATION_TOKEN";
 pub mod agent_protocol;
 pub mod codec;
 pub mod files;
+pub mod json_out;
 pub mod recordio;
 pub mod tls;

@@ -5,6 +5,7 @@
 
 use std::{collections::BTreeSet, sync::LazyLock};
 
+use corral::wire::json_out::MesosJson;
 use corral::{
     proto::{agent as ap, v1, DESCRIPTOR_POOL},
     wire::codec::{decode, encode, Encoding},
@@ -16,10 +17,13 @@ use crate::{generate, show, Check, Rng, Verdict};
 
 /// What a message target needs of its type.
 pub trait Fuzzed:
-    Message + ReflectMessage + Default + PartialEq + std::fmt::Debug + 'static
+    Message + ReflectMessage + MesosJson + Default + PartialEq + std::fmt::Debug + 'static
 {
 }
-impl<M: Message + ReflectMessage + Default + PartialEq + std::fmt::Debug + 'static> Fuzzed for M {}
+impl<M: Message + ReflectMessage + MesosJson + Default + PartialEq + std::fmt::Debug + 'static>
+    Fuzzed for M
+{
+}
 
 pub fn setup<M: Fuzzed>(encoding: Encoding) -> Check {
     LazyLock::force(&DESCRIPTOR_POOL);
